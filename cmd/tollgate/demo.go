@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/tollgate-gw/tollgate/internal/bedrocksim"
+	"github.com/tollgate-gw/tollgate/internal/config"
+	"github.com/tollgate-gw/tollgate/internal/server"
+)
+
+// runDemo starts the gateway in front of an in-process Bedrock simulator, so
+// a newcomer can point the real Claude Code at it without an AWS account.
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:4000", "gateway listen address")
+	simListen := fs.String("sim-listen", "127.0.0.1:0", "simulator listen address (default: a free loopback port)")
+	key := fs.String("key", "", "client key to accept (default: a random one, printed)")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if *key == "" {
+		var b [16]byte
+		rand.Read(b[:])
+		*key = "tg-demo-" + hex.EncodeToString(b[:])
+	}
+	const akid, secret, region = "AKIDTOLLGATEDEMO", "tollgate-demo-secret", "us-east-1"
+
+	log := newLogger(stderr, *logLevel, "text")
+	sim := bedrocksim.New(bedrocksim.Options{Region: region, AccessKeyID: akid, SecretAccessKey: secret, Logger: log.With("component", "bedrock-sim")})
+	sln, err := net.Listen("tcp", *simListen)
+	if err != nil {
+		return fmt.Errorf("simulator listen on %s: %w", *simListen, err)
+	}
+	simSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	go simSrv.Serve(sln)
+	defer simSrv.Close()
+
+	cfg := config.Default()
+	cfg.Listen = *listen
+	cfg.Keys = []config.Key{{Name: "demo", Secret: *key}}
+	p := cfg.Providers["bedrock"]
+	p.Region = region
+	p.Endpoint = "http://" + sln.Addr().String()
+	cfg.Providers["bedrock"] = p
+
+	bo := server.BuildOptions{Credentials: map[string]aws.CredentialsProvider{
+		"bedrock": credentials.NewStaticCredentialsProvider(akid, secret, ""),
+	}}
+	return serve(ctx, cfg, "tollgate demo (Bedrock simulator at http://"+sln.Addr().String()+")", log, bo, stderr, func(addr string) {
+		base := "http://" + addr
+		fmt.Fprintf(stdout, `
+# Tollgate demo is running: gateway %[1]s -> Bedrock simulator. Ctrl-C stops it.
+# Anthropic mode (paste into another shell, then run: claude -p "say hello"):
+export ANTHROPIC_BASE_URL=%[1]s
+export ANTHROPIC_API_KEY=%[2]s
+
+# Bedrock mode (instead of the two lines above):
+export CLAUDE_CODE_USE_BEDROCK=1
+export ANTHROPIC_BEDROCK_BASE_URL=%[1]s
+export CLAUDE_CODE_SKIP_BEDROCK_AUTH=1
+export AWS_REGION=%[3]s
+export ANTHROPIC_CUSTOM_HEADERS='x-api-key: %[2]s'
+
+# The simulator answers deterministically; put markers in your prompt to script it,
+# e.g. claude -p 'run it [[sim:tool Bash {"command":"echo hi"}]]' --allowedTools Bash
+`, base, *key, region)
+	})
+}

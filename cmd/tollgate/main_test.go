@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestVersionAndUsage(t *testing.T) {
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"version"}, &out, &errb); err != nil || !strings.HasPrefix(out.String(), "tollgate ") {
+		t.Errorf("version: %v %q", err, out.String())
+	}
+	if err := run(context.Background(), []string{"bogus"}, &out, &errb); err == nil || !strings.Contains(errb.String(), "Usage:") {
+		t.Errorf("unknown command: err %v, stderr %q", err, errb.String())
+	}
+}
+
+func TestCheckReportsEveryProblem(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(path, []byte("listen: nope\nproviders:\n  bedrock:\n    type: bedrok\nmodels:\n  - name: x\n    targets:\n      - provider: missing\n        model: m\n"), 0o600)
+	var out, errb bytes.Buffer
+	err := run(context.Background(), []string{"check", "--config", path}, &out, &errb)
+	if err == nil {
+		t.Fatal("check accepted a broken config")
+	}
+	for _, want := range []string{"bad.yaml:1:", "bad.yaml:4:", "bad.yaml:8:"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+// TestDemo runs `tollgate demo` on a free port and makes one call through
+// the printed settings.
+func TestDemo(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "--listen", "127.0.0.1:0", "--log-level", "warn"}, &out, &errb)
+	}()
+
+	var base, key string
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && key == "" {
+		time.Sleep(20 * time.Millisecond)
+		if m := regexp.MustCompile(`export ANTHROPIC_BASE_URL=(\S+)\nexport ANTHROPIC_API_KEY=(\S+)`).FindStringSubmatch(out.String()); m != nil {
+			base, key = m[1], m[2]
+		}
+	}
+	if key == "" {
+		t.Fatalf("demo printed no settings; stdout %q stderr %q", out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "CLAUDE_CODE_USE_BEDROCK=1") {
+		t.Errorf("demo output lacks the Bedrock-mode lines:\n%s", out.String())
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/v1/messages", strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":20,"messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("x-api-key", key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "Hello from bedrock-sim.") {
+		t.Errorf("call through demo = %d %s", resp.StatusCode, body)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("demo exited with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("demo did not stop after cancel")
+	}
+}

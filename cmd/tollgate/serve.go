@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/tollgate-gw/tollgate/internal/config"
+	"github.com/tollgate-gw/tollgate/internal/server"
+)
+
+// loadConfig reads the config named by --config or TOLLGATE_CONFIG, or the
+// embedded defaults when neither is set.
+func loadConfig(path string) (*config.Config, string, error) {
+	if path == "" {
+		path = os.Getenv("TOLLGATE_CONFIG")
+	}
+	if path == "" {
+		return config.Default(), "built-in defaults (no --config or TOLLGATE_CONFIG)", nil
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, "", err
+	}
+	return cfg, path, nil
+}
+
+func newLogger(w io.Writer, level, format string) *slog.Logger {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		lv = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if strings.EqualFold(format, "text") {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "config file (YAML); default $TOLLGATE_CONFIG, else built-in defaults")
+	listen := fs.String("listen", "", "listen address, overriding the config's listen")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	cfg, source, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	// Defaults come from the environment (AWS_REGION) and flags override the
+	// file, so validate what will actually run.
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	return serve(ctx, cfg, source, log, server.BuildOptions{}, stdout, nil)
+}
+
+// serve builds the gateway from cfg, prints what it serves and runs until ctx
+// ends. ready, if set, is called with the bound address once it listens.
+func serve(ctx context.Context, cfg *config.Config, source string, log *slog.Logger, bo server.BuildOptions, stdout io.Writer, ready func(addr string)) error {
+	srv, err := server.FromConfig(ctx, cfg, log, bo)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	fmt.Fprintf(stdout, "tollgate %s serving on http://%s\nconfig: %s\n%s\n", version, ln.Addr(), source, strings.TrimRight(cfg.Describe(), "\n"))
+	go srv.CheckUpstreams(ctx)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	hs := srv.HTTPServer(cfg.Listen, cfg.Server.ReadHeaderTimeout, cfg.Server.IdleTimeout)
+	err = server.Serve(ctx, hs, ln, cfg.Server.ShutdownGrace)
+	log.Info("tollgate stopped")
+	return err
+}
+
+func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "config file (YAML); default $TOLLGATE_CONFIG, else built-in defaults")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	cfg, source, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "config: %s: OK\n%s\n", source, strings.TrimRight(cfg.Describe(), "\n"))
+	return nil
+}

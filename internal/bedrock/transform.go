@@ -1,0 +1,97 @@
+package bedrock
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+)
+
+// AnthropicVersion is the only anthropic_version InvokeModel accepts.
+const AnthropicVersion = "bedrock-2023-05-31"
+
+// ErrBodyNotObject is returned when a request body is not a JSON object.
+var ErrBodyNotObject = errors.New("request body must be a JSON object")
+
+// Rules remove what a target model rejects. See config.Rules.
+type Rules struct {
+	DropBetas  []string
+	DropFields []string
+}
+
+// TransformRequest turns an Anthropic Messages body into an InvokeModel body:
+// "model" and "stream" are removed (they are the path and the operation),
+// anthropic_version is set, and betas — the header values passed in plus any
+// anthropic_beta already in the body — become the body's anthropic_beta
+// array, after the target's rules drop what it rejects. Every other byte of
+// the body is left as it was: sjson edits in place, so thinking signatures,
+// role:"system" messages and unknown fields pass through unchanged.
+//
+// It returns the new body and the betas it dropped, for the log.
+func TransformRequest(body []byte, betas []string, rules Rules) ([]byte, []string, error) {
+	if !gjson.ValidBytes(body) || !gjson.ParseBytes(body).IsObject() {
+		return nil, nil, ErrBodyNotObject
+	}
+	all := make([]string, 0, len(betas)+4)
+	all = append(all, betas...)
+	gjson.GetBytes(body, "anthropic_beta").ForEach(func(_, v gjson.Result) bool {
+		all = append(all, v.String())
+		return true
+	})
+	var kept, dropped []string
+	for _, b := range all {
+		switch {
+		case b == "" || slices.Contains(kept, b):
+		case slices.Contains(rules.DropBetas, b):
+			if !slices.Contains(dropped, b) {
+				dropped = append(dropped, b)
+			}
+		default:
+			kept = append(kept, b)
+		}
+	}
+
+	var err error
+	out := body
+	for _, f := range append([]string{"model", "stream", "anthropic_beta"}, rules.DropFields...) {
+		if gjson.GetBytes(out, escapeKey(f)).Exists() {
+			if out, err = sjson.DeleteBytes(out, escapeKey(f)); err != nil {
+				return nil, nil, fmt.Errorf("bedrock: remove %s: %w", f, err)
+			}
+		}
+	}
+	if len(kept) > 0 {
+		if out, err = sjson.SetBytes(out, "anthropic_beta", kept); err != nil {
+			return nil, nil, fmt.Errorf("bedrock: set anthropic_beta: %w", err)
+		}
+	}
+	if gjson.GetBytes(out, "anthropic_version").String() != AnthropicVersion {
+		if out, err = sjson.SetBytes(out, "anthropic_version", AnthropicVersion); err != nil {
+			return nil, nil, fmt.Errorf("bedrock: set anthropic_version: %w", err)
+		}
+	}
+	return out, dropped, nil
+}
+
+// escapeKey escapes gjson/sjson path syntax in a top-level field name.
+func escapeKey(k string) string {
+	var b []byte
+	for i := 0; i < len(k); i++ {
+		switch k[i] {
+		case '.', '*', '?', '|', '#', '@', '\\', '!', '=', '<', '>', '%':
+			b = append(b, '\\')
+		}
+		b = append(b, k[i])
+	}
+	return string(b)
+}
+
+// CountTokensBody wraps an InvokeModel body for CountTokens:
+// {"input":{"invokeModel":{"body":"<base64>"}}}.
+func CountTokensBody(invokeBody []byte) []byte {
+	out, _ := sjson.SetBytes([]byte(`{}`), "input.invokeModel.body", base64.StdEncoding.EncodeToString(invokeBody))
+	return out
+}

@@ -1,0 +1,126 @@
+package bedrock
+
+import (
+	"flag"
+	"net/url"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func TestTransformRequest(t *testing.T) {
+	tests := []struct {
+		name        string
+		body        string
+		betas       []string
+		rules       Rules
+		want        string
+		wantDropped []string
+	}{
+		{
+			name:  "model and stream removed, version and betas added, rest byte-exact",
+			body:  `{"model":"claude-sonnet-4-5","messages":[{"role":"system","content":"x"},{"role":"assistant","content":[{"type":"thinking","thinking":"hm","signature":"c2ln\/+="}]}],"max_tokens":5,"unknown_field":{"a":[1, 2]},"stream":true}`,
+			betas: []string{"interleaved-thinking-2025-05-14"},
+			want:  `{"messages":[{"role":"system","content":"x"},{"role":"assistant","content":[{"type":"thinking","thinking":"hm","signature":"c2ln\/+="}]}],"max_tokens":5,"unknown_field":{"a":[1, 2]},"anthropic_beta":["interleaved-thinking-2025-05-14"],"anthropic_version":"bedrock-2023-05-31"}`,
+		},
+		{
+			name:        "header and body betas merged, rules drop betas and fields",
+			body:        `{"anthropic_version":"bedrock-2023-05-31","anthropic_beta":["tool-search-tool-2025-10-19","context-management-2025-06-27"],"messages":[],"max_tokens":1,"context_management":{"edits":[]}}`,
+			betas:       []string{"claude-code-20250219", "tool-search-tool-2025-10-19"},
+			rules:       Rules{DropBetas: []string{"context-management-2025-06-27"}, DropFields: []string{"context_management"}},
+			want:        `{"anthropic_version":"bedrock-2023-05-31","messages":[],"max_tokens":1,"anthropic_beta":["claude-code-20250219","tool-search-tool-2025-10-19"]}`,
+			wantDropped: []string{"context-management-2025-06-27"},
+		},
+		{
+			name: "no betas, wrong version replaced",
+			body: `{"anthropic_version":"2023-06-01","messages":[],"max_tokens":1}`,
+			want: `{"anthropic_version":"bedrock-2023-05-31","messages":[],"max_tokens":1}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, dropped, err := TransformRequest([]byte(tt.body), tt.betas, tt.rules)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("TransformRequest() =\n%s\nwant\n%s", got, tt.want)
+			}
+			if diff := cmp.Diff(tt.wantDropped, dropped); diff != "" {
+				t.Errorf("dropped mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+	for _, bad := range []string{`[]`, `"x"`, `{`, ``} {
+		if _, _, err := TransformRequest([]byte(bad), nil, Rules{}); err == nil {
+			t.Errorf("TransformRequest(%q) succeeded, want error", bad)
+		}
+	}
+}
+
+func TestInvokeURL(t *testing.T) {
+	ep, _ := url.Parse("https://bedrock-runtime.eu-west-1.amazonaws.com")
+	tests := []struct{ id, op, want string }{
+		{"us.anthropic.claude-sonnet-4-5-20250929-v1:0", "invoke", "https://bedrock-runtime.eu-west-1.amazonaws.com/model/us.anthropic.claude-sonnet-4-5-20250929-v1:0/invoke"},
+		{"arn:aws:bedrock:eu-west-1:123456789012:application-inference-profile/abc123", "invoke-with-response-stream",
+			"https://bedrock-runtime.eu-west-1.amazonaws.com/model/arn:aws:bedrock:eu-west-1:123456789012:application-inference-profile%2Fabc123/invoke-with-response-stream"},
+	}
+	for _, tt := range tests {
+		if got := InvokeURL(ep, tt.id, tt.op).String(); got != tt.want {
+			t.Errorf("InvokeURL(%q, %q) = %s, want %s", tt.id, tt.op, got, tt.want)
+		}
+	}
+}
+
+func TestModelIDs(t *testing.T) {
+	tests := []struct {
+		in        string
+		base      string
+		isBedrock bool
+	}{
+		{"us.anthropic.claude-sonnet-4-5-20250929-v1:0", "anthropic.claude-sonnet-4-5-20250929-v1:0", true},
+		{"global.anthropic.claude-opus-4-8", "anthropic.claude-opus-4-8", true},
+		{"anthropic.claude-haiku-4-5-20251001-v1:0", "anthropic.claude-haiku-4-5-20251001-v1:0", true},
+		{"arn:aws:bedrock:us-east-1:1:application-inference-profile/x", "arn:aws:bedrock:us-east-1:1:application-inference-profile/x", true},
+		{"claude-sonnet-4-5", "claude-sonnet-4-5", false},
+		{"us.meta.llama3", "us.meta.llama3", false},
+	}
+	for _, tt := range tests {
+		if got := BaseModelID(tt.in); got != tt.base {
+			t.Errorf("BaseModelID(%q) = %q, want %q", tt.in, got, tt.base)
+		}
+		if got := IsModelID(tt.in); got != tt.isBedrock {
+			t.Errorf("IsModelID(%q) = %v, want %v", tt.in, got, tt.isBedrock)
+		}
+	}
+}
+
+func TestUpstreamError(t *testing.T) {
+	tests := []struct {
+		excType   string
+		status    int
+		wantHTTP  int
+		wantType  string
+		retryable bool
+	}{
+		{"ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/", 429, 429, "rate_limit_error", true},
+		{"throttlingException", 0, 429, "rate_limit_error", true},
+		{"ValidationException", 400, 400, "invalid_request_error", false},
+		{"AccessDeniedException", 403, 403, "permission_error", false},
+		{"ResourceNotFoundException", 404, 404, "not_found_error", false},
+		{"modelStreamErrorException", 0, 502, "api_error", false},
+		{"ModelTimeoutException", 408, 408, "timeout_error", true},
+		{"ServiceUnavailableException", 503, 529, "overloaded_error", true},
+		{"InternalServerException", 500, 500, "api_error", true},
+		{"aws.protocols#SomethingNew", 502, 502, "api_error", true},
+	}
+	for _, tt := range tests {
+		e := UpstreamError(tt.excType, tt.status, "the text")
+		if e.Status != tt.wantHTTP || e.Type != tt.wantType || e.Retryable != tt.retryable || e.Message != "the text" {
+			t.Errorf("UpstreamError(%q, %d) = %d %s retryable=%v %q, want %d %s retryable=%v",
+				tt.excType, tt.status, e.Status, e.Type, e.Retryable, e.Message, tt.wantHTTP, tt.wantType, tt.retryable)
+		}
+	}
+}

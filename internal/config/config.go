@@ -1,0 +1,242 @@
+// Package config defines Tollgate's YAML configuration: its schema (the
+// structs below, documented in place with units and defaults), ${VAR}
+// expansion, defaults, the built-in model catalog, and strict validation that
+// reports every problem at once with its location.
+//
+// Loading runs in four steps, each of which can only make the file stricter:
+//
+//  1. ${VAR}, ${VAR:-default} and $$ are expanded in the raw text (see
+//     ParseWith for the exact rules); an unset variable without a default is
+//     an error naming the variable and its line.
+//  2. The YAML is parsed and checked against the schema: unknown fields,
+//     wrong types and malformed durations are all reported, with line:col.
+//  3. Defaults are applied (each field's comment states its default).
+//  4. The result is validated as a whole: providers, routes, names, keys.
+//
+// Problems from steps 2 to 4 come back together in one *ValidationError so
+// an operator fixes a file in one pass.
+package config
+
+import "time"
+
+// Config is the whole configuration file. The zero value is not usable; call
+// Load, Parse or Default, which apply defaults and validate.
+type Config struct {
+	// Listen is the host:port the gateway serves on. Default
+	// "127.0.0.1:4000": loopback, so that a gateway started without a
+	// config file is never reachable from the network by accident.
+	Listen string `yaml:"listen"`
+	// DataDir holds the embedded SQLite database and other state. Default
+	// "./tollgate-data".
+	DataDir string `yaml:"data_dir"`
+
+	Log    Log    `yaml:"log"`
+	Server Server `yaml:"server"`
+
+	// Keys are static client keys accepted on the front doors. When the list
+	// is empty the gateway accepts any key (and says so loudly at start);
+	// virtual keys from the store replace this list. Names and secrets must
+	// be unique.
+	Keys []Key `yaml:"keys"`
+
+	// Providers are the upstream deployments, by name. Model targets refer to
+	// them by that name. Default: one "bedrock" provider in AWS_REGION
+	// (then AWS_DEFAULT_REGION, then us-east-1) with the default AWS
+	// credential chain.
+	Providers map[string]Provider `yaml:"providers"`
+
+	// Routing sets how model names that are not listed in Models resolve.
+	Routing Routing `yaml:"routing"`
+
+	// Models are the public model names clients may send, each mapped to one
+	// or more targets. Listed models come before the built-in catalog, which
+	// is added unless Routing.Catalog is "none". Names and aliases must be
+	// unique (ignoring case) among listed models. A listed model that claims
+	// a catalog model's name or alias replaces that catalog entry, and takes
+	// over the entry's other names as extra aliases, so that overriding
+	// "claude-sonnet-4-5" also moves "claude-sonnet-4-5-20250929". See
+	// AllModels.
+	Models []Model `yaml:"models"`
+}
+
+// Log configures the process log.
+type Log struct {
+	// Level is debug, info, warn or error (lower case). Default info.
+	Level string `yaml:"level"`
+	// Format is json or text. Default json.
+	Format string `yaml:"format"`
+}
+
+// Server holds HTTP server limits and timings.
+type Server struct {
+	// MaxBodyBytes caps a request body. Default 32 MiB, as the Anthropic API;
+	// 0 keeps the default. Durations below are written with a unit ("10s",
+	// "10m"); 0 keeps the default and negative values are errors unless a
+	// field says otherwise.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// ReadHeaderTimeout bounds reading request headers. Default 10s.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// IdleTimeout closes idle keep-alive connections. Default 10m, longer than
+	// a client's own pool so the client, not us, closes them.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// ShutdownGrace is how long open streams may finish after SIGTERM.
+	// Default 30s.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	// PingInterval is the upstream silence after which a keep-alive ping is
+	// sent on an open stream. Default 15s; 0 keeps the default, negative
+	// disables pings.
+	PingInterval time.Duration `yaml:"ping_interval"`
+}
+
+// Key is a static client key.
+type Key struct {
+	// Name identifies the key in logs; never the secret.
+	Name string `yaml:"name"`
+	// Secret is the key value clients send, usually "${SOME_ENV_VAR}".
+	Secret string `yaml:"secret"`
+}
+
+// Provider types.
+const (
+	ProviderBedrock   = "bedrock"
+	ProviderAnthropic = "anthropic"
+)
+
+// Provider is one upstream deployment.
+type Provider struct {
+	// Type is "bedrock" or "anthropic". Default: the provider's name, when
+	// that name is "bedrock" or "anthropic".
+	Type string `yaml:"type"`
+
+	// Region is the Bedrock region, e.g. "eu-west-1". Default: AWS_REGION,
+	// then AWS_DEFAULT_REGION, then us-east-1. Bedrock only.
+	Region string `yaml:"region"`
+	// Endpoint overrides the Bedrock runtime URL (VPC endpoint, simulator),
+	// e.g. "http://127.0.0.1:4010". Default: the public regional endpoint.
+	// Bedrock only; an absolute http or https URL.
+	Endpoint string `yaml:"endpoint"`
+	// Profile selects a shared AWS config profile; empty uses the default
+	// chain (env, web identity, shared profile/SSO, ECS, EC2 instance role).
+	// Bedrock only; cannot be combined with APIKeyEnv.
+	Profile string `yaml:"profile"`
+	// APIKeyEnv names an env var holding a Bedrock API key, sent as a bearer
+	// token instead of SigV4 signing, e.g. AWS_BEARER_TOKEN_BEDROCK. For an
+	// anthropic provider it names the env var with the Anthropic API key;
+	// default ANTHROPIC_API_KEY.
+	APIKeyEnv string `yaml:"api_key_env"`
+
+	// BaseURL is the Anthropic API base. Default "https://api.anthropic.com".
+	// Anthropic only; an absolute http or https URL.
+	BaseURL string `yaml:"base_url"`
+
+	// ConnectTimeout bounds dialing plus TLS. Default 10s.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// FirstByteTimeout bounds the wait for response headers. Default 120s;
+	// a healthy stream then has no deadline at all.
+	FirstByteTimeout time.Duration `yaml:"first_byte_timeout"`
+	// MaxIdleConnsPerHost sizes the keep-alive pool. Default 256.
+	MaxIdleConnsPerHost int `yaml:"max_idle_conns_per_host"`
+	// MaxRetries is how many times a retryable failure (throttling, 5xx,
+	// connection error) is retried on this provider before the next target
+	// is tried, only before the first byte reaches the client. Default 2;
+	// 0 disables retries (hence the pointer).
+	MaxRetries *int `yaml:"max_retries"`
+}
+
+// Routing configures resolution of names not listed in Models.
+type Routing struct {
+	// Catalog is "default" (the built-in Claude catalog) or "none".
+	Catalog string `yaml:"catalog"`
+	// DefaultProvider is the provider that catalog models, pattern rules and
+	// raw Bedrock ids go to. Default: the only provider, or "bedrock"; it
+	// must be set when there are several providers and none is named
+	// "bedrock". When it is an anthropic provider, catalog targets use the
+	// Anthropic API names.
+	DefaultProvider string `yaml:"default_provider"`
+	// BedrockPrefix is the inference-profile prefix for catalog and pattern
+	// targets on Bedrock: global, us, eu, apac, jp, au, us-gov, or "none"
+	// for in-region base ids. Default "global", which is also the cheapest
+	// (geo profiles cost 10% more for 4.5 and later models). A catalog model
+	// that has no profile with this prefix uses its "us" profile when the
+	// prefix is global, and is left out of the catalog otherwise, so that no
+	// request silently leaves the geography the operator chose. Newer models
+	// serve on-demand traffic only through a profile, so "none" suits
+	// provisioned or older models.
+	BedrockPrefix string `yaml:"bedrock_prefix"`
+	// Patterns map names by glob; the first match wins. They are consulted
+	// only for names that are neither a model, an alias, nor a raw Bedrock
+	// id. Default, on a bedrock DefaultProvider, two rules, so that a newly
+	// released model works without a new Tollgate release:
+	//
+	//	claude-*-20*  ->  {prefix}.anthropic.{name}-v1:0   (dated ids)
+	//	claude-*      ->  {prefix}.anthropic.{name}        (undated, as 4.7+)
+	//
+	// and on an anthropic DefaultProvider one rule "claude-*" -> "{name}".
+	// An explicit empty list ("patterns: []") turns pattern routing off.
+	Patterns []Pattern `yaml:"patterns"`
+}
+
+// Pattern maps every model name that matches a glob.
+type Pattern struct {
+	// Match is a glob over the model name as sent ("claude-*"); '*' matches
+	// any run of characters and is the only wildcard. Case-sensitive.
+	Match string `yaml:"match"`
+	// Provider defaults to Routing.DefaultProvider.
+	Provider string `yaml:"provider"`
+	// Model is a template: {name} is the requested name, {prefix} the
+	// Bedrock prefix followed by nothing (the dot is in the template), e.g.
+	// "{prefix}.anthropic.{name}-v1:0". With bedrock_prefix "none", a
+	// "{prefix}." disappears together with its dot. {prefix} is allowed only
+	// on bedrock providers; no other placeholder exists.
+	Model string `yaml:"model"`
+}
+
+// Model is one public model.
+type Model struct {
+	// Name is the canonical public name, shown in /v1/models. It must not
+	// end in "[1m]", which clients use to ask for the 1M context window.
+	Name string `yaml:"name"`
+	// DisplayName is the human name for /v1/models. Default: Name.
+	DisplayName string `yaml:"display_name"`
+	// Aliases are further names that resolve to this model.
+	Aliases []string `yaml:"aliases"`
+	// Targets are tried in order: the first is used, the next ones are
+	// fallbacks when a target fails before the first byte.
+	Targets []Target `yaml:"targets"`
+	// Rules apply to every target of this model.
+	Rules Rules `yaml:",inline"`
+
+	// Created is the release date shown in /v1/models. It is not read from
+	// YAML: catalog models carry the date in their id, a listed model that
+	// overrides a catalog model inherits it, and it is zero otherwise.
+	Created time.Time `yaml:"-"`
+}
+
+// Target is one upstream deployment of a model.
+type Target struct {
+	// Provider names an entry of Providers. Default:
+	// Routing.DefaultProvider.
+	Provider string `yaml:"provider"`
+	// Model is the upstream model id: a Bedrock model id, inference-profile
+	// id or ARN, or an Anthropic API model name.
+	Model string `yaml:"model"`
+	// Rules apply to this target in addition to the model's.
+	Rules Rules `yaml:",inline"`
+}
+
+// Rules remove what a target model rejects. They are explicit per model on
+// purpose: there is no global allowlist, because the set of betas Claude Code
+// sends changes every release and a stale allowlist silently disables
+// features.
+type Rules struct {
+	// DropBetas are anthropic-beta values removed before the call.
+	DropBetas []string `yaml:"drop_betas"`
+	// DropFields are top-level body fields removed before the call, e.g.
+	// context_management, output_config. Drop a beta together with the
+	// field it enables: Bedrock rejects the field without its beta
+	// ("Extra inputs are not permitted"), so validation refuses dropping a
+	// known beta while keeping its field (context-management-2025-06-27 and
+	// context_management, mcp-servers-2025-12-04 and mcp_servers,
+	// structured-outputs-2025-11-13 and output_format).
+	DropFields []string `yaml:"drop_fields"`
+}

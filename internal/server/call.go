@@ -1,0 +1,337 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tollgate-gw/tollgate/internal/anthropic"
+	"github.com/tollgate-gw/tollgate/internal/apierror"
+	"github.com/tollgate-gw/tollgate/internal/keys"
+	"github.com/tollgate-gw/tollgate/internal/provider"
+	"github.com/tollgate-gw/tollgate/internal/router"
+)
+
+// callSpec is a Messages call as a front door decoded it.
+type callSpec struct {
+	model  string // model name or id as the client sent it
+	body   []byte // Anthropic-shaped body, raw
+	stream bool
+	betas  []string
+	header http.Header
+}
+
+// authenticate reads the client key from x-api-key or Authorization: Bearer —
+// Claude Code sends either, or both, depending on which variable holds the
+// key — and returns the principal.
+func (s *Server) authenticate(r *http.Request, x *exchange) (keys.Principal, error) {
+	secret := r.Header.Get("x-api-key")
+	if secret == "" {
+		if v := r.Header.Get("Authorization"); v != "" {
+			scheme, token, _ := strings.Cut(v, " ")
+			switch {
+			case strings.EqualFold(scheme, "Bearer"):
+				secret = strings.TrimSpace(token)
+			case strings.HasPrefix(scheme, "AWS4-"):
+				return keys.Principal{}, apierror.Client(http.StatusUnauthorized, apierror.TypeAuthentication,
+					"this gateway does not accept AWS SigV4 signatures; send the gateway key as a bearer token (AWS_BEARER_TOKEN_BEDROCK) or set CLAUDE_CODE_SKIP_BEDROCK_AUTH=1 and send it in an x-api-key header").NoRetry()
+			}
+		}
+	}
+	p, err := s.auth.Authenticate(r.Context(), secret)
+	if err != nil {
+		msg := "invalid API key"
+		if errors.Is(err, keys.ErrMissingKey) {
+			msg = "missing API key: send the gateway key in the x-api-key header or as Authorization: Bearer"
+		}
+		return keys.Principal{}, apierror.Client(http.StatusUnauthorized, apierror.TypeAuthentication, "%s", msg).NoRetry()
+	}
+	x.keyName = p.KeyName
+	return p, nil
+}
+
+// resolve maps the requested model to a route.
+func (s *Server) resolve(x *exchange, model string) (router.Route, error) {
+	x.model = model
+	if model == "" {
+		return router.Route{}, apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "model: field required")
+	}
+	rt, err := s.router.Load().Resolve(model)
+	if err != nil {
+		return router.Route{}, apierror.Client(http.StatusNotFound, apierror.TypeNotFound,
+			"model %q is not configured on this gateway (GET /v1/models lists the models it serves)", model)
+	}
+	x.routed = rt.Model
+	return rt, nil
+}
+
+// messages runs a Messages call end to end: route, dispatch with retries and
+// fallback, then relay the answer in the door's format.
+func (s *Server) messages(w http.ResponseWriter, r *http.Request, x *exchange, spec callSpec) error {
+	if _, err := s.authenticate(r, x); err != nil {
+		return err
+	}
+	rt, err := s.resolve(x, spec.model)
+	if err != nil {
+		return err
+	}
+	x.stream = spec.stream
+	betas := mergeBetas(spec.betas, rt.AddBetas)
+	res, err := s.dispatch(r.Context(), x, rt, func(t router.Target) *provider.Call {
+		return &provider.Call{Model: t.Model, Body: spec.body, Stream: spec.stream, Betas: betas,
+			Header: spec.header, DropBetas: t.DropBetas, DropFields: t.DropFields}
+	})
+	if err != nil {
+		return err
+	}
+	for k, v := range res.resp.Header {
+		w.Header()[k] = v
+	}
+	if !spec.stream {
+		u := anthropic.UsageFromMessage(res.resp.Body)
+		x.usage = &u
+		x.ttfb = time.Since(x.start)
+		w.Header().Set("Content-Type", "application/json")
+		_, err := w.Write(res.resp.Body)
+		return err
+	}
+	return s.relay(w, r, x, res)
+}
+
+// dispatched is a successful upstream answer; for a stream, first is the
+// first event, already read so that failures before it could be retried.
+type dispatched struct {
+	resp  *provider.Response
+	first anthropic.Event
+}
+
+// dispatch tries the route's targets in order. On each, a retryable failure
+// (throttling, 5xx, connection error, or a stream that fails before its first
+// event) is retried with exponential backoff; when a target's retries run out
+// the next target is tried. Nothing is retried once a byte has gone to the
+// client, so retries are invisible and never duplicate output.
+func (s *Server) dispatch(ctx context.Context, x *exchange, rt router.Route, build func(router.Target) *provider.Call) (*dispatched, error) {
+	var last error
+	for _, t := range rt.Targets {
+		p, ok := s.providers[t.Provider]
+		if !ok {
+			last = apierror.Gateway(nil, "model %q routes to provider %q, which is not configured", rt.Model, t.Provider)
+			continue
+		}
+		x.provider, x.target = t.Provider, t.Model
+		retries, ok := s.opts.MaxRetries[t.Provider]
+		if !ok {
+			retries = 2
+		}
+		call := build(t)
+		for attempt := 0; attempt <= retries; attempt++ {
+			x.attempts++
+			res, err := s.attempt(ctx, p, call)
+			if err == nil {
+				x.dropped = res.resp.DroppedBetas
+				x.upstream = res.resp.RequestID
+				return res, nil
+			}
+			last = err
+			e := apierror.From(err)
+			if e.UpstreamRequestID != "" {
+				x.upstream = e.UpstreamRequestID
+			}
+			if !e.Retryable || ctx.Err() != nil {
+				return nil, err
+			}
+			if attempt == retries {
+				break
+			}
+			delay := s.backoff(attempt)
+			if e.RetryAfter > 0 {
+				if e.RetryAfter > s.opts.MaxRetryAfter {
+					break // too long to wait here: try the next target or tell the client
+				}
+				delay = e.RetryAfter
+			}
+			s.log.Debug("retrying upstream", "id", x.id, "provider", t.Provider, "target", t.Model, "attempt", attempt+1, "delay", delay, "err", e.Message)
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+				return nil, err
+			}
+		}
+	}
+	if last == nil {
+		last = apierror.Gateway(nil, "model %q has no targets", rt.Model)
+	}
+	return nil, last
+}
+
+func (s *Server) attempt(ctx context.Context, p provider.Provider, call *provider.Call) (*dispatched, error) {
+	resp, err := p.Send(ctx, call)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Events == nil {
+		return &dispatched{resp: resp}, nil
+	}
+	first, err := resp.Events.Next()
+	if err != nil {
+		resp.Events.Close()
+		e := apierror.From(streamError(err))
+		e.Retryable = e.Retryable || e.Origin == apierror.OriginUpstream && e.Status >= 500
+		return nil, e
+	}
+	return &dispatched{resp: resp, first: first}, nil
+}
+
+func (s *Server) backoff(attempt int) time.Duration {
+	d := s.opts.RetryBackoff << attempt
+	return d/2 + rand.N(d/2+1)
+}
+
+// streamError turns a stream read failure into an *apierror.Error.
+func streamError(err error) error {
+	var e *apierror.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return &apierror.Error{Status: http.StatusBadGateway, Type: apierror.TypeAPI, Origin: apierror.OriginUpstream,
+		Message: "the upstream stream ended unexpectedly", Retryable: true, Err: err}
+}
+
+// relay copies a stream to the client, flushing every event as it arrives and
+// sending a ping when the upstream has been silent for PingInterval (Bedrock
+// never pings; Claude Code gives up on a stream silent for 300 s and load
+// balancers often cut idle connections after 60 s).
+func (s *Server) relay(w http.ResponseWriter, r *http.Request, x *exchange, res *dispatched) error {
+	events := res.resp.Events
+	defer events.Close()
+	ew := x.door.streamWriter(w)
+	ew.header(w.Header())
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+
+	usage := &anthropic.Usage{}
+	x.usage = usage
+	write := func(ev anthropic.Event) error {
+		usage.ObserveEvent(ev)
+		if err := ew.writeEvent(ev); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	if err := write(res.first); err != nil {
+		return clientGone(err)
+	}
+	x.ttfb = time.Since(x.start)
+
+	type item struct {
+		ev  anthropic.Event
+		err error
+	}
+	items := make(chan item, 16)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			ev, err := events.Next()
+			select {
+			case items <- item{ev, err}:
+			case <-done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+
+	var ping *time.Timer
+	var pingC <-chan time.Time
+	if s.opts.PingInterval > 0 {
+		ping = time.NewTimer(s.opts.PingInterval)
+		defer ping.Stop()
+		pingC = ping.C
+	}
+	for {
+		select {
+		case it := <-items:
+			if it.err != nil {
+				if it.err == io.EOF {
+					if !usage.SawMessageStop {
+						// A clean end without message_stop is a broken
+						// stream; say so, so the client retries.
+						e := streamError(io.ErrUnexpectedEOF)
+						ew.writeError(apierror.From(e))
+						rc.Flush()
+						return e
+					}
+					return nil
+				}
+				if r.Context().Err() != nil {
+					return clientGone(r.Context().Err())
+				}
+				e := apierror.From(streamError(it.err))
+				ew.writeError(e)
+				rc.Flush()
+				return e
+			}
+			if err := write(it.ev); err != nil {
+				return clientGone(err)
+			}
+			if ping != nil {
+				ping.Reset(s.opts.PingInterval)
+			}
+		case <-pingC:
+			if err := ew.writeEvent(anthropic.Event{Type: anthropic.EventPing, Data: anthropic.PingData}); err != nil {
+				return clientGone(err)
+			}
+			if err := rc.Flush(); err != nil {
+				return clientGone(err)
+			}
+			ping.Reset(s.opts.PingInterval)
+		case <-r.Context().Done():
+			return clientGone(r.Context().Err())
+		}
+	}
+}
+
+func clientGone(err error) error {
+	return &apierror.Error{Status: 499, Type: apierror.TypeAPI, Origin: apierror.OriginClient, Message: "client closed the connection", Err: err}
+}
+
+// mergeBetas joins beta lists, dropping empties and duplicates, keeping the
+// first occurrence's order.
+func mergeBetas(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		for _, b := range l {
+			b = strings.TrimSpace(b)
+			if b == "" {
+				continue
+			}
+			dup := false
+			for _, o := range out {
+				dup = dup || o == b
+			}
+			if !dup {
+				out = append(out, b)
+			}
+		}
+	}
+	return out
+}
+
+// splitBetas splits anthropic-beta header values on commas.
+func splitBetas(values []string) []string {
+	var out []string
+	for _, v := range values {
+		out = append(out, strings.Split(v, ",")...)
+	}
+	return mergeBetas(out)
+}

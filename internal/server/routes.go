@@ -1,0 +1,229 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/tollgate-gw/tollgate/internal/anthropic"
+	"github.com/tollgate-gw/tollgate/internal/apierror"
+)
+
+// exchange is the per-request state shared by middleware and handlers: what
+// the access log line reports.
+type exchange struct {
+	id       string
+	door     door
+	start    time.Time
+	status   int
+	origin   apierror.Origin
+	errMsg   string
+	keyName  string
+	model    string // as requested
+	routed   string // public model name after routing
+	provider string
+	target   string
+	upstream string // upstream request id
+	stream   bool
+	attempts int
+	ttfb     time.Duration
+	usage    *anthropic.Usage
+	dropped  []string
+	cause    error
+}
+
+// handlerFunc is a handler that reports its error instead of writing it; the
+// adapter writes it once, in the door's format.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, x *exchange) error
+
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	a, b := anthropicDoor{}, bedrockDoor{}
+
+	// Connection warm-up probes Claude Code sends without credentials.
+	mux.Handle("HEAD /{$}", s.handle(a, s.hello))
+	mux.Handle("HEAD /api/hello", s.handle(a, s.hello))
+	mux.Handle("GET /healthz", s.handle(a, s.healthz))
+	mux.Handle("GET /readyz", s.handle(a, s.healthz))
+
+	// Anthropic front door.
+	mux.Handle("POST /v1/messages", s.handle(a, s.anthropicMessages))
+	mux.Handle("POST /v1/messages/count_tokens", s.handle(a, s.anthropicCountTokens))
+	mux.Handle("GET /v1/models", s.handle(a, s.anthropicModels))
+	mux.Handle("GET /v1/models/{id}", s.handle(a, s.anthropicModel))
+	mux.Handle("/v1/", s.handle(a, methodOrNotFound))
+
+	// Bedrock front door.
+	mux.Handle("POST /model/{id}/invoke", s.handle(b, s.bedrockInvoke))
+	mux.Handle("POST /model/{id}/invoke-with-response-stream", s.handle(b, s.bedrockInvokeStream))
+	mux.Handle("POST /model/{id}/count-tokens", s.handle(b, s.bedrockCountTokens))
+	mux.Handle("GET /inference-profiles", s.handle(b, s.bedrockListProfiles))
+	mux.Handle("GET /inference-profiles/{id}", s.handle(b, s.bedrockGetProfile))
+	mux.Handle("/model/", s.handle(b, methodOrNotFound))
+	mux.Handle("/inference-profiles", s.handle(b, methodOrNotFound))
+
+	mux.Handle("/", s.handle(a, methodOrNotFound))
+	return mux
+}
+
+// handle adapts a handlerFunc: it assigns the request id, recovers panics,
+// writes a returned error in the door's format, and logs one line.
+func (s *Server) handle(d door, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		x := &exchange{id: newRequestID(), door: d, start: time.Now()}
+		rw := &statusWriter{ResponseWriter: w}
+		rw.Header().Set("x-request-id", x.id)
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				err := apierror.Gateway(fmt.Errorf("panic: %v\n%s", p, debug.Stack()), "internal gateway error")
+				if !rw.wrote {
+					s.writeError(rw, x, err)
+				}
+				x.cause = err
+			}
+			s.logExchange(r, rw, x)
+		}()
+		if err := h(rw, r, x); err != nil {
+			if rw.wrote {
+				// The stream already started: the handler has sent an
+				// in-stream error; just record it.
+				e := apierror.From(err)
+				x.origin, x.errMsg, x.cause = e.Origin, e.Message, e
+				return
+			}
+			s.writeError(rw, x, err)
+		}
+	})
+}
+
+func (s *Server) writeError(w http.ResponseWriter, x *exchange, err error) {
+	e := apierror.From(err)
+	x.origin, x.errMsg, x.cause = e.Origin, e.Message, e
+	if e.UpstreamRequestID != "" {
+		x.upstream = e.UpstreamRequestID
+	}
+	h := w.Header()
+	h.Set("x-tollgate-error-origin", string(e.Origin))
+	if e.RetryAfter > 0 {
+		h.Set("retry-after", fmt.Sprint(int((e.RetryAfter+time.Second-1)/time.Second)))
+	}
+	if e.ShouldRetry != nil {
+		h.Set("x-should-retry", fmt.Sprint(*e.ShouldRetry))
+	}
+	x.door.writeError(w, x.id, e)
+}
+
+func (s *Server) logExchange(r *http.Request, w *statusWriter, x *exchange) {
+	level := slog.LevelInfo
+	if x.origin == apierror.OriginGateway || w.status >= 500 && x.origin != apierror.OriginUpstream {
+		level = slog.LevelError
+	} else if x.origin != "" {
+		level = slog.LevelWarn
+	}
+	attrs := []slog.Attr{
+		slog.String("id", x.id),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", w.status),
+		slog.Float64("dur_ms", float64(time.Since(x.start).Microseconds())/1000),
+	}
+	if x.keyName != "" {
+		attrs = append(attrs, slog.String("key", x.keyName))
+	}
+	if x.model != "" {
+		attrs = append(attrs, slog.String("model", x.model), slog.String("route", x.routed),
+			slog.String("provider", x.provider), slog.String("target", x.target),
+			slog.Bool("stream", x.stream), slog.Int("attempts", x.attempts))
+	}
+	if x.upstream != "" {
+		attrs = append(attrs, slog.String("upstream_request_id", x.upstream))
+	}
+	if x.ttfb > 0 {
+		attrs = append(attrs, slog.Float64("ttfb_ms", float64(x.ttfb.Microseconds())/1000))
+	}
+	if u := x.usage; u != nil {
+		attrs = append(attrs, slog.Group("usage",
+			slog.Int64("input", u.InputTokens), slog.Int64("output", u.OutputTokens),
+			slog.Int64("cache_read", u.CacheReadTokens), slog.Int64("cache_write_5m", u.CacheWrite5mTokens),
+			slog.Int64("cache_write_1h", u.CacheWrite1hTokens), slog.String("stop_reason", u.StopReason)))
+	}
+	if len(x.dropped) > 0 {
+		attrs = append(attrs, slog.Any("dropped_betas", x.dropped))
+	}
+	if x.origin != "" {
+		attrs = append(attrs, slog.String("error_origin", string(x.origin)), slog.String("error", x.errMsg))
+		if x.cause != nil && level == slog.LevelError {
+			attrs = append(attrs, slog.String("cause", x.cause.Error()))
+		}
+	}
+	s.log.LogAttrs(r.Context(), level, "request", attrs...)
+}
+
+func (s *Server) hello(w http.ResponseWriter, r *http.Request, x *exchange) error {
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request, x *exchange) error {
+	w.Header().Set("Content-Type", "application/json")
+	_, err := w.Write([]byte(`{"status":"ok"}`))
+	return err
+}
+
+// methodOrNotFound answers paths the gateway does not serve, in the format of
+// the front door the path belongs to.
+func methodOrNotFound(w http.ResponseWriter, r *http.Request, x *exchange) error {
+	known := map[string]string{
+		"/v1/messages":              http.MethodPost,
+		"/v1/messages/count_tokens": http.MethodPost,
+		"/v1/models":                http.MethodGet,
+	}
+	if m, ok := known[r.URL.Path]; ok || strings.HasPrefix(r.URL.Path, "/model/") && (strings.HasSuffix(r.URL.Path, "/invoke") || strings.HasSuffix(r.URL.Path, "/invoke-with-response-stream") || strings.HasSuffix(r.URL.Path, "/count-tokens")) {
+		if !ok {
+			m = http.MethodPost
+		}
+		w.Header().Set("Allow", m)
+		return apierror.Client(http.StatusMethodNotAllowed, apierror.TypeInvalidRequest,
+			"method %s is not allowed on %s; use %s", r.Method, r.URL.Path, m)
+	}
+	return apierror.Client(http.StatusNotFound, apierror.TypeNotFound, "no route for %s %s", r.Method, r.URL.Path)
+}
+
+// newRequestID returns "req_" and 24 random hex digits.
+func newRequestID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return "req_" + hex.EncodeToString(b[:])
+}
+
+// statusWriter records the status and whether anything was written. It keeps
+// Unwrap so http.ResponseController can reach the real writer's Flush.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if !w.wrote {
+		w.status, w.wrote = http.StatusOK, true
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,130 @@
+// Package server wires the gateway together: listeners, routes for every
+// front door, middleware (request id, recovery, access log), and graceful
+// shutdown. It is the top of the import graph; domain packages never import
+// it.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/tollgate-gw/tollgate/internal/keys"
+	"github.com/tollgate-gw/tollgate/internal/provider"
+	"github.com/tollgate-gw/tollgate/internal/router"
+)
+
+// Authenticator turns a client key into a principal.
+type Authenticator interface {
+	Authenticate(ctx context.Context, secret string) (keys.Principal, error)
+}
+
+// Options configure a Server.
+type Options struct {
+	Router    *router.Router
+	Providers map[string]provider.Provider
+	Auth      Authenticator
+	Logger    *slog.Logger
+
+	// MaxBodyBytes caps request bodies. Default 32 MiB.
+	MaxBodyBytes int64
+	// PingInterval is the upstream silence after which a keep-alive ping is
+	// sent to a streaming client. Default 15s; negative disables.
+	PingInterval time.Duration
+	// MaxRetries per provider, by provider name; missing means 2.
+	MaxRetries map[string]int
+	// RetryBackoff is the first retry delay; it doubles per attempt.
+	// Default 250ms.
+	RetryBackoff time.Duration
+	// MaxRetryAfter is the longest upstream retry-after the gateway waits
+	// out itself; longer ones are returned to the client. Default 10s.
+	MaxRetryAfter time.Duration
+	// Region is reported in Bedrock control-plane answers. Default us-east-1.
+	Region string
+}
+
+// Server is the gateway's HTTP handler set.
+type Server struct {
+	router    atomic.Pointer[router.Router]
+	providers map[string]provider.Provider
+	auth      Authenticator
+	log       *slog.Logger
+	opts      Options
+	mux       *http.ServeMux
+}
+
+// New returns a Server.
+func New(o Options) (*Server, error) {
+	if o.Router == nil {
+		return nil, errors.New("server: router is required")
+	}
+	if o.Auth == nil {
+		return nil, errors.New("server: authenticator is required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 32 << 20
+	}
+	if o.PingInterval == 0 {
+		o.PingInterval = 15 * time.Second
+	}
+	if o.RetryBackoff <= 0 {
+		o.RetryBackoff = 250 * time.Millisecond
+	}
+	if o.MaxRetryAfter <= 0 {
+		o.MaxRetryAfter = 10 * time.Second
+	}
+	if o.Region == "" {
+		o.Region = "us-east-1"
+	}
+	s := &Server{providers: o.Providers, auth: o.Auth, log: o.Logger, opts: o}
+	s.router.Store(o.Router)
+	s.mux = s.routes()
+	return s, nil
+}
+
+// SetRouter swaps the model routing table atomically; requests in flight keep
+// the table they started with.
+func (s *Server) SetRouter(r *router.Router) { s.router.Store(r) }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// HTTPServer returns an http.Server for this handler with timeouts fit for
+// streaming: a short header timeout, and no read or write timeout, because a
+// stream may legitimately run for many minutes.
+func (s *Server) HTTPServer(addr string, readHeaderTimeout, idleTimeout time.Duration) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           s,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Serve serves on ln until ctx is cancelled, then shuts down gracefully,
+// letting open streams run for up to grace.
+func Serve(ctx context.Context, hs *http.Server, ln net.Listener, grace time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("server: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		hs.Close()
+		return fmt.Errorf("server: shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,55 @@
+// Package usage meters calls: the usage record of every request, prices, the
+// asynchronous batched writer that persists records, and the rollups that
+// charts and budgets read instead of raw rows.
+package usage
+
+import "time"
+
+// Record is one metered request: what it used, what it cost, and everything
+// needed to attribute it. Money is integer micro-USD and times are UTC, so
+// sums are exact and the SQL is portable.
+type Record struct {
+	RequestID string    // the gateway's x-request-id
+	Time      time.Time // when the request arrived (UTC)
+
+	// Attribution.
+	KeyID     string            // virtual key id ("" for static/anonymous keys)
+	KeyAlias  string            // key alias or static key name
+	UserID    string            // owning user id, if any
+	TeamID    string            // owning team id, if any
+	SessionID string            // x-claude-code-session-id
+	Tags      map[string]string // key tags merged with x-tollgate-tags (request wins)
+
+	// Routing.
+	ModelRequested string // model as the client sent it
+	Model          string // public model name after routing (price and chart key)
+	UpstreamModel  string // provider's model id actually called
+	Provider       string // provider name from the config
+	Region         string // provider region, "" when not applicable
+	Door           string // "anthropic", "bedrock" or "openai"
+	Stream         bool
+
+	// Outcome.
+	Status      int    // HTTP status sent to the client (200 even when a stream failed later)
+	ErrorOrigin string // "", "client", "gateway" or "upstream"
+	LatencyMs   int64  // whole request
+	TTFTMs      int64  // time to first byte/token; 0 when none was sent
+
+	// Tokens by kind; InputTokens excludes cache reads and writes.
+	InputTokens        int64
+	OutputTokens       int64
+	CacheWrite5mTokens int64
+	CacheWrite1hTokens int64
+	CacheReadTokens    int64
+
+	// CostMicros is the price of the tokens above, in micro-USD.
+	CostMicros int64
+	// Unpriced is set when no price was known for the model: the row is
+	// kept, flagged, and never silently costed at zero.
+	Unpriced bool
+}
+
+// Tokens returns the total tokens of every kind, the unit of token budgets.
+func (r *Record) Tokens() int64 {
+	return r.InputTokens + r.OutputTokens + r.CacheWrite5mTokens + r.CacheWrite1hTokens + r.CacheReadTokens
+}
