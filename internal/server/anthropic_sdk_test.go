@@ -325,3 +325,31 @@ func TestPingsOnQuietStream(t *testing.T) {
 		t.Errorf("stream incomplete:\n%s", body)
 	}
 }
+
+// TestCountTokensEstimateWhenUnsupported: for an application inference
+// profile ARN, Bedrock cannot count; the gateway answers with an estimate
+// that is never lower than the simulator's own count.
+func TestCountTokensEstimateWhenUnsupported(t *testing.T) {
+	h := newHarness(t)
+	arn := "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/abc123"
+	prompt := strings.Repeat("estimate me please ", 80)
+	status, _, body := h.post(t, "/v1/messages/count_tokens", `{"model":"`+arn+`","messages":[{"role":"user","content":"`+prompt+`"}],"tools":[]}`, nil)
+	if status != 200 {
+		t.Fatalf("count_tokens = %d %s", status, body)
+	}
+	est := gjson.Get(body, "input_tokens").Int()
+	// The simulator counts the base model id; ask it directly for the truth.
+	status, _, body = h.post(t, "/v1/messages/count_tokens", `{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"`+prompt+`"}],"tools":[]}`, nil)
+	exact := gjson.Get(body, "input_tokens").Int()
+	if status != 200 || exact == 0 {
+		t.Fatalf("exact count = %d %s", status, body)
+	}
+	if est < exact {
+		t.Errorf("estimate %d is lower than the real count %d; estimates must err high", est, exact)
+	}
+	for _, r := range h.sim.Requests() {
+		if strings.HasPrefix(r.ModelID, "arn:") {
+			t.Errorf("gateway asked Bedrock to count an ARN it cannot count: %s", r.ModelID)
+		}
+	}
+}
