@@ -10,12 +10,9 @@ import (
 	"time"
 )
 
-// prepared is an invoke request that passed validation, with its script,
-// its fault if any, and its planned answer.
+// prepared is an invoke request that passed validation: its fault if any,
+// its planned answer and its pacing.
 type prepared struct {
-	model   modelInfo
-	req     *invokeRequest
-	sc      *script
 	fault   *fault
 	reply   *reply
 	latency time.Duration
@@ -53,7 +50,7 @@ func (s *Server) prepare(r *http.Request, c *call) (*prepared, error) {
 			return nil, validationError("bedrock-sim: %v", err)
 		}
 	}
-	p := &prepared{model: model, req: req, sc: sc, latency: s.opts.FirstByteLatency, tps: s.opts.TokensPerSecond}
+	p := &prepared{latency: s.opts.FirstByteLatency, tps: s.opts.TokensPerSecond}
 	if sc.Latency != nil {
 		p.latency = *sc.Latency
 	}

@@ -149,6 +149,9 @@ func parseInvokeBody(body []byte, vo validateOptions) (*invokeRequest, error) {
 		return nil, validationError("max_tokens: Input should be greater than or equal to 1")
 	}
 	req.MaxTokens = n
+	if err := checkThinking(fields["thinking"], n); err != nil {
+		return nil, err
+	}
 
 	if raw, ok := fields["system"]; ok && !isNull(raw) {
 		if raw[0] != '"' && raw[0] != '[' {
@@ -220,6 +223,36 @@ func (req *invokeRequest) parseMessages(raw json.RawMessage, vo validateOptions)
 			return validationError("messages.%d.content: Input should be a valid string or list", i)
 		}
 		req.Messages = append(req.Messages, msg)
+	}
+	return nil
+}
+
+// checkThinking applies the Anthropic API's rules for extended thinking
+// that Bedrock passes on: a budget of at least 1024 tokens, below max_tokens.
+// A gateway that lowers max_tokens without lowering the budget trips the
+// second one.
+func checkThinking(raw json.RawMessage, maxTokens int) error {
+	if isNull(raw) {
+		return nil
+	}
+	var th struct {
+		Type         string `json:"type"`
+		BudgetTokens *int   `json:"budget_tokens"`
+	}
+	if json.Unmarshal(raw, &th) != nil {
+		return validationError("thinking: Input should be a valid dictionary or object")
+	}
+	if th.Type != "enabled" {
+		return nil
+	}
+	if th.BudgetTokens == nil {
+		return validationError("thinking.enabled.budget_tokens: Field required")
+	}
+	if *th.BudgetTokens < 1024 {
+		return validationError("thinking.enabled.budget_tokens: Input should be greater than or equal to 1024")
+	}
+	if maxTokens <= *th.BudgetTokens {
+		return validationError("`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size")
 	}
 	return nil
 }

@@ -198,13 +198,17 @@ type RecordedRequest struct {
 	// ModelID is the {id} path segment, percent-decoded: a model id, an
 	// ARN, or an inference-profile id. Empty for routes without one.
 	ModelID string
-	Method  string
+	// Method is the HTTP method.
+	Method string
 	// Path is the path exactly as sent, escapes included (an ARN's "/"
 	// arrives as %2F).
-	Path     string
+	Path string
+	// RawQuery is the query string as sent, without "?".
 	RawQuery string
-	Header   http.Header
-	Body     []byte
+	// Header holds the request headers (Host is not among them).
+	Header http.Header
+	// Body is the request body as received (at most MaxBodyBytes+1 bytes).
+	Body []byte
 	// Auth is how the request authenticated: "sigv4", "bearer", "none",
 	// or "" when authentication failed.
 	Auth string

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -24,8 +26,24 @@ func bedrockClient(h *harness) *bedrockruntime.Client {
 		BearerAuthTokenProvider: bearer.StaticTokenProvider{Token: bearer.Token{Value: testKey}},
 		AuthSchemePreference:    []string{"httpBearerAuth"},
 		RetryMaxAttempts:        1,
-		HTTPClient:              h.gw.Client(),
+		HTTPClient:              sdkDoer{h.gw.Client()},
 	})
+}
+
+// sdkDoer works around a client-side race between smithy-go and net/http
+// (see internal/bedrocksim/helpers_test.go): smithy-go closes the request
+// body when response headers arrive, its WriteTo then reports io.EOF, and the
+// transport closes a connection whose response stream is still arriving.
+// Hiding WriteTo makes the extra read a harmless EOF.
+type sdkDoer struct{ c *http.Client }
+
+type noWriterTo struct{ io.ReadCloser }
+
+func (d sdkDoer) Do(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = noWriterTo{r.Body}
+	}
+	return d.c.Do(r)
 }
 
 func invokeBody(text string, extra string) []byte {
