@@ -30,8 +30,18 @@ type Config struct {
 	// "./tollgate-data".
 	DataDir string `yaml:"data_dir"`
 
+	// Database is where keys, budgets and usage live: "sqlite://PATH" (the
+	// default, PATH = DataDir/tollgate.db) or "postgres://user:pass@host/db"
+	// for several replicas. TOLLGATE_DATABASE_URL overrides it.
+	Database string `yaml:"database"`
+
 	Log    Log    `yaml:"log"`
 	Server Server `yaml:"server"`
+	Usage  Usage  `yaml:"usage"`
+
+	// Prices override or extend the built-in price table, in USD per
+	// million tokens.
+	Prices []Price `yaml:"prices"`
 
 	// Keys are static client keys accepted on the front doors. When the list
 	// is empty the gateway accepts any key (and says so loudly at start);
@@ -86,6 +96,36 @@ type Server struct {
 	// sent on an open stream. Default 15s; 0 keeps the default, negative
 	// disables pings.
 	PingInterval time.Duration `yaml:"ping_interval"`
+}
+
+// Usage configures metering and the usage writer.
+type Usage struct {
+	// FlushInterval is how often queued usage rows are written. It is also
+	// the most that can be lost if the process is killed with SIGKILL.
+	// Default 1s.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// BatchSize is the most rows written in one transaction. Default 500.
+	BatchSize int `yaml:"batch_size"`
+	// QueueSize bounds the rows waiting to be written; beyond it rows are
+	// dropped and counted, never blocking requests. Default 100000.
+	QueueSize int `yaml:"queue_size"`
+	// Retention is how long raw usage rows are kept; hourly rollups are
+	// kept forever. Default 2160h (90 days); 0 keeps the default.
+	Retention time.Duration `yaml:"retention"`
+}
+
+// Price is one price-table entry, in USD per million tokens.
+type Price struct {
+	// Match is a model name, upstream model id, or glob ("claude-opus-*").
+	Match string `yaml:"match"`
+	// Provider restricts the entry to one provider type (bedrock, anthropic);
+	// empty matches any.
+	Provider     string  `yaml:"provider"`
+	Input        float64 `yaml:"input"`
+	Output       float64 `yaml:"output"`
+	CacheWrite5m float64 `yaml:"cache_write_5m"`
+	CacheWrite1h float64 `yaml:"cache_write_1h"`
+	CacheRead    float64 `yaml:"cache_read"`
 }
 
 // Key is a static client key.

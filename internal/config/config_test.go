@@ -145,9 +145,11 @@ func TestDefaults(t *testing.T) {
 	}
 	two := 2
 	want := &Config{
-		Listen:  "127.0.0.1:4000",
-		DataDir: "./tollgate-data",
-		Log:     Log{Level: "info", Format: "json"},
+		Listen:   "127.0.0.1:4000",
+		DataDir:  "./tollgate-data",
+		Database: "sqlite://tollgate-data/tollgate.db",
+		Log:      Log{Level: "info", Format: "json"},
+		Usage:    Usage{FlushInterval: time.Second, BatchSize: 500, QueueSize: 100000, Retention: 90 * 24 * time.Hour},
 		Server: Server{
 			MaxBodyBytes:      32 << 20,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -445,6 +447,7 @@ models:
     targets: [{model: eu.anthropic.claude-sonnet-4-5-20250929-v1:0}]
 `)
 	want := `listen 127.0.0.1:4000, data dir ./tollgate-data, log info/json
+database sqlite://tollgate-data/tollgate.db
 provider bedrock: bedrock in eu-west-1 via http://user:xxxxx@127.0.0.1:4010, Bedrock API key from $AWS_BEARER_TOKEN_BEDROCK
 provider claude: anthropic at https://api.anthropic.com, API key from $TOLLGATE_ANTHROPIC_KEY
 models: 1 listed, 14 in total with the catalog (on bedrock, prefix global); 2 pattern rules

@@ -2,6 +2,7 @@ package config
 
 import (
 	"maps"
+	"path/filepath"
 	"slices"
 	"time"
 )
@@ -17,6 +18,11 @@ const (
 	DefaultIdleTimeout       = 10 * time.Minute
 	DefaultShutdownGrace     = 30 * time.Second
 	DefaultPingInterval      = 15 * time.Second
+
+	DefaultUsageFlushInterval = time.Second
+	DefaultUsageBatchSize     = 500
+	DefaultUsageQueueSize     = 100000
+	DefaultUsageRetention     = 90 * 24 * time.Hour
 
 	DefaultRegion              = "us-east-1"
 	DefaultAnthropicBaseURL    = "https://api.anthropic.com"
@@ -41,6 +47,16 @@ func (c *Config) applyDefaults(lookup LookupEnv) {
 	c.DataDir = or(c.DataDir, DefaultDataDir)
 	c.Log.Level = or(c.Log.Level, DefaultLogLevel)
 	c.Log.Format = or(c.Log.Format, DefaultLogFormat)
+
+	if v, ok := lookup("TOLLGATE_DATABASE_URL"); ok && v != "" {
+		c.Database = v
+	}
+	c.Database = or(c.Database, "sqlite://"+filepath.Join(c.DataDir, "tollgate.db"))
+	u := &c.Usage
+	u.FlushInterval = orZero(u.FlushInterval, DefaultUsageFlushInterval)
+	u.BatchSize = orZero(u.BatchSize, DefaultUsageBatchSize)
+	u.QueueSize = orZero(u.QueueSize, DefaultUsageQueueSize)
+	u.Retention = orZero(u.Retention, DefaultUsageRetention)
 
 	s := &c.Server
 	s.MaxBodyBytes = orZero(s.MaxBodyBytes, DefaultMaxBodyBytes)

@@ -13,6 +13,7 @@ import (
 func (c *Config) Describe() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "listen %s, data dir %s, log %s/%s\n", c.Listen, c.DataDir, c.Log.Level, c.Log.Format)
+	fmt.Fprintf(&b, "database %s\n", redactURL(c.Database))
 	for _, name := range c.ProviderNames() {
 		p := c.Providers[name]
 		fmt.Fprintf(&b, "provider %s: %s", name, p.Type)

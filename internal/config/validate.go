@@ -60,11 +60,63 @@ func (c *Config) validate(pos *positions) []Problem {
 	v.oneOf("log.level", c.Log.Level, logLevels)
 	v.oneOf("log.format", c.Log.Format, logFormats)
 	v.server()
+	v.database()
+	v.usage()
+	v.prices()
 	v.keys()
 	v.providers()
 	v.routing()
 	v.models()
 	return v.problems
+}
+
+func (v *validator) database() {
+	d := v.c.Database
+	switch {
+	case strings.HasPrefix(d, "sqlite://"):
+		if strings.TrimPrefix(d, "sqlite://") == "" {
+			v.add("database", "sqlite:// needs a file path, e.g. sqlite://./tollgate-data/tollgate.db")
+		}
+	case strings.HasPrefix(d, "postgres://"), strings.HasPrefix(d, "postgresql://"):
+		if _, err := url.Parse(d); err != nil {
+			v.add("database", "invalid PostgreSQL URL: %v", err)
+		}
+	default:
+		v.add("database", "must start with sqlite:// or postgres:// (got %q)", redactURL(d))
+	}
+}
+
+func (v *validator) usage() {
+	u := v.c.Usage
+	if u.FlushInterval < 0 {
+		v.add("usage.flush_interval", "must not be negative")
+	}
+	if u.BatchSize < 0 {
+		v.add("usage.batch_size", "must not be negative")
+	}
+	if u.QueueSize < 0 {
+		v.add("usage.queue_size", "must not be negative")
+	}
+	if u.Retention < 0 {
+		v.add("usage.retention", "must not be negative")
+	}
+}
+
+func (v *validator) prices() {
+	for i, p := range v.c.Prices {
+		path := fmt.Sprintf("prices[%d]", i)
+		if p.Match == "" {
+			v.add(path+".match", "required: a model name, upstream id or glob")
+		}
+		if p.Provider != "" && p.Provider != ProviderBedrock && p.Provider != ProviderAnthropic {
+			v.add(path+".provider", "must be bedrock, anthropic or empty (got %q)", p.Provider)
+		}
+		for name, f := range map[string]float64{"input": p.Input, "output": p.Output, "cache_write_5m": p.CacheWrite5m, "cache_write_1h": p.CacheWrite1h, "cache_read": p.CacheRead} {
+			if f < 0 {
+				v.add(path+"."+name, "must not be negative")
+			}
+		}
+	}
 }
 
 func (v *validator) listen() {
