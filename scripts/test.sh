@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs Tollgate's whole test suite on a fresh Debian machine: installs and
-# starts on loopback whatever the suites need, then runs every Go test.
-# Safe to re-run; each step is skipped when already done.
+# starts on loopback whatever the suites need (PostgreSQL), then runs every Go
+# test with those suites switched on. Safe to re-run; each step is skipped
+# when already done. Must run as root on a machine without PostgreSQL (it
+# installs the Debian package); on a developer machine that already runs one,
+# set TOLLGATE_TEST_POSTGRES_URL and this script uses it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,5 +19,13 @@ if [ -n "$unformatted" ]; then
   echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 
+if [ -z "${TOLLGATE_TEST_POSTGRES_URL:-}" ]; then
+  log "PostgreSQL on loopback"
+  eval "$(./scripts/postgres.sh)"
+fi
+export TOLLGATE_TEST_POSTGRES_URL
+
 log "go test"
-go test -count=1 ./...
+# CI=true makes every suite that needs a service fail, never skip, when the
+# service is missing.
+CI=true go test -count=1 -timeout 20m ./...

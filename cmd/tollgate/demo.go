@@ -10,6 +10,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -54,6 +56,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	cfg := config.Default()
 	cfg.Listen = *listen
+	dataDir, err := os.MkdirTemp("", "tollgate-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dataDir)
+	cfg.DataDir = dataDir
+	cfg.Database = "sqlite://" + filepath.Join(dataDir, "tollgate.db")
 	cfg.Keys = []config.Key{{Name: "demo", Secret: *key}}
 	p := cfg.Providers["bedrock"]
 	p.Region = region

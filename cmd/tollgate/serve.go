@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/tollgate-gw/tollgate/internal/config"
 	"github.com/tollgate-gw/tollgate/internal/server"
@@ -73,21 +74,33 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // serve builds the gateway from cfg, prints what it serves and runs until ctx
 // ends. ready, if set, is called with the bound address once it listens.
 func serve(ctx context.Context, cfg *config.Config, source string, log *slog.Logger, bo server.BuildOptions, stdout io.Writer, ready func(addr string)) error {
-	srv, err := server.FromConfig(ctx, cfg, log, bo)
+	gw, err := server.FromConfig(ctx, cfg, log, bo)
 	if err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		gw.Close(ctx)
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	fmt.Fprintf(stdout, "tollgate %s serving on http://%s\nconfig: %s\n%s\n", version, ln.Addr(), source, strings.TrimRight(cfg.Describe(), "\n"))
-	go srv.CheckUpstreams(ctx)
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	go gw.Run(runCtx)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
-	hs := srv.HTTPServer(cfg.Listen, cfg.Server.ReadHeaderTimeout, cfg.Server.IdleTimeout)
+	hs := gw.Server.HTTPServer(cfg.Listen, cfg.Server.ReadHeaderTimeout, cfg.Server.IdleTimeout)
 	err = server.Serve(ctx, hs, ln, cfg.Server.ShutdownGrace)
+	// The listener has drained: flush the last usage rows before exiting.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if cerr := gw.Close(cctx); cerr != nil {
+		log.Error("closing the gateway", "err", cerr)
+		if err == nil {
+			err = cerr
+		}
+	}
 	log.Info("tollgate stopped")
 	return err
 }

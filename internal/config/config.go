@@ -17,7 +17,11 @@
 // an operator fixes a file in one pass.
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/tollgate-gw/tollgate/internal/access"
+)
 
 // Config is the whole configuration file. The zero value is not usable; call
 // Load, Parse or Default, which apply defaults and validate.
@@ -42,6 +46,11 @@ type Config struct {
 	// Prices override or extend the built-in price table, in USD per
 	// million tokens.
 	Prices []Price `yaml:"prices"`
+
+	// Access rules decide, before any other work, which clients may reach
+	// which paths: source IP in an allowlist OR a secret header. No rules:
+	// every client may connect (keys are still required).
+	Access access.Config `yaml:"access"`
 
 	// Keys are static client keys accepted on the front doors. When the list
 	// is empty the gateway accepts any key (and says so loudly at start);

@@ -476,3 +476,22 @@ func TestParseKeepsValues(t *testing.T) {
 		t.Errorf("secrets = %q, want %q", got, want)
 	}
 }
+
+func TestAccessRulesValidatedWithPositions(t *testing.T) {
+	_, err := ParseWith([]byte(`access:
+  trusted_proxies: [10.0.0.0/8]
+  rules:
+    - name: api
+      paths: ["/v1/*"]
+      allow_cidrs: [203.0.113.0/24, 10.0.0.0/33]
+      allow_header: {name: X-Tollgate-Access, secrets: ["0123456789abcdef0123"]}
+`), "t.yaml", mapEnv(nil))
+	var ve *ValidationError
+	if !errors.As(err, &ve) || !strings.Contains(err.Error(), `t.yaml:6:`) || !strings.Contains(err.Error(), "access.rules[0].allow_cidrs[1]") {
+		t.Fatalf("error = %v, want a located problem for the bad CIDR", err)
+	}
+	c, err := ParseWith([]byte("access:\n  rules:\n    - name: api\n      paths: [\"/v1/*\"]\n      allow_cidrs: [127.0.0.1/32]\n"), "ok.yaml", mapEnv(nil))
+	if err != nil || len(c.Access.Rules) != 1 {
+		t.Fatalf("valid access block: %v, %+v", err, c)
+	}
+}

@@ -61,6 +61,9 @@ func (c *Config) validate(pos *positions) []Problem {
 	v.oneOf("log.format", c.Log.Format, logFormats)
 	v.server()
 	v.database()
+	for _, p := range c.Access.Validate() {
+		v.add(p.Path, "%s", p.Message)
+	}
 	v.usage()
 	v.prices()
 	v.keys()

@@ -4,10 +4,14 @@ import (
 	"context"
 	"fmt"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/tollgate-gw/tollgate/internal/store"
+	"github.com/tollgate-gw/tollgate/internal/usage"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/tollgate-gw/tollgate/internal/config"
 	"github.com/tollgate-gw/tollgate/internal/keys"
@@ -23,15 +27,30 @@ type BuildOptions struct {
 	Credentials map[string]aws.CredentialsProvider
 }
 
-// FromConfig builds a Server and its providers from a validated config. AWS
-// credentials and API keys are resolved here, once.
-func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo BuildOptions) (*Server, error) {
+// Gateway is a running Tollgate: the HTTP handler and what it owns — the
+// store, the in-memory accounts, the usage writer — with their lifecycle.
+type Gateway struct {
+	Server   *Server
+	Store    *store.Store
+	Accounts *Accounts
+	Writer   *usage.Writer
+
+	cfg *config.Config
+	log *slog.Logger
+}
+
+// FromConfig builds a Gateway from a validated config: it opens (and
+// migrates) the database, loads keys and budgets into memory, starts the
+// usage writer and resolves AWS credentials and API keys, all once.
+func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo BuildOptions) (*Gateway, error) {
 	rt, err := router.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("build router: %w", err)
 	}
 	providers := make(map[string]provider.Provider, len(cfg.Providers))
 	retries := make(map[string]int, len(cfg.Providers))
+	types := make(map[string]string, len(cfg.Providers))
+	regions := make(map[string]string, len(cfg.Providers))
 	region := ""
 	for name, pc := range cfg.Providers {
 		p, err := newProvider(ctx, name, pc, bo.Credentials[name], log)
@@ -39,27 +58,134 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 			return nil, fmt.Errorf("provider %s: %w", name, err)
 		}
 		providers[name] = p
+		types[name] = pc.Type
 		if pc.MaxRetries != nil {
 			retries[name] = *pc.MaxRetries
 		}
-		if pc.Type == config.ProviderBedrock && (region == "" || name == cfg.Routing.DefaultProvider) {
-			region = pc.Region
+		if pc.Type == config.ProviderBedrock {
+			regions[name] = pc.Region
+			if region == "" || name == cfg.Routing.DefaultProvider {
+				region = pc.Region
+			}
 		}
+	}
+	rules, err := cfg.Access.Compile()
+	if err != nil {
+		return nil, fmt.Errorf("access rules: %w", err)
+	}
+	prices, err := usage.NewPrices(priceOverrides(cfg.Prices))
+	if err != nil {
+		return nil, fmt.Errorf("prices: %w", err)
+	}
+
+	if err := ensureSQLiteDir(cfg.Database); err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, cfg.Database, log)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
 	}
 	var ks []keys.StaticKey
 	for _, k := range cfg.Keys {
 		ks = append(ks, keys.StaticKey{Name: k.Name, Secret: k.Secret})
 	}
-	return New(Options{
-		Router:       rt,
-		Providers:    providers,
-		Auth:         keys.NewStatic(ks),
-		Logger:       log,
-		MaxBodyBytes: cfg.Server.MaxBodyBytes,
-		PingInterval: cfg.Server.PingInterval,
-		MaxRetries:   retries,
-		Region:       region,
+	accts := NewAccounts(st, keys.NewStatic(ks), log)
+	if err := accts.Reload(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("load keys and budgets: %w", err)
+	}
+	writer := usage.NewWriter(st, usage.WriterOptions{
+		QueueSize:     cfg.Usage.QueueSize,
+		BatchSize:     cfg.Usage.BatchSize,
+		FlushInterval: cfg.Usage.FlushInterval,
+		Logger:        log,
 	})
+	srv, err := New(Options{
+		Router:          rt,
+		Providers:       providers,
+		Auth:            accts.Keys,
+		Logger:          log,
+		MaxBodyBytes:    cfg.Server.MaxBodyBytes,
+		PingInterval:    cfg.Server.PingInterval,
+		MaxRetries:      retries,
+		Region:          region,
+		ProviderTypes:   types,
+		ProviderRegions: regions,
+		Access:          rules,
+		Ledger:          accts.Ledger,
+		Limiter:         accts.Limiter,
+		Prices:          prices,
+		Usage:           writer,
+	})
+	if err != nil {
+		writer.Close(ctx)
+		st.Close()
+		return nil, err
+	}
+	return &Gateway{Server: srv, Store: st, Accounts: accts, Writer: writer, cfg: cfg, log: log}, nil
+}
+
+// Run runs the gateway's background work until ctx ends: reloading keys and
+// budgets when they change, and purging raw usage rows past retention.
+func (g *Gateway) Run(ctx context.Context) {
+	go g.Accounts.Run(ctx, 30*time.Second)
+	go g.Server.CheckUpstreams(ctx)
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := g.Store.PurgeUsage(ctx, time.Now().Add(-g.cfg.Usage.Retention)); err != nil && ctx.Err() == nil {
+			g.log.Warn("purging old usage rows failed", "err", err)
+		} else if n > 0 {
+			g.log.Info("purged usage rows past retention", "rows", n, "retention", g.cfg.Usage.Retention)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Close flushes every queued usage row and closes the database. Call it after
+// the HTTP server has drained, so that the last requests are recorded.
+func (g *Gateway) Close(ctx context.Context) error {
+	werr := g.Writer.Close(ctx)
+	serr := g.Store.Close()
+	if werr != nil {
+		return fmt.Errorf("flush usage: %w", werr)
+	}
+	return serr
+}
+
+// ensureSQLiteDir creates the directory of a sqlite:// database file.
+func ensureSQLiteDir(dsn string) error {
+	path, ok := strings.CutPrefix(dsn, "sqlite://")
+	if !ok {
+		return nil
+	}
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	if dir := filepath.Dir(path); dir != "" && dir != "." {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("create data directory %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+func priceOverrides(ps []config.Price) []usage.PriceOverride {
+	out := make([]usage.PriceOverride, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, usage.PriceOverride{Match: p.Match, Provider: p.Provider, Price: usage.Price{
+			Input:        usage.USDPerMillion(p.Input),
+			Output:       usage.USDPerMillion(p.Output),
+			CacheWrite5m: usage.USDPerMillion(p.CacheWrite5m),
+			CacheWrite1h: usage.USDPerMillion(p.CacheWrite1h),
+			CacheRead:    usage.USDPerMillion(p.CacheRead),
+		}})
+	}
+	return out
 }
 
 func newProvider(ctx context.Context, name string, pc config.Provider, creds aws.CredentialsProvider, log *slog.Logger) (provider.Provider, error) {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/tollgate-gw/tollgate/internal/anthropic"
 	"github.com/tollgate-gw/tollgate/internal/apierror"
 	"github.com/tollgate-gw/tollgate/internal/keys"
@@ -72,11 +74,15 @@ func (s *Server) resolve(x *exchange, model string) (router.Route, error) {
 // messages runs a Messages call end to end: route, dispatch with retries and
 // fallback, then relay the answer in the door's format.
 func (s *Server) messages(w http.ResponseWriter, r *http.Request, x *exchange, spec callSpec) error {
-	if _, err := s.authenticate(r, x); err != nil {
+	p, err := s.authenticate(r, x)
+	if err != nil {
 		return err
 	}
 	rt, err := s.resolve(x, spec.model)
 	if err != nil {
+		return err
+	}
+	if err := s.admit(r, x, p, rt, spec); err != nil {
 		return err
 	}
 	x.stream = spec.stream
@@ -220,6 +226,9 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, x *exchange, res 
 	x.usage = usage
 	write := func(ev anthropic.Event) error {
 		usage.ObserveEvent(ev)
+		if ev.Type == anthropic.EventContentBlockDelta && x.acct != nil {
+			x.acct.deltaBytes += deltaSize(ev.Data)
+		}
 		if err := ew.writeEvent(ev); err != nil {
 			return err
 		}
@@ -299,6 +308,16 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, x *exchange, res 
 			return clientGone(r.Context().Err())
 		}
 	}
+}
+
+// deltaSize is the size of the generated content a delta event carries.
+func deltaSize(data []byte) int64 {
+	d := gjson.GetBytes(data, "delta")
+	var n int
+	for _, f := range []string{"text", "partial_json", "thinking"} {
+		n += len(d.Get(f).Str)
+	}
+	return int64(n)
 }
 
 func clientGone(err error) error {

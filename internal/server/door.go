@@ -12,6 +12,8 @@ import (
 // door is a front door's wire format for answers: errors, and the framing of
 // a streamed answer.
 type door interface {
+	// name is the door's name in usage rows and metrics.
+	name() string
 	writeError(w http.ResponseWriter, requestID string, e *apierror.Error)
 	// streamWriter starts a streamed answer on w.
 	streamWriter(w http.ResponseWriter) eventWriter
@@ -29,6 +31,8 @@ type eventWriter interface {
 // anthropicDoor speaks the Anthropic Messages API: Anthropic error JSON and
 // SSE streams.
 type anthropicDoor struct{}
+
+func (anthropicDoor) name() string { return "anthropic" }
 
 func (anthropicDoor) writeError(w http.ResponseWriter, requestID string, e *apierror.Error) {
 	body := e.UpstreamBody
@@ -68,6 +72,8 @@ func (s *sseWriter) writeError(e *apierror.Error) error {
 // bedrockDoor speaks the Bedrock Runtime API: AWS-style error JSON with
 // X-Amzn-ErrorType, and AWS event-stream answers.
 type bedrockDoor struct{}
+
+func (bedrockDoor) name() string { return "bedrock" }
 
 func (bedrockDoor) writeError(w http.ResponseWriter, requestID string, e *apierror.Error) {
 	name, status := bedrock.ExceptionFor(e)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +28,7 @@ type harness struct {
 	simURL string
 	gw     *httptest.Server
 	srv    *server.Server
+	gwy    *server.Gateway
 	cfg    *config.Config
 	logs   *logBuf
 }
@@ -51,6 +53,7 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 		sim: bedrocksim.Options{Region: "us-east-1"},
 	}
 	cfg := set.cfg
+	cfg.Database = "sqlite://" + filepath.Join(t.TempDir(), "tollgate.db")
 	cfg.Keys = []config.Key{{Name: "tester", Secret: testKey}}
 	cfg.Server.PingInterval = -1
 	for _, o := range opts {
@@ -69,7 +72,7 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 
 	logs := &logBuf{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := server.FromConfig(context.Background(), cfg, log, server.BuildOptions{
+	gwy, err := server.FromConfig(context.Background(), cfg, log, server.BuildOptions{
 		Credentials: map[string]aws.CredentialsProvider{
 			"bedrock": credentials.NewStaticCredentialsProvider(bedrocksim.DefaultAccessKeyID, bedrocksim.DefaultSecretAccessKey, ""),
 		},
@@ -77,6 +80,8 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	if err != nil {
 		t.Fatalf("FromConfig: %v", err)
 	}
+	t.Cleanup(func() { gwy.Close(context.Background()) })
+	srv := gwy.Server
 	gw := httptest.NewUnstartedServer(srv)
 	if set.tls {
 		gw.StartTLS()
@@ -84,7 +89,7 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 		gw.Start()
 	}
 	t.Cleanup(gw.Close)
-	return &harness{sim: sim, simURL: simSrv.URL, gw: gw, srv: srv, cfg: cfg, logs: logs}
+	return &harness{sim: sim, simURL: simSrv.URL, gw: gw, srv: srv, gwy: gwy, cfg: cfg, logs: logs}
 }
 
 // withConfig adjusts the gateway config before it is built.

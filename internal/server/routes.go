@@ -12,6 +12,7 @@ import (
 
 	"github.com/tollgate-gw/tollgate/internal/anthropic"
 	"github.com/tollgate-gw/tollgate/internal/apierror"
+	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
 // exchange is the per-request state shared by middleware and handlers: what
@@ -35,6 +36,10 @@ type exchange struct {
 	usage    *anthropic.Usage
 	dropped  []string
 	cause    error
+
+	w      http.ResponseWriter // for handlers that set headers before the answer
+	acct   *account            // set for metered calls; settled by finish
+	record *usage.Record       // the usage record written, for tests and logs
 }
 
 // handlerFunc is a handler that reports its error instead of writing it; the
@@ -77,6 +82,7 @@ func (s *Server) handle(d door, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		x := &exchange{id: newRequestID(), door: d, start: time.Now()}
 		rw := &statusWriter{ResponseWriter: w}
+		x.w = rw
 		rw.Header().Set("x-request-id", x.id)
 		defer func() {
 			if p := recover(); p != nil {
@@ -89,6 +95,7 @@ func (s *Server) handle(d door, h handlerFunc) http.Handler {
 				}
 				x.cause = err
 			}
+			s.finish(x, rw.status)
 			s.logExchange(r, rw, x)
 		}()
 		if err := h(rw, r, x); err != nil {

@@ -8,13 +8,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tollgate-gw/tollgate/internal/access"
+	"github.com/tollgate-gw/tollgate/internal/apierror"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/tollgate-gw/tollgate/internal/keys"
+	"github.com/tollgate-gw/tollgate/internal/limits"
 	"github.com/tollgate-gw/tollgate/internal/provider"
 	"github.com/tollgate-gw/tollgate/internal/router"
 )
@@ -46,6 +51,19 @@ type Options struct {
 	MaxRetryAfter time.Duration
 	// Region is reported in Bedrock control-plane answers. Default us-east-1.
 	Region string
+	// ProviderTypes and ProviderRegions describe providers by name, for
+	// pricing and usage rows.
+	ProviderTypes   map[string]string
+	ProviderRegions map[string]string
+
+	// Access rules, checked before anything else; nil allows all.
+	Access *access.Rules
+
+	// Metering and enforcement; each is optional.
+	Ledger  *limits.Ledger  // budgets with reservations
+	Limiter *limits.Limiter // rate limits
+	Prices  Pricer          // price table
+	Usage   UsageWriter     // where usage records go
 }
 
 // Server is the gateway's HTTP handler set.
@@ -56,7 +74,15 @@ type Server struct {
 	log       *slog.Logger
 	opts      Options
 	mux       *http.ServeMux
+	handler   http.Handler // mux behind the access rules
+	unpriced  sync.Map     // upstream model ids already warned about
 }
+
+func (s *Server) providerType(name string) string   { return s.opts.ProviderTypes[name] }
+func (s *Server) providerRegion(name string) string { return s.opts.ProviderRegions[name] }
+
+// reject counts a refused request by reason.
+func (s *Server) reject(reason string) {}
 
 // New returns a Server.
 func New(o Options) (*Server, error) {
@@ -87,6 +113,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{providers: o.Providers, auth: o.Auth, log: o.Logger, opts: o}
 	s.router.Store(o.Router)
 	s.mux = s.routes()
+	s.handler = o.Access.Middleware(s.mux, s.denyAccess)
 	return s, nil
 }
 
@@ -95,7 +122,25 @@ func New(o Options) (*Server, error) {
 func (s *Server) SetRouter(r *router.Router) { s.router.Store(r) }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// denyAccess answers a request the access rules refused: 403 in the format
+// of the front door the path belongs to, origin client, logged.
+func (s *Server) denyAccess(w http.ResponseWriter, r *http.Request, d access.Decision) {
+	s.reject("access")
+	var d0 door = anthropicDoor{}
+	if strings.HasPrefix(r.URL.Path, "/model/") || strings.HasPrefix(r.URL.Path, "/inference-profiles") {
+		d0 = bedrockDoor{}
+	}
+	x := &exchange{id: newRequestID(), door: d0, start: time.Now(), w: w}
+	rw := &statusWriter{ResponseWriter: w}
+	rw.Header().Set("x-request-id", x.id)
+	e := apierror.Client(http.StatusForbidden, apierror.TypePermission,
+		"access denied by rule %q: this client may not reach %s (ask the gateway operator for the access header or an allowlisted network)", d.Rule, r.URL.Path).NoRetry()
+	s.writeError(rw, x, e)
+	x.errMsg = e.Message + " [" + d.Reason + ", client " + d.ClientIP.String() + "]"
+	s.logExchange(r, rw, x)
+}
 
 // HTTPServer returns an http.Server for this handler with timeouts fit for
 // streaming: a short header timeout, and no read or write timeout, because a

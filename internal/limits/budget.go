@@ -1,0 +1,143 @@
+package limits
+
+import (
+	"fmt"
+	"time"
+)
+
+// Scope kinds: what a budget or rate limit is attached to.
+const (
+	KindKey  = "key"
+	KindUser = "user"
+	KindTeam = "team"
+)
+
+// Scope is the principal a budget or rate limit applies to: a key, a user or
+// a team, by id.
+type Scope struct {
+	Kind string // KindKey, KindUser or KindTeam
+	ID   string
+}
+
+// String returns the scope as `kind "id"`, the form used in error messages.
+func (s Scope) String() string { return fmt.Sprintf("%s %q", s.Kind, s.ID) }
+
+// Amount is a quantity in both budget units: micro-USD and tokens.
+type Amount struct {
+	Micros int64
+	Tokens int64
+}
+
+func (a Amount) add(b Amount) Amount { return Amount{a.Micros + b.Micros, a.Tokens + b.Tokens} }
+func (a Amount) sub(b Amount) Amount { return Amount{a.Micros - b.Micros, a.Tokens - b.Tokens} }
+
+// nonNegative clamps each unit at zero, so that a bad estimate or usage
+// report can never credit a budget.
+func (a Amount) nonNegative() Amount { return Amount{max(a.Micros, 0), max(a.Tokens, 0)} }
+
+// Period is how often a budget starts over.
+type Period int
+
+// Periods. The zero value is Total, a budget that never resets.
+const (
+	Total Period = iota
+	Day
+	Week
+	Month
+)
+
+// String returns the period's name as used in configuration and messages.
+func (p Period) String() string {
+	switch p {
+	case Day:
+		return "day"
+	case Week:
+		return "week"
+	case Month:
+		return "month"
+	case Total:
+		return "total"
+	}
+	return fmt.Sprintf("Period(%d)", int(p))
+}
+
+// adjective is the period as a word before "budget": "daily budget".
+func (p Period) adjective() string {
+	switch p {
+	case Day:
+		return "daily"
+	case Week:
+		return "weekly"
+	case Month:
+		return "monthly"
+	case Total:
+		return "total"
+	}
+	return p.String()
+}
+
+// ParsePeriod parses "day", "week", "month" or "total".
+func ParsePeriod(s string) (Period, error) {
+	for _, p := range []Period{Day, Week, Month, Total} {
+		if s == p.String() {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("limits: unknown budget period %q (want day, week, month or total)", s)
+}
+
+// Budget is a spending limit on one scope, in micro-USD and/or tokens, per
+// period.
+type Budget struct {
+	ID    string
+	Scope Scope
+
+	// LimitMicros is the limit in micro-USD per period; 0 means no limit in
+	// money.
+	LimitMicros int64
+	// LimitTokens is the limit in tokens of every kind per period; 0 means
+	// no limit in tokens.
+	LimitTokens int64
+
+	Period Period
+	// Location is the time zone whose midnight starts a period. Nil means
+	// UTC.
+	Location *time.Location
+
+	// Thresholds are soft alerts in percent of the limit (e.g. 50, 80,
+	// 100); Ledger.OnThreshold is called once per threshold per period when
+	// spend reaches it.
+	Thresholds []int
+}
+
+func (b *Budget) location() *time.Location {
+	if b.Location == nil {
+		return time.UTC
+	}
+	return b.Location
+}
+
+// sameAccount reports whether a reload of b as nb can keep b's spend and
+// reservations: same identity and the same period boundaries.
+func (b *Budget) sameAccount(nb *Budget) bool {
+	return b.ID == nb.ID && b.Scope == nb.Scope && b.Period == nb.Period &&
+		b.location().String() == nb.location().String()
+}
+
+// PeriodBounds returns the start and end of the period containing t, in the
+// budget's time zone. A Total budget's period has a zero start and a zero
+// end (it never ends).
+func (b *Budget) PeriodBounds(t time.Time) (start, end time.Time) {
+	loc := b.location()
+	y, m, d := t.In(loc).Date()
+	switch b.Period {
+	case Day:
+		return time.Date(y, m, d, 0, 0, 0, 0, loc), time.Date(y, m, d+1, 0, 0, 0, 0, loc)
+	case Week:
+		back := (int(t.In(loc).Weekday()) + 6) % 7 // days since Monday
+		return time.Date(y, m, d-back, 0, 0, 0, 0, loc), time.Date(y, m, d-back+7, 0, 0, 0, 0, loc)
+	case Month:
+		return time.Date(y, m, 1, 0, 0, 0, 0, loc), time.Date(y, m+1, 1, 0, 0, 0, 0, loc)
+	}
+	return time.Time{}, time.Time{}
+}

@@ -1,0 +1,380 @@
+package metrics
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds Tollgate's metrics and the registry that exports them. Make
+// one with New; a nil *Metrics is valid and records nothing.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	requests       *prometheus.CounterVec
+	duration       *prometheus.HistogramVec
+	ttft           *prometheus.HistogramVec
+	tokens         *prometheus.CounterVec
+	cost           *prometheus.CounterVec
+	upstreamErrors *prometheus.CounterVec
+	retries        *prometheus.CounterVec
+	fallbacks      *prometheus.CounterVec
+	rejections     *prometheus.CounterVec
+	accessDenied   *prometheus.CounterVec
+
+	// Per-door gauges and their decrement functions, built once so that
+	// InFlight and OpenStream allocate nothing.
+	inFlight, openStreams         [numDoors]prometheus.Gauge
+	inFlightDone, openStreamsDone [numDoors]func()
+
+	budgets budgetCollector
+	writer  writerCollector
+
+	models, providers, keys, users, teams, errorTypes, groups *valueSet
+
+	requestSeries childCache[requestKey, prometheus.Counter]
+	callSeries    childCache[callKey, prometheus.Observer]
+	ttftSeries    childCache[ttftKey, prometheus.Observer]
+	tokenSeries   childCache[string, *[numKinds]prometheus.Counter]
+	costSeries    childCache[costKey, prometheus.Counter]
+}
+
+// Door indexes; doorNames[i] is the label value.
+const (
+	doorAnthropic = iota
+	doorBedrock
+	doorOpenAI
+	doorOther
+	numDoors
+)
+
+var doorNames = [numDoors]string{DoorAnthropic, DoorBedrock, DoorOpenAI, valueOther}
+
+func doorIndex(d string) int {
+	switch d {
+	case DoorAnthropic:
+		return doorAnthropic
+	case DoorBedrock:
+		return doorBedrock
+	case DoorOpenAI:
+		return doorOpenAI
+	}
+	return doorOther
+}
+
+const numKinds = 5
+
+var kindNames = [numKinds]string{KindInput, KindOutput, KindCacheWrite5m, KindCacheWrite1h, KindCacheRead}
+
+type requestKey struct {
+	door     uint8
+	model    string
+	provider string
+	status   string
+	origin   string
+}
+
+type callKey struct {
+	door   uint8
+	model  string
+	stream bool
+}
+
+type ttftKey struct {
+	door  uint8
+	model string
+}
+
+type costKey struct {
+	model, key, user, team string
+}
+
+// New returns Tollgate's metrics on a fresh registry that also carries the
+// Go runtime and process collectors. version is exported as
+// tollgate_build_info{version}.
+func New(version string) *Metrics { return NewWithCaps(version, Caps{}) }
+
+// NewWithCaps is New with label caps other than DefaultCaps; zero fields
+// keep the defaults.
+func NewWithCaps(version string, caps Caps) *Metrics {
+	caps = caps.withDefaults()
+	m := &Metrics{
+		reg:        prometheus.NewRegistry(),
+		models:     newValueSet(caps.Models),
+		providers:  newValueSet(caps.Providers),
+		keys:       newValueSet(caps.Keys),
+		users:      newValueSet(caps.Users),
+		teams:      newValueSet(caps.Teams),
+		errorTypes: newValueSet(caps.ErrorTypes),
+		groups:     newValueSet(caps.Groups),
+	}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: nameRequests,
+		Help: "Model calls answered, by front door, public model, provider, HTTP status sent to the client, and error origin (none, client, gateway or upstream). A stream that fails after it started keeps status 200 and carries the origin of the failure.",
+	}, []string{labelDoor, labelModel, labelProvider, labelStatus, labelOrigin})
+	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    nameDuration,
+		Help:    "Whole model-call duration in seconds, from the request's arrival to the last byte sent, by front door, public model and whether the answer streamed.",
+		Buckets: durationBuckets,
+	}, []string{labelDoor, labelModel, labelStream})
+	m.ttft = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    nameTTFT,
+		Help:    "Time from the request's arrival to the first byte of the answer (the first event of a stream) in seconds, by front door and public model. Only calls that sent an answer are observed.",
+		Buckets: ttftBuckets,
+	}, []string{labelDoor, labelModel})
+	m.tokens = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: nameTokens,
+		Help: "Tokens metered, by public model and kind (input, output, cache_write_5m, cache_write_1h, cache_read). Input excludes cache reads and writes.",
+	}, []string{labelModel, labelKind})
+	m.cost = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: nameCost,
+		Help: "Cost of metered tokens in USD at the configured prices, by public model and the calling key's, user's and team's aliases (\"none\" when a key has no user or team).",
+	}, []string{labelModel, labelKey, labelUser, labelTeam})
+	m.upstreamErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: nameUpstreamErrors,
+		Help: "Failed upstream attempts, including ones that were retried, by provider and error type (Anthropic error type or Bedrock exception name).",
+	}, []string{labelProvider, labelType})
+	m.retries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: nameRetries,
+		Help: "Upstream attempts retried on the same provider before the first byte reached the client.",
+	}, []string{labelProvider})
+	m.fallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: nameFallbacks,
+		Help: "Calls that moved on to a model's next target after the previous target failed, by public model.",
+	}, []string{labelModel})
+	m.rejections = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: nameRejections,
+		Help: "Requests refused by the gateway before reaching a provider, by reason (budget, rate_limit, access, auth, model_not_allowed).",
+	}, []string{labelReason})
+	m.accessDenied = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: nameAccessDenied,
+		Help: "Requests denied by an access rule (source IP not allowed and no valid secret header), by path group.",
+	}, []string{labelGroup})
+	inFlight := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: nameInFlight,
+		Help: "Model calls in progress, by front door.",
+	}, []string{labelDoor})
+	openStreams := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: nameOpenStreams,
+		Help: "Streamed answers being relayed to clients, by front door.",
+	}, []string{labelDoor})
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: nameBuildInfo,
+		Help: "Always 1; the version label is the running build.",
+	}, []string{labelVersion})
+	buildInfo.WithLabelValues(labelValue(version)).Set(1)
+
+	for d := range numDoors {
+		g, s := inFlight.WithLabelValues(doorNames[d]), openStreams.WithLabelValues(doorNames[d])
+		m.inFlight[d], m.openStreams[d] = g, s
+		m.inFlightDone[d], m.openStreamsDone[d] = g.Dec, s.Dec
+	}
+	// Pre-create the fixed-set series so that dashboards show zeros rather
+	// than "no data" before the first event.
+	for _, r := range []string{ReasonBudget, ReasonRateLimit, ReasonAccess, ReasonAuth, ReasonModelNotAllowed} {
+		m.rejections.WithLabelValues(r)
+	}
+
+	m.reg.MustRegister(
+		m.requests, m.duration, m.ttft, m.tokens, m.cost,
+		m.upstreamErrors, m.retries, m.fallbacks, m.rejections, m.accessDenied,
+		inFlight, openStreams, buildInfo,
+		&m.budgets, &m.writer,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format (or OpenMetrics
+// when the scraper asks for it). A nil *Metrics serves 404.
+func (m *Metrics) Handler() http.Handler {
+	if m == nil {
+		return http.NotFoundHandler()
+	}
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		ErrorHandling:     promhttp.ContinueOnError,
+		EnableOpenMetrics: true,
+	})
+}
+
+// Registry returns the private registry, for embedders that add their own
+// collectors or export through another handler.
+func (m *Metrics) Registry() *prometheus.Registry {
+	if m == nil {
+		return nil
+	}
+	return m.reg
+}
+
+// Tokens are a call's tokens by kind, as the upstream reported them.
+type Tokens struct {
+	Input        int64 // excludes cache reads and writes
+	Output       int64
+	CacheWrite5m int64
+	CacheWrite1h int64
+	CacheRead    int64
+}
+
+// RequestSample is one finished model call, as ObserveRequest records it.
+// Every string field is an alias or a name from the configuration; there is
+// deliberately no field for a request id, a key id or a secret.
+type RequestSample struct {
+	Door     string // DoorAnthropic, DoorBedrock or DoorOpenAI
+	Model    string // public model name after routing; "" when the call never routed
+	Provider string // provider name from the config; "" when none was tried
+	Status   int    // HTTP status sent to the client (499 when the client went away)
+	Origin   string // "", OriginClient, OriginGateway or OriginUpstream
+	Stream   bool
+
+	Duration time.Duration // arrival to last byte
+	TTFT     time.Duration // arrival to first byte of the answer; 0 when none was sent
+
+	Tokens     Tokens
+	CostMicros int64 // price of Tokens in micro-USD
+
+	KeyAlias  string // the calling key's alias (or static key name)
+	UserAlias string // the key owner's alias, "" when none
+	TeamAlias string // the key's team alias, "" when none
+}
+
+// ObserveRequest records a finished model call: its count, duration, time to
+// first token, tokens and cost. Call it once per call to a model endpoint
+// (Messages, Bedrock invoke, chat completions), including calls refused
+// before routing, and not for health checks or model listings. It is safe
+// for concurrent use and does not allocate once a call's series exist.
+func (m *Metrics) ObserveRequest(s RequestSample) {
+	if m == nil {
+		return
+	}
+	door := uint8(doorIndex(s.Door))
+	model := m.models.get(s.Model)
+
+	rk := requestKey{door: door, model: model, provider: m.providers.get(s.Provider),
+		status: statusValue(s.Status), origin: oneOf(s.Origin, OriginClient, OriginGateway, OriginUpstream)}
+	c, ok := m.requestSeries.load(rk)
+	if !ok {
+		c = m.requestSeries.store(rk, m.requests.WithLabelValues(doorNames[rk.door], rk.model, rk.provider, rk.status, rk.origin))
+	}
+	c.Inc()
+
+	ck := callKey{door: door, model: model, stream: s.Stream}
+	dur, ok := m.callSeries.load(ck)
+	if !ok {
+		stream := "false"
+		if s.Stream {
+			stream = "true"
+		}
+		dur = m.callSeries.store(ck, m.duration.WithLabelValues(doorNames[door], model, stream))
+	}
+	dur.Observe(s.Duration.Seconds())
+
+	if s.TTFT > 0 {
+		tk := ttftKey{door: door, model: model}
+		ttft, ok := m.ttftSeries.load(tk)
+		if !ok {
+			ttft = m.ttftSeries.store(tk, m.ttft.WithLabelValues(doorNames[door], model))
+		}
+		ttft.Observe(s.TTFT.Seconds())
+	}
+
+	t := s.Tokens
+	if t != (Tokens{}) {
+		ks, ok := m.tokenSeries.load(model)
+		if !ok {
+			var cs [numKinds]prometheus.Counter
+			for i, k := range kindNames {
+				cs[i] = m.tokens.WithLabelValues(model, k)
+			}
+			ks = m.tokenSeries.store(model, &cs)
+		}
+		for i, n := range [numKinds]int64{t.Input, t.Output, t.CacheWrite5m, t.CacheWrite1h, t.CacheRead} {
+			if n > 0 {
+				ks[i].Add(float64(n))
+			}
+		}
+	}
+
+	if s.CostMicros > 0 {
+		k := costKey{model: model, key: m.keys.get(s.KeyAlias), user: m.users.get(s.UserAlias), team: m.teams.get(s.TeamAlias)}
+		cost, ok := m.costSeries.load(k)
+		if !ok {
+			cost = m.costSeries.store(k, m.cost.WithLabelValues(k.model, k.key, k.user, k.team))
+		}
+		cost.Add(float64(s.CostMicros) / 1e6)
+	}
+}
+
+// noop is what nil-receiver InFlight and OpenStream return.
+func noop() {}
+
+// InFlight counts a model call in progress on door and returns the function
+// that ends it; call it exactly once (defer it).
+func (m *Metrics) InFlight(door string) (done func()) {
+	if m == nil {
+		return noop
+	}
+	d := doorIndex(door)
+	m.inFlight[d].Inc()
+	return m.inFlightDone[d]
+}
+
+// OpenStream counts a streamed answer being relayed on door and returns the
+// function that ends it; call it exactly once (defer it).
+func (m *Metrics) OpenStream(door string) (done func()) {
+	if m == nil {
+		return noop
+	}
+	d := doorIndex(door)
+	m.openStreams[d].Inc()
+	return m.openStreamsDone[d]
+}
+
+// UpstreamError counts one failed upstream attempt on provider, whether or
+// not it is then retried. typ is the Anthropic error type
+// (apierror.Type…) or the Bedrock exception name.
+func (m *Metrics) UpstreamError(provider, typ string) {
+	if m == nil {
+		return
+	}
+	m.upstreamErrors.WithLabelValues(m.providers.get(provider), m.errorTypes.get(typ)).Inc()
+}
+
+// Retry counts one retry of an upstream attempt on provider.
+func (m *Metrics) Retry(provider string) {
+	if m == nil {
+		return
+	}
+	m.retries.WithLabelValues(m.providers.get(provider)).Inc()
+}
+
+// Fallback counts one move to the next target of the public model.
+func (m *Metrics) Fallback(model string) {
+	if m == nil {
+		return
+	}
+	m.fallbacks.WithLabelValues(m.models.get(model)).Inc()
+}
+
+// Rejected counts one request refused before reaching a provider; reason is
+// one of the Reason constants (anything else is counted as "other").
+func (m *Metrics) Rejected(reason string) {
+	if m == nil {
+		return
+	}
+	m.rejections.WithLabelValues(oneOf(reason, ReasonBudget, ReasonRateLimit, ReasonAccess, ReasonAuth, ReasonModelNotAllowed)).Inc()
+}
+
+// AccessDenied counts one request denied by the access rule of the path
+// group (its name in the config). It also counts a rejection with reason
+// "access", so callers do not call Rejected(ReasonAccess) as well.
+func (m *Metrics) AccessDenied(group string) {
+	if m == nil {
+		return
+	}
+	m.accessDenied.WithLabelValues(m.groups.get(group)).Inc()
+	m.rejections.WithLabelValues(ReasonAccess).Inc()
+}

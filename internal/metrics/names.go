@@ -1,0 +1,110 @@
+package metrics
+
+// Metric names. Every name Tollgate exports is here, and nowhere else; the
+// Grafana dashboard test checks the dashboard against what the registry
+// really exports.
+const (
+	namespace = "tollgate"
+
+	nameRequests       = namespace + "_requests_total"
+	nameDuration       = namespace + "_request_duration_seconds"
+	nameTTFT           = namespace + "_time_to_first_token_seconds"
+	nameTokens         = namespace + "_tokens_total"
+	nameCost           = namespace + "_cost_usd_total"
+	nameUpstreamErrors = namespace + "_upstream_errors_total"
+	nameRetries        = namespace + "_upstream_retries_total"
+	nameFallbacks      = namespace + "_fallbacks_total"
+	nameInFlight       = namespace + "_in_flight_requests"
+	nameOpenStreams    = namespace + "_open_streams"
+	nameRejections     = namespace + "_rejections_total"
+	nameAccessDenied   = namespace + "_access_denied_total"
+	nameBuildInfo      = namespace + "_build_info"
+
+	nameBudgetUsedUSD         = namespace + "_budget_used_usd"
+	nameBudgetReservedUSD     = namespace + "_budget_reserved_usd"
+	nameBudgetLimitUSD        = namespace + "_budget_limit_usd"
+	nameBudgetRemainingUSD    = namespace + "_budget_remaining_usd"
+	nameBudgetUsedTokens      = namespace + "_budget_used_tokens"
+	nameBudgetReservedTokens  = namespace + "_budget_reserved_tokens"
+	nameBudgetLimitTokens     = namespace + "_budget_limit_tokens"
+	nameBudgetRemainingTokens = namespace + "_budget_remaining_tokens"
+	nameBudgetResetTime       = namespace + "_budget_reset_timestamp_seconds"
+
+	nameWriterQueueDepth    = namespace + "_usage_writer_queue_depth"
+	nameWriterQueueCapacity = namespace + "_usage_writer_queue_capacity"
+	nameWriterWritten       = namespace + "_usage_writer_written_total"
+	nameWriterDropped       = namespace + "_usage_writer_dropped_total"
+	nameWriterFailedFlushes = namespace + "_usage_writer_failed_flushes_total"
+)
+
+// Label names.
+const (
+	labelDoor     = "door"
+	labelModel    = "model"
+	labelProvider = "provider"
+	labelStatus   = "status"
+	labelOrigin   = "origin"
+	labelStream   = "stream"
+	labelKind     = "kind"
+	labelKey      = "key"
+	labelUser     = "user"
+	labelTeam     = "team"
+	labelType     = "type"
+	labelReason   = "reason"
+	labelGroup    = "group"
+	labelScope    = "scope"
+	labelName     = "name"
+	labelPeriod   = "period"
+	labelVersion  = "version"
+)
+
+// Special label values.
+const (
+	valueNone     = "none"     // the value was empty: no model yet, no user, no error
+	valueOther    = "other"    // over the label's cap, or outside a fixed set
+	valueRedacted = "redacted" // looked like a secret or an id
+	valueInvalid  = "invalid"  // not UTF-8, or too long
+)
+
+// Front doors, the values of the door label.
+const (
+	DoorAnthropic = "anthropic"
+	DoorBedrock   = "bedrock"
+	DoorOpenAI    = "openai"
+)
+
+// Error origins, the values of the origin label besides "none". They match
+// apierror's origins and the x-tollgate-error-origin header.
+const (
+	OriginClient   = "client"
+	OriginGateway  = "gateway"
+	OriginUpstream = "upstream"
+)
+
+// Rejection reasons, the values of the reason label of
+// tollgate_rejections_total.
+const (
+	ReasonBudget          = "budget"            // a budget could not cover the call's worst case
+	ReasonRateLimit       = "rate_limit"        // requests/min, tokens/min or concurrency
+	ReasonAccess          = "access"            // an access rule (IP allowlist / secret header) denied it
+	ReasonAuth            = "auth"              // missing, invalid, expired or disabled key
+	ReasonModelNotAllowed = "model_not_allowed" // the key may not use this model
+)
+
+// Token kinds, the values of the kind label of tollgate_tokens_total.
+const (
+	KindInput        = "input"
+	KindOutput       = "output"
+	KindCacheWrite5m = "cache_write_5m"
+	KindCacheWrite1h = "cache_write_1h"
+	KindCacheRead    = "cache_read"
+)
+
+// durationBuckets suit whole model calls: from a 10 ms rejection to a
+// 10-minute agentic stream.
+var durationBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600}
+
+// ttftBuckets suit time to first token: prompt caching and small models
+// answer in a few hundred milliseconds, long uncached prompts take tens of
+// seconds.
+var ttftBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30, 60, 120}

@@ -1,0 +1,257 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/tollgate-gw/tollgate/internal/anthropic"
+	"github.com/tollgate-gw/tollgate/internal/apierror"
+	"github.com/tollgate-gw/tollgate/internal/keys"
+	"github.com/tollgate-gw/tollgate/internal/limits"
+	"github.com/tollgate-gw/tollgate/internal/router"
+	"github.com/tollgate-gw/tollgate/internal/usage"
+)
+
+// UsageWriter queues usage records for persistence without blocking.
+type UsageWriter interface {
+	Add(rec usage.Record) bool
+}
+
+// Pricer prices calls.
+type Pricer interface {
+	Lookup(providerType, upstreamModel, publicModel string) (usage.Price, bool)
+}
+
+// account is the accounting state of one metered call: the principal, the
+// budget reservation and rate-limit slot it holds, and what the usage record
+// needs. It is finished exactly once, in the request's deferred epilogue, so
+// a panic, an error, a cut stream and a success are all settled and recorded.
+type account struct {
+	principal keys.Principal
+	scopes    []limits.Scope
+	res       *limits.Reservation
+	release   func(actualTokens int64)
+	price     usage.Price
+	door      string
+	session   string
+	tags      map[string]string
+	region    string
+	// deltaBytes counts the text, thinking and tool-input bytes relayed on
+	// a stream, to estimate output tokens when a stream is cut before its
+	// final usage arrives.
+	deltaBytes int64
+}
+
+// scopesOf lists the budget and rate-limit scopes a principal's calls count
+// against: its key, its user and its team.
+func scopesOf(p keys.Principal) []limits.Scope {
+	s := make([]limits.Scope, 0, 3)
+	if p.KeyID != "" {
+		s = append(s, limits.Scope{Kind: "key", ID: p.KeyID})
+	}
+	if p.UserID != "" {
+		s = append(s, limits.Scope{Kind: "user", ID: p.UserID})
+	}
+	if p.TeamID != "" {
+		s = append(s, limits.Scope{Kind: "team", ID: p.TeamID})
+	}
+	return s
+}
+
+// allowedModel reports whether the principal's model allowlist admits the
+// route. Allowlist entries may be aliases; they are resolved through the
+// router so that "claude-sonnet-4-5" admits "claude-sonnet-4-5-20250929".
+func (s *Server) allowedModel(p keys.Principal, rt router.Route) bool {
+	if len(p.Models) == 0 {
+		return true
+	}
+	r := s.router.Load()
+	for _, m := range p.Models {
+		if m == rt.Model {
+			return true
+		}
+		if other, err := r.Resolve(m); err == nil && other.Model == rt.Model {
+			return true
+		}
+	}
+	return false
+}
+
+// worstCase is the most a call can cost: its prompt estimated high (one token
+// per three bytes of body) at the dearest input rate — the prompt could all be
+// a 1-hour cache write — plus max_tokens of output.
+func worstCase(body []byte, maxTokens int64, p usage.Price) limits.Amount {
+	in := int64(len(body)+2) / 3
+	return limits.Amount{Tokens: in + maxTokens, Micros: usage.WorstCost(p, in, maxTokens)}
+}
+
+// admit runs the checks a metered call must pass before any upstream work:
+// model allowlist, rate limits, and a budget reservation of its worst case.
+func (s *Server) admit(r *http.Request, x *exchange, p keys.Principal, rt router.Route, spec callSpec) error {
+	if !s.allowedModel(p, rt) {
+		s.reject("model_not_allowed")
+		return apierror.Client(http.StatusForbidden, apierror.TypePermission,
+			"key %q may not use model %q (allowed: %s)", p.KeyName, rt.Model, strings.Join(p.Models, ", ")).NoRetry()
+	}
+	a := &account{
+		principal: p,
+		scopes:    scopesOf(p),
+		door:      x.door.name(),
+		session:   r.Header.Get("x-claude-code-session-id"),
+		tags:      mergeTags(p.Tags, r.Header.Get("x-tollgate-tags")),
+	}
+	x.acct = a
+	if len(rt.Targets) > 0 {
+		t := rt.Targets[0]
+		a.price, _ = s.pricing(t.Provider, t.Model, rt.Model)
+	}
+	maxTokens := gjson.GetBytes(spec.body, "max_tokens").Int()
+	worst := worstCase(spec.body, maxTokens, a.price)
+	if s.opts.Limiter != nil {
+		release, err := s.opts.Limiter.Acquire(a.scopes, worst.Tokens)
+		if err != nil {
+			s.reject("rate_limit")
+			e := apierror.Client(http.StatusTooManyRequests, apierror.TypeRateLimit, "%s", err.Error())
+			if rl, ok := err.(*limits.RateLimitError); ok {
+				e.RetryAfter = time.Duration(rl.RetryAfterSeconds()) * time.Second
+			}
+			return e
+		}
+		a.release = release
+	}
+	if s.opts.Ledger != nil {
+		res, err := s.opts.Ledger.Reserve(a.scopes, worst)
+		if err != nil {
+			s.reject("budget")
+			return apierror.Client(http.StatusTooManyRequests, apierror.TypeRateLimit, "%s", err.Error()).NoRetry()
+		}
+		a.res = res
+		if st, ok := s.opts.Ledger.Remaining(a.scopes); ok {
+			h := x.w.Header()
+			if st.Budget.LimitMicros > 0 {
+				h.Set("x-tollgate-budget-remaining-usd", fmt.Sprintf("%.6f", float64(st.Remaining.Micros)/1e6))
+			}
+			if st.Budget.LimitTokens > 0 {
+				h.Set("x-tollgate-budget-remaining-tokens", strconv.FormatInt(st.Remaining.Tokens, 10))
+			}
+			if !st.ResetAt.IsZero() {
+				h.Set("x-tollgate-budget-reset", st.ResetAt.UTC().Format(time.RFC3339))
+			}
+		}
+	}
+	return nil
+}
+
+// finish settles and records a metered call. It runs once per call, after
+// the response, whatever happened.
+func (s *Server) finish(x *exchange, status int) {
+	a := x.acct
+	if a == nil {
+		return
+	}
+	u := anthropic.Usage{}
+	if x.usage != nil {
+		u = *x.usage
+	}
+	if x.stream && !u.SawMessageStop && a.deltaBytes > 0 {
+		// Cut stream: charge what was generated, estimated from the bytes
+		// relayed, when the upstream's own count never arrived.
+		u.OutputTokens = max(u.OutputTokens, (a.deltaBytes+3)/4)
+	}
+	rec := usage.Record{
+		RequestID:          x.id,
+		Time:               x.start.UTC(),
+		KeyID:              a.principal.KeyID,
+		KeyAlias:           a.principal.KeyName,
+		UserID:             a.principal.UserID,
+		TeamID:             a.principal.TeamID,
+		SessionID:          a.session,
+		Tags:               a.tags,
+		ModelRequested:     x.model,
+		Model:              x.routed,
+		UpstreamModel:      x.target,
+		Provider:           x.provider,
+		Region:             s.providerRegion(x.provider),
+		Door:               a.door,
+		Stream:             x.stream,
+		Status:             status,
+		ErrorOrigin:        string(x.origin),
+		LatencyMs:          time.Since(x.start).Milliseconds(),
+		TTFTMs:             x.ttfb.Milliseconds(),
+		InputTokens:        u.InputTokens,
+		OutputTokens:       u.OutputTokens,
+		CacheWrite5mTokens: u.CacheWrite5mTokens,
+		CacheWrite1hTokens: u.CacheWrite1hTokens,
+		CacheReadTokens:    u.CacheReadTokens,
+	}
+	if x.target != "" {
+		// Price what was served: a fallback target may differ from the
+		// primary the reservation was priced on.
+		p, ok := s.pricing(x.provider, x.target, x.routed)
+		rec.CostMicros = usage.Cost(p, rec.TokenCounts())
+		if !ok {
+			rec.Unpriced = true
+			s.warnUnpriced(x.target)
+		}
+	}
+	a.res.Settle(limits.Amount{Micros: rec.CostMicros, Tokens: rec.Tokens()})
+	if a.release != nil {
+		a.release(rec.Tokens())
+	}
+	if s.opts.Usage != nil {
+		s.opts.Usage.Add(rec)
+	}
+	x.record = &rec
+}
+
+// unknownModelPrice prices models missing from the price table: the dearest
+// Claude rates (Opus 4.1 on the Anthropic API). Budgets then stay enforced —
+// a zero price would let an unpriced model bypass every USD budget — and the
+// row, flagged unpriced, shows an upper bound rather than a silent zero.
+var unknownModelPrice = usage.Price{
+	Input: 15_000_000, Output: 75_000_000, CacheWrite5m: 18_750_000, CacheWrite1h: 30_000_000, CacheRead: 1_500_000,
+}
+
+// pricing returns the price of a call, and false (with the conservative
+// unknown-model price) when the table has no entry.
+func (s *Server) pricing(providerName, upstreamModel, publicModel string) (usage.Price, bool) {
+	if s.opts.Prices != nil {
+		if p, ok := s.opts.Prices.Lookup(s.providerType(providerName), upstreamModel, publicModel); ok {
+			return p, true
+		}
+	}
+	return unknownModelPrice, false
+}
+
+// warnUnpriced logs once per model that its calls are recorded unpriced.
+func (s *Server) warnUnpriced(model string) {
+	if _, loaded := s.unpriced.LoadOrStore(model, true); !loaded {
+		s.log.Warn("no price known for model; usage rows are flagged unpriced (add it under prices: in the config)", "model", model)
+	}
+}
+
+// mergeTags merges a key's tags with the request's x-tollgate-tags header
+// ("repo=org/app,pr=42"); the request wins on conflicts.
+func mergeTags(keyTags map[string]string, header string) map[string]string {
+	if header == "" && len(keyTags) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(keyTags)+2)
+	for k, v := range keyTags {
+		out[k] = v
+	}
+	for _, kv := range strings.Split(header, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" || len(k) > 64 || len(v) > 256 || len(out) >= 32 {
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,145 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tollgate-gw/tollgate/internal/keys"
+	"github.com/tollgate-gw/tollgate/internal/limits"
+	"github.com/tollgate-gw/tollgate/internal/store"
+)
+
+// Accounts keeps the request path's in-memory view of the store — keys,
+// budgets with their spend this period, rate limits — and reloads it when the
+// admin API changes something, and periodically so that replicas sharing a
+// database converge. No request ever queries the database.
+type Accounts struct {
+	st      *store.Store
+	Keys    *keys.Cache
+	Ledger  *limits.Ledger
+	Limiter *limits.Limiter
+	log     *slog.Logger
+
+	mu      sync.Mutex // serialises reloads
+	kick    chan struct{}
+	lastErr error
+}
+
+// NewAccounts builds the caches over st. Call Reload once before serving.
+func NewAccounts(st *store.Store, static *keys.Static, log *slog.Logger) *Accounts {
+	return &Accounts{
+		st:      st,
+		Keys:    keys.NewCache(static, nil),
+		Ledger:  limits.NewLedger(nil),
+		Limiter: limits.NewLimiter(nil),
+		log:     log,
+		kick:    make(chan struct{}, 1),
+	}
+}
+
+// Changed asks for a reload soon; the admin API calls it after every
+// mutation. It never blocks.
+func (a *Accounts) Changed() {
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run reloads on Changed and every interval until ctx ends.
+func (a *Accounts) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.kick:
+		case <-t.C:
+		}
+		if err := a.Reload(ctx); err != nil && ctx.Err() == nil {
+			a.log.Error("reloading keys and budgets failed; serving the previous set", "err", err)
+		}
+	}
+}
+
+// Reload reads the store and swaps in new keys, budgets and limits. Budgets
+// whose identity and period are unchanged keep their in-memory spend and
+// in-flight reservations; new ones start from the spend the store's rollups
+// hold for the current period.
+func (a *Accounts) Reload(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	snap, err := a.st.AuthSnapshot(ctx)
+	if err != nil {
+		return fmt.Errorf("read snapshot: %w", err)
+	}
+	users := make(map[string]store.User, len(snap.Users))
+	for _, u := range snap.Users {
+		users[u.ID] = u
+	}
+	entries := make([]keys.Entry, 0, len(snap.Keys))
+	for _, k := range snap.Keys {
+		h, ok := keys.ParseHash(k.SecretHash)
+		if !ok {
+			a.log.Warn("skipping key with a malformed hash", "key", k.ID)
+			continue
+		}
+		u := users[k.UserID]
+		entries = append(entries, keys.Entry{
+			ID: k.ID, Alias: k.Alias, Hash: h, UserID: k.UserID, UserName: u.Name, TeamID: k.TeamID,
+			Expires: k.ExpiresAt, Models: k.Models, Tags: k.Tags, Disabled: k.Disabled || u.Disabled,
+		})
+	}
+
+	budgets := make([]limits.Budget, 0, len(snap.Budgets))
+	for _, b := range snap.Budgets {
+		lb, err := ledgerBudget(b)
+		if err != nil {
+			a.log.Warn("skipping invalid budget", "budget", b.ID, "err", err)
+			continue
+		}
+		budgets = append(budgets, lb)
+	}
+	spent := func(b limits.Budget, since time.Time) (limits.Amount, error) {
+		micros, tokens, err := a.st.SpendSince(ctx, b.Scope.Kind, b.Scope.ID, since)
+		return limits.Amount{Micros: micros, Tokens: tokens}, err
+	}
+	if err := a.Ledger.Load(budgets, spent); err != nil {
+		return fmt.Errorf("load budgets: %w", err)
+	}
+	rls := make([]limits.RateLimit, 0, len(snap.Limits))
+	for _, l := range snap.Limits {
+		rls = append(rls, limits.RateLimit{Scope: limits.Scope{Kind: l.ScopeKind, ID: l.ScopeID},
+			RPM: int(l.RPM), TPM: int(l.TPM), Concurrent: int(l.Concurrent)})
+	}
+	if err := a.Limiter.Load(rls); err != nil {
+		return fmt.Errorf("load rate limits: %w", err)
+	}
+	a.Keys.Replace(entries)
+	return nil
+}
+
+func ledgerBudget(b store.Budget) (limits.Budget, error) {
+	p, err := limits.ParsePeriod(b.Period)
+	if err != nil {
+		return limits.Budget{}, err
+	}
+	loc := time.UTC
+	if b.Timezone != "" {
+		if loc, err = time.LoadLocation(b.Timezone); err != nil {
+			return limits.Budget{}, fmt.Errorf("time zone %q: %w", b.Timezone, err)
+		}
+	}
+	lb := limits.Budget{ID: b.ID, Scope: limits.Scope{Kind: b.ScopeKind, ID: b.ScopeID}, Period: p, Location: loc, Thresholds: b.Thresholds}
+	if b.LimitUSDMicros != nil {
+		lb.LimitMicros = *b.LimitUSDMicros
+	}
+	if b.LimitTokens != nil {
+		lb.LimitTokens = *b.LimitTokens
+	}
+	return lb, nil
+}

@@ -1,0 +1,503 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+var locations sync.Map // zone name → *time.Location
+
+// LoadLocation is time.LoadLocation with a cache, for the request path.
+// "Local" is refused: a budget must reset at the same instant on every
+// replica, whatever the host's zone.
+func LoadLocation(name string) (*time.Location, error) {
+	if name == "" || name == "UTC" {
+		return time.UTC, nil
+	}
+	if v, ok := locations.Load(name); ok {
+		return v.(*time.Location), nil
+	}
+	if name == "Local" {
+		return nil, invalid("time zone %q is not allowed; name an IANA zone such as Europe/Berlin", name)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, invalid("unknown time zone %q; use an IANA name such as Europe/Berlin", name)
+	}
+	locations.Store(name, loc)
+	return loc, nil
+}
+
+// ValidPeriod reports whether p is one of the Period constants.
+func ValidPeriod(p string) bool {
+	switch p {
+	case PeriodDay, PeriodWeek, PeriodMonth, PeriodTotal:
+		return true
+	}
+	return false
+}
+
+func validScope(kind string) bool {
+	return kind == ScopeKey || kind == ScopeUser || kind == ScopeTeam
+}
+
+// Window returns the budget period that contains now: spend counts from
+// start, and the budget resets at reset, both in the budget's time zone. Day
+// periods start at local midnight, weeks on Monday, months on the first. A
+// total budget counts from its creation and never resets (reset is zero), so
+// adding a budget to a key with a long history does not refuse it at once.
+func (b *Budget) Window(now time.Time) (start, reset time.Time) {
+	loc, err := LoadLocation(b.Timezone)
+	if err != nil {
+		loc = time.UTC
+	}
+	t := now.In(loc)
+	y, m, d := t.Date()
+	switch b.Period {
+	case PeriodDay:
+		return time.Date(y, m, d, 0, 0, 0, 0, loc), time.Date(y, m, d+1, 0, 0, 0, 0, loc)
+	case PeriodWeek:
+		back := (int(t.Weekday()) + 6) % 7 // days since Monday
+		return time.Date(y, m, d-back, 0, 0, 0, 0, loc), time.Date(y, m, d-back+7, 0, 0, 0, 0, loc)
+	case PeriodMonth:
+		return time.Date(y, m, 1, 0, 0, 0, 0, loc), time.Date(y, m+1, 1, 0, 0, 0, 0, loc)
+	}
+	return b.CreatedAt, time.Time{}
+}
+
+// checkBudget validates and normalises b.
+func checkBudget(b *Budget) error {
+	if !validScope(b.ScopeKind) {
+		return invalid("unknown budget scope %q: want key, user or team", b.ScopeKind)
+	}
+	if b.LimitUSDMicros == nil && b.LimitTokens == nil {
+		return invalid("a budget needs a USD limit, a token limit or both")
+	}
+	if b.LimitUSDMicros != nil && *b.LimitUSDMicros < 0 {
+		return invalid("budget USD limit must not be negative")
+	}
+	if b.LimitTokens != nil && *b.LimitTokens < 0 {
+		return invalid("budget token limit must not be negative")
+	}
+	if !ValidPeriod(b.Period) {
+		return invalid("unknown budget period %q: want day, week, month or total", b.Period)
+	}
+	if b.Timezone == "" {
+		b.Timezone = "UTC"
+	}
+	if _, err := LoadLocation(b.Timezone); err != nil {
+		return err
+	}
+	if b.Thresholds == nil {
+		b.Thresholds = slices.Clone(DefaultThresholds)
+	}
+	for _, t := range b.Thresholds {
+		if t < 1 || t > 1000 {
+			return invalid("budget threshold %d%% is out of range 1-1000", t)
+		}
+	}
+	b.Thresholds = slices.Compact(slices.Sorted(slices.Values(b.Thresholds)))
+	return nil
+}
+
+func nullInt(p *int64) sql.NullInt64 {
+	if p == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: *p, Valid: true}
+}
+
+func intPtr(n sql.NullInt64) *int64 {
+	if !n.Valid {
+		return nil
+	}
+	v := n.Int64
+	return &v
+}
+
+// CreateBudget creates a budget. b.ScopeID may be an id or a name (a key's
+// alias). A scope has at most one budget per period (ErrConflict).
+func (s *Store) CreateBudget(ctx context.Context, b Budget) (Budget, error) {
+	if err := checkBudget(&b); err != nil {
+		return Budget{}, err
+	}
+	b.ID = newID("bdg")
+	b.CreatedAt = s.createdAt(b.CreatedAt)
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		ref := b.ScopeID
+		var err error
+		if b.ScopeID, err = resolve(ctx, tx, b.ScopeKind, b.ScopeID); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO budgets
+			(id, scope_kind, scope_id, limit_usd_micros, limit_tokens, period, timezone, thresholds, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			b.ID, b.ScopeKind, b.ScopeID, nullInt(b.LimitUSDMicros), nullInt(b.LimitTokens), b.Period, b.Timezone,
+			encodeJSON(b.Thresholds), ms(b.CreatedAt))
+		if isUnique(err) {
+			return conflict("%s %q already has a %s budget", b.ScopeKind, ref, b.Period)
+		}
+		if err != nil {
+			return fmt.Errorf("store: create budget: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return Budget{}, err
+	}
+	return b, nil
+}
+
+const budgetCols = `id, scope_kind, scope_id, limit_usd_micros, limit_tokens, period, timezone, thresholds, created_at`
+
+func scanBudget(sc interface{ Scan(...any) error }) (Budget, error) {
+	var b Budget
+	var usd, tokens sql.NullInt64
+	var thresholds string
+	var created int64
+	if err := sc.Scan(&b.ID, &b.ScopeKind, &b.ScopeID, &usd, &tokens, &b.Period, &b.Timezone, &thresholds, &created); err != nil {
+		return Budget{}, err
+	}
+	b.LimitUSDMicros, b.LimitTokens = intPtr(usd), intPtr(tokens)
+	b.CreatedAt = fromMS(created)
+	if err := json.Unmarshal([]byte(thresholds), &b.Thresholds); err != nil {
+		return Budget{}, fmt.Errorf("budget %s: thresholds: %w", b.ID, err)
+	}
+	return b, nil
+}
+
+// GetBudget returns the budget with id.
+func (s *Store) GetBudget(ctx context.Context, id string) (Budget, error) {
+	return getBudget(ctx, s.r, id)
+}
+
+func getBudget(ctx context.Context, q queryer, id string) (Budget, error) {
+	b, err := scanBudget(q.QueryRowContext(ctx, `SELECT `+budgetCols+` FROM budgets WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Budget{}, notFound("budget %q not found", id)
+	}
+	if err != nil {
+		return Budget{}, fmt.Errorf("store: get budget: %w", err)
+	}
+	return b, nil
+}
+
+// ScopeFilter narrows lists of budgets and limits to one key, user or team.
+// The zero value matches everything; ScopeID accepts an id or a name.
+type ScopeFilter struct {
+	ScopeKind string
+	ScopeID   string
+}
+
+func (f ScopeFilter) resolve(ctx context.Context, q queryer) (ScopeFilter, error) {
+	if f.ScopeKind == "" && f.ScopeID == "" {
+		return f, nil
+	}
+	id, err := resolve(ctx, q, f.ScopeKind, f.ScopeID)
+	return ScopeFilter{f.ScopeKind, id}, err
+}
+
+// ListBudgets returns the budgets matching f, by scope and period.
+func (s *Store) ListBudgets(ctx context.Context, f ScopeFilter) ([]Budget, error) {
+	var out []Budget
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		f, err := f.resolve(ctx, tx)
+		if err != nil {
+			return err
+		}
+		out, err = listBudgets(ctx, tx, f)
+		return err
+	})
+	return out, err
+}
+
+func listBudgets(ctx context.Context, q queryer, f ScopeFilter) ([]Budget, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+budgetCols+` FROM budgets
+		WHERE ($1 = '' OR scope_kind = $1) AND ($2 = '' OR scope_id = $2)
+		ORDER BY scope_kind, scope_id, period, id`, f.ScopeKind, f.ScopeID)
+	if err != nil {
+		return nil, fmt.Errorf("store: list budgets: %w", err)
+	}
+	defer rows.Close()
+	out := []Budget{}
+	for rows.Next() {
+		b, err := scanBudget(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list budgets: %w", err)
+		}
+		out = append(out, b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list budgets: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateBudget applies fn to the budget with id and saves it. fn may change
+// the limits, Period, Timezone and Thresholds; the scope is fixed.
+func (s *Store) UpdateBudget(ctx context.Context, id string, fn func(*Budget) error) (Budget, error) {
+	var out Budget
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		b, err := getBudget(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		kind, scope := b.ScopeKind, b.ScopeID
+		if err := fn(&b); err != nil {
+			return err
+		}
+		b.ScopeKind, b.ScopeID = kind, scope
+		if err := checkBudget(&b); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE budgets SET limit_usd_micros = $2, limit_tokens = $3, period = $4,
+			timezone = $5, thresholds = $6 WHERE id = $1`,
+			b.ID, nullInt(b.LimitUSDMicros), nullInt(b.LimitTokens), b.Period, b.Timezone, encodeJSON(b.Thresholds))
+		if isUnique(err) {
+			return conflict("%s %q already has a %s budget", b.ScopeKind, b.ScopeID, b.Period)
+		}
+		if err != nil {
+			return fmt.Errorf("store: update budget: %w", err)
+		}
+		out = b
+		return nil
+	})
+	return out, err
+}
+
+// DeleteBudget deletes the budget with id.
+func (s *Store) DeleteBudget(ctx context.Context, id string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM budgets WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("store: delete budget: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound("budget %q not found", id)
+	}
+	return nil
+}
+
+// ---- rate limits ----
+
+func checkLimit(l *Limit) error {
+	if !validScope(l.ScopeKind) {
+		return invalid("unknown limit scope %q: want key, user or team", l.ScopeKind)
+	}
+	if l.RPM < 0 || l.TPM < 0 || l.Concurrent < 0 {
+		return invalid("rate limits must not be negative (0 means unlimited)")
+	}
+	return nil
+}
+
+// CreateLimit creates the rate limits of a key, user or team (ScopeID: id or
+// name). A scope has at most one Limit (ErrConflict); change it with
+// UpdateLimit.
+func (s *Store) CreateLimit(ctx context.Context, l Limit) (Limit, error) {
+	if err := checkLimit(&l); err != nil {
+		return Limit{}, err
+	}
+	l.ID = newID("lim")
+	l.CreatedAt = s.createdAt(l.CreatedAt)
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		ref := l.ScopeID
+		var err error
+		if l.ScopeID, err = resolve(ctx, tx, l.ScopeKind, l.ScopeID); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO rate_limits (id, scope_kind, scope_id, rpm, tpm, concurrent, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, l.ID, l.ScopeKind, l.ScopeID, l.RPM, l.TPM, l.Concurrent, ms(l.CreatedAt))
+		if isUnique(err) {
+			return conflict("%s %q already has rate limits", l.ScopeKind, ref)
+		}
+		if err != nil {
+			return fmt.Errorf("store: create limit: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return Limit{}, err
+	}
+	return l, nil
+}
+
+const limitCols = `id, scope_kind, scope_id, rpm, tpm, concurrent, created_at`
+
+func scanLimit(sc interface{ Scan(...any) error }) (Limit, error) {
+	var l Limit
+	var created int64
+	err := sc.Scan(&l.ID, &l.ScopeKind, &l.ScopeID, &l.RPM, &l.TPM, &l.Concurrent, &created)
+	l.CreatedAt = fromMS(created)
+	return l, err
+}
+
+// GetLimit returns the limit with id.
+func (s *Store) GetLimit(ctx context.Context, id string) (Limit, error) {
+	return getLimit(ctx, s.r, id)
+}
+
+func getLimit(ctx context.Context, q queryer, id string) (Limit, error) {
+	l, err := scanLimit(q.QueryRowContext(ctx, `SELECT `+limitCols+` FROM rate_limits WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Limit{}, notFound("limit %q not found", id)
+	}
+	if err != nil {
+		return Limit{}, fmt.Errorf("store: get limit: %w", err)
+	}
+	return l, nil
+}
+
+// ListLimits returns the limits matching f, by scope.
+func (s *Store) ListLimits(ctx context.Context, f ScopeFilter) ([]Limit, error) {
+	var out []Limit
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		f, err := f.resolve(ctx, tx)
+		if err != nil {
+			return err
+		}
+		out, err = listLimits(ctx, tx, f)
+		return err
+	})
+	return out, err
+}
+
+func listLimits(ctx context.Context, q queryer, f ScopeFilter) ([]Limit, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+limitCols+` FROM rate_limits
+		WHERE ($1 = '' OR scope_kind = $1) AND ($2 = '' OR scope_id = $2)
+		ORDER BY scope_kind, scope_id, id`, f.ScopeKind, f.ScopeID)
+	if err != nil {
+		return nil, fmt.Errorf("store: list limits: %w", err)
+	}
+	defer rows.Close()
+	out := []Limit{}
+	for rows.Next() {
+		l, err := scanLimit(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list limits: %w", err)
+		}
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list limits: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateLimit applies fn to the limit with id and saves it. fn may change
+// RPM, TPM and Concurrent; the scope is fixed.
+func (s *Store) UpdateLimit(ctx context.Context, id string, fn func(*Limit) error) (Limit, error) {
+	var out Limit
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		l, err := getLimit(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		kind, scope := l.ScopeKind, l.ScopeID
+		if err := fn(&l); err != nil {
+			return err
+		}
+		l.ScopeKind, l.ScopeID = kind, scope
+		if err := checkLimit(&l); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE rate_limits SET rpm = $2, tpm = $3, concurrent = $4 WHERE id = $1`,
+			l.ID, l.RPM, l.TPM, l.Concurrent); err != nil {
+			return fmt.Errorf("store: update limit: %w", err)
+		}
+		out = l
+		return nil
+	})
+	return out, err
+}
+
+// DeleteLimit deletes the limit with id.
+func (s *Store) DeleteLimit(ctx context.Context, id string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM rate_limits WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("store: delete limit: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound("limit %q not found", id)
+	}
+	return nil
+}
+
+// ---- snapshot and settings ----
+
+// AuthSnapshot reads every key, user, team, budget and limit in one
+// consistent read transaction, for the gateway's in-memory cache.
+func (s *Store) AuthSnapshot(ctx context.Context) (*Snapshot, error) {
+	snap := &Snapshot{}
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		var err error
+		if snap.Keys, err = listKeys(ctx, tx, "", ""); err != nil {
+			return err
+		}
+		if snap.Users, err = listUsers(ctx, tx); err != nil {
+			return err
+		}
+		if snap.Teams, err = listTeams(ctx, tx); err != nil {
+			return err
+		}
+		if snap.Budgets, err = listBudgets(ctx, tx, ScopeFilter{}); err != nil {
+			return err
+		}
+		snap.Limits, err = listLimits(ctx, tx, ScopeFilter{})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return snap, nil
+}
+
+const adminKeySetting = "admin_key_sha256"
+
+// AdminKeyHash returns the hex SHA-256 of the admin credential, or "" when
+// none is set.
+func (s *Store) AdminKeyHash(ctx context.Context) (string, error) {
+	var v string
+	err := s.r.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = $1`, adminKeySetting).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: admin key: %w", err)
+	}
+	return v, nil
+}
+
+// SetAdminKeyHash stores (or replaces) the admin credential's hash.
+func (s *Store) SetAdminKeyHash(ctx context.Context, hash string) error {
+	if hash == "" {
+		return invalid("empty admin key hash")
+	}
+	_, err := s.w.ExecContext(ctx, `INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+		adminKeySetting, hash, s.now().UnixMilli())
+	if err != nil {
+		return fmt.Errorf("store: set admin key: %w", err)
+	}
+	return nil
+}
+
+// InitAdminKeyHash stores hash only if no admin credential exists yet and
+// reports whether it did. Replicas bootstrapping at once therefore agree on
+// one credential: only the one whose hash was stored prints its secret.
+func (s *Store) InitAdminKeyHash(ctx context.Context, hash string) (bool, error) {
+	if hash == "" {
+		return false, invalid("empty admin key hash")
+	}
+	res, err := s.w.ExecContext(ctx, `INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3)
+		ON CONFLICT (key) DO NOTHING`, adminKeySetting, hash, s.now().UnixMilli())
+	if err != nil {
+		return false, fmt.Errorf("store: init admin key: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}

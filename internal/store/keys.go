@@ -1,0 +1,308 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// KeySecretPrefix starts every virtual key secret.
+const KeySecretPrefix = "tg-"
+
+// NewSecret returns prefix followed by 43 characters of base64url: 32 bytes
+// (256 bits) from crypto/rand.
+func NewSecret(prefix string) string {
+	var b [32]byte
+	rand.Read(b[:])
+	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// HashSecret returns the hex SHA-256 of a secret, the only form in which
+// key and admin secrets are stored. A fast hash is right here: the secrets
+// are 256-bit random, so there is nothing to brute-force.
+func HashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// secretPrefix returns the part of a secret that is safe to show in lists:
+// its scheme prefix and the next 8 characters (48 of the 256 bits).
+func secretPrefix(secret string) string {
+	return secret[:len(KeySecretPrefix)+8]
+}
+
+// checkKey validates the mutable fields of a key.
+func checkKey(k *Key) error {
+	if err := checkName("key alias", k.Alias); err != nil {
+		return err
+	}
+	for _, m := range k.Models {
+		if strings.TrimSpace(m) == "" {
+			return invalid("empty model name in the key's models")
+		}
+	}
+	for tk := range k.Tags {
+		if tk == "" || strings.ContainsAny(tk, "=,") || len(tk) > 100 {
+			return invalid("tag name %q: must be 1-100 characters without '=' or ','", tk)
+		}
+	}
+	return nil
+}
+
+// normalize sorts and de-duplicates the models, so lists compare equal.
+func normalizeModels(models []string) []string {
+	if len(models) == 0 {
+		return nil
+	}
+	out := slices.Clone(models)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func encodeJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// resolveOwner resolves the user and team references of k in place.
+func resolveOwner(ctx context.Context, tx *sql.Tx, k *Key) error {
+	var err error
+	if k.UserID != "" {
+		if k.UserID, err = resolve(ctx, tx, ScopeUser, k.UserID); err != nil {
+			return err
+		}
+	}
+	if k.TeamID != "" {
+		if k.TeamID, err = resolve(ctx, tx, ScopeTeam, k.TeamID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CreateKey creates a virtual key and returns it with its secret. The
+// secret is returned only here: the store keeps its SHA-256 alone.
+//
+// k.UserID and k.TeamID may be ids or names (both optional); Alias defaults
+// to the generated id; ID, Prefix, SecretHash and LastUsedAt are ignored.
+func (s *Store) CreateKey(ctx context.Context, k Key) (Key, string, error) {
+	secret := NewSecret(KeySecretPrefix)
+	k.ID = newID("key")
+	if k.Alias == "" {
+		k.Alias = k.ID
+	}
+	k.Prefix = secretPrefix(secret)
+	k.SecretHash = HashSecret(secret)
+	k.CreatedAt = s.createdAt(k.CreatedAt)
+	k.LastUsedAt = time.Time{}
+	k.Models = normalizeModels(k.Models)
+	if len(k.Tags) == 0 {
+		k.Tags = nil
+	}
+	if !k.ExpiresAt.IsZero() {
+		k.ExpiresAt = time.UnixMilli(k.ExpiresAt.UnixMilli()).UTC()
+	}
+	if err := checkKey(&k); err != nil {
+		return Key{}, "", err
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := resolveOwner(ctx, tx, &k); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO keys
+			(id, alias, prefix, secret_hash, user_id, team_id, expires_at, models, tags, disabled, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			k.ID, k.Alias, k.Prefix, k.SecretHash, nullString(k.UserID), nullString(k.TeamID), nullMS(k.ExpiresAt),
+			encodeJSON(nonNil(k.Models)), encodeJSON(nonNilMap(k.Tags)), k.Disabled, ms(k.CreatedAt))
+		if isUnique(err) {
+			return conflict("a key with alias %q already exists", k.Alias)
+		}
+		if err != nil {
+			return fmt.Errorf("store: create key: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return Key{}, "", err
+	}
+	return k, secret, nil
+}
+
+func nonNil(v []string) []string {
+	if v == nil {
+		return []string{}
+	}
+	return v
+}
+
+func nonNilMap(v map[string]string) map[string]string {
+	if v == nil {
+		return map[string]string{}
+	}
+	return v
+}
+
+const keyCols = `id, alias, prefix, secret_hash, user_id, team_id, expires_at, models, tags, disabled, created_at, last_used_at`
+
+func scanKey(sc interface{ Scan(...any) error }) (Key, error) {
+	var k Key
+	var user, team sql.NullString
+	var expires, lastUsed sql.NullInt64
+	var created int64
+	var models, tags string
+	if err := sc.Scan(&k.ID, &k.Alias, &k.Prefix, &k.SecretHash, &user, &team, &expires, &models, &tags,
+		&k.Disabled, &created, &lastUsed); err != nil {
+		return Key{}, err
+	}
+	k.UserID, k.TeamID = user.String, team.String
+	k.ExpiresAt, k.LastUsedAt = fromMS(expires.Int64), fromMS(lastUsed.Int64)
+	k.CreatedAt = fromMS(created)
+	if err := json.Unmarshal([]byte(models), &k.Models); err != nil {
+		return Key{}, fmt.Errorf("key %s: models: %w", k.ID, err)
+	}
+	if err := json.Unmarshal([]byte(tags), &k.Tags); err != nil {
+		return Key{}, fmt.Errorf("key %s: tags: %w", k.ID, err)
+	}
+	if len(k.Models) == 0 {
+		k.Models = nil
+	}
+	if len(k.Tags) == 0 {
+		k.Tags = nil
+	}
+	return k, nil
+}
+
+// GetKey returns the key whose id or alias is ref.
+func (s *Store) GetKey(ctx context.Context, ref string) (Key, error) {
+	return getKey(ctx, s.r, ref)
+}
+
+func getKey(ctx context.Context, q queryer, ref string) (Key, error) {
+	id, err := resolve(ctx, q, ScopeKey, ref)
+	if err != nil {
+		return Key{}, err
+	}
+	k, err := scanKey(q.QueryRowContext(ctx, `SELECT `+keyCols+` FROM keys WHERE id = $1`, id))
+	if err != nil {
+		return Key{}, fmt.Errorf("store: get key: %w", err)
+	}
+	return k, nil
+}
+
+// KeyFilter narrows ListKeys. Empty fields match everything; UserID and
+// TeamID accept ids or names.
+type KeyFilter struct {
+	UserID string
+	TeamID string
+}
+
+// ListKeys returns the keys matching f, by alias.
+func (s *Store) ListKeys(ctx context.Context, f KeyFilter) ([]Key, error) {
+	var keys []Key
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		var err error
+		var uid, tid string
+		if f.UserID != "" {
+			if uid, err = resolve(ctx, tx, ScopeUser, f.UserID); err != nil {
+				return err
+			}
+		}
+		if f.TeamID != "" {
+			if tid, err = resolve(ctx, tx, ScopeTeam, f.TeamID); err != nil {
+				return err
+			}
+		}
+		keys, err = listKeys(ctx, tx, uid, tid)
+		return err
+	})
+	return keys, err
+}
+
+func listKeys(ctx context.Context, q queryer, userID, teamID string) ([]Key, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+keyCols+` FROM keys
+		WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR team_id = $2) ORDER BY alias`, userID, teamID)
+	if err != nil {
+		return nil, fmt.Errorf("store: list keys: %w", err)
+	}
+	defer rows.Close()
+	keys := []Key{}
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list keys: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list keys: %w", err)
+	}
+	return keys, nil
+}
+
+// UpdateKey applies fn to the key named ref and saves it. fn may change
+// Alias, UserID and TeamID (ids or names; "" for none), ExpiresAt (zero for
+// never), Models, Tags and Disabled; the secret, prefix and times are fixed.
+func (s *Store) UpdateKey(ctx context.Context, ref string, fn func(*Key) error) (Key, error) {
+	var out Key
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		k, err := getKey(ctx, tx, ref)
+		if err != nil {
+			return err
+		}
+		if err := fn(&k); err != nil {
+			return err
+		}
+		k.Models = normalizeModels(k.Models)
+		if err := checkKey(&k); err != nil {
+			return err
+		}
+		if err := resolveOwner(ctx, tx, &k); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE keys SET alias = $2, user_id = $3, team_id = $4, expires_at = $5,
+			models = $6, tags = $7, disabled = $8 WHERE id = $1`,
+			k.ID, k.Alias, nullString(k.UserID), nullString(k.TeamID), nullMS(k.ExpiresAt),
+			encodeJSON(nonNil(k.Models)), encodeJSON(nonNilMap(k.Tags)), k.Disabled)
+		if isUnique(err) {
+			return conflict("a key with alias %q already exists", k.Alias)
+		}
+		if err != nil {
+			return fmt.Errorf("store: update key: %w", err)
+		}
+		out, err = getKey(ctx, tx, k.ID)
+		return err
+	})
+	return out, err
+}
+
+// RevokeKey disables the key named ref. The key and its usage stay; it can
+// be re-enabled with UpdateKey.
+func (s *Store) RevokeKey(ctx context.Context, ref string) (Key, error) {
+	return s.UpdateKey(ctx, ref, func(k *Key) error { k.Disabled = true; return nil })
+}
+
+// DeleteKey deletes the key named ref and the budgets and limits on it.
+// Its usage rows and rollups stay, still attributed to its id.
+func (s *Store) DeleteKey(ctx context.Context, ref string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		id, err := resolve(ctx, tx, ScopeKey, ref)
+		if err != nil {
+			return err
+		}
+		if err := deleteScoped(ctx, tx, ScopeKey, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM keys WHERE id = $1`, id); err != nil {
+			return fmt.Errorf("store: delete key: %w", err)
+		}
+		return nil
+	})
+}

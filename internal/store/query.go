@@ -1,0 +1,338 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// Dimensions of a usage query (UsageQuery.By).
+const (
+	ByKey     = "key"
+	ByUser    = "user"
+	ByTeam    = "team"
+	ByModel   = "model"
+	ByTag     = "tag"
+	BySession = "session"
+)
+
+// Granularities of a usage query.
+const (
+	GranularityHour  = "hour"
+	GranularityDay   = "day"
+	GranularityTotal = "total"
+)
+
+// UsageQuery selects usage grouped by one dimension over a time range.
+type UsageQuery struct {
+	By  string // ByKey, ByUser, ByTeam, ByModel, ByTag or BySession
+	Tag string // the tag name to group by when By is ByTag ("repo")
+
+	// Since and Until bound the range [Since, Until); zero means unbounded.
+	// Rollups are hourly, so both are effectively rounded down to the UTC
+	// hour (an hour is included when it starts before Until); BySession reads
+	// raw rows and is exact to the millisecond.
+	Since, Until time.Time
+
+	Granularity string // GranularityHour, GranularityDay or GranularityTotal (default)
+	// Timezone is the IANA zone whose midnights bound GranularityDay buckets
+	// (default UTC). Days are made of whole UTC hours, so in :30 zones a day
+	// bucket is shifted by half an hour.
+	Timezone string
+
+	// Filters; "" matches everything. Key, user and team accept ids or
+	// names; an id that no longer exists (a deleted key) still matches its
+	// old usage. ByTag queries can filter by Model only: the tag rollup
+	// carries no key, user or team.
+	KeyID, UserID, TeamID, Model string
+}
+
+// UsageRow is one bucket of one group.
+type UsageRow struct {
+	Time  time.Time // bucket start; zero for GranularityTotal
+	Group string    // key id, user id, team id, model, tag value or session id ("" = none)
+	Name  string    // key alias, user or team name; "" when none or deleted
+
+	Requests int64
+	Errors   int64 // requests with an error origin or a status >= 400
+	Unpriced int64 // requests whose model had no price
+
+	InputTokens        int64
+	OutputTokens       int64
+	CacheWrite5mTokens int64
+	CacheWrite1hTokens int64
+	CacheReadTokens    int64
+	CostMicros         int64
+}
+
+// Tokens returns the tokens of every kind.
+func (r *UsageRow) Tokens() int64 {
+	return r.InputTokens + r.OutputTokens + r.CacheWrite5mTokens + r.CacheWrite1hTokens + r.CacheReadTokens
+}
+
+func (r *UsageRow) add(o *UsageRow) {
+	r.Requests += o.Requests
+	r.Errors += o.Errors
+	r.Unpriced += o.Unpriced
+	r.InputTokens += o.InputTokens
+	r.OutputTokens += o.OutputTokens
+	r.CacheWrite5mTokens += o.CacheWrite5mTokens
+	r.CacheWrite1hTokens += o.CacheWrite1hTokens
+	r.CacheReadTokens += o.CacheReadTokens
+	r.CostMicros += o.CostMicros
+}
+
+const sumCounters = `CAST(SUM(requests) AS BIGINT), CAST(SUM(errors) AS BIGINT), CAST(SUM(unpriced) AS BIGINT),
+	CAST(SUM(input_tokens) AS BIGINT), CAST(SUM(output_tokens) AS BIGINT),
+	CAST(SUM(cache_write_5m_tokens) AS BIGINT), CAST(SUM(cache_write_1h_tokens) AS BIGINT),
+	CAST(SUM(cache_read_tokens) AS BIGINT), CAST(SUM(cost_micros) AS BIGINT)`
+
+const sumRaw = `CAST(COUNT(*) AS BIGINT),
+	CAST(SUM(CASE WHEN error_origin <> '' OR status >= 400 THEN 1 ELSE 0 END) AS BIGINT),
+	CAST(SUM(CASE WHEN unpriced THEN 1 ELSE 0 END) AS BIGINT),
+	CAST(SUM(input_tokens) AS BIGINT), CAST(SUM(output_tokens) AS BIGINT),
+	CAST(SUM(cache_write_5m_tokens) AS BIGINT), CAST(SUM(cache_write_1h_tokens) AS BIGINT),
+	CAST(SUM(cache_read_tokens) AS BIGINT), CAST(SUM(cost_micros) AS BIGINT)`
+
+// Usage answers a usage query from the hourly rollups (BySession: from raw
+// rows, so only within the raw-row retention). Rows come ordered by time,
+// then group.
+func (s *Store) Usage(ctx context.Context, q UsageQuery) ([]UsageRow, error) {
+	if q.Granularity == "" {
+		q.Granularity = GranularityTotal
+	}
+	switch q.Granularity {
+	case GranularityHour, GranularityDay, GranularityTotal:
+	default:
+		return nil, invalid("unknown granularity %q: want hour, day or total", q.Granularity)
+	}
+	loc, err := LoadLocation(q.Timezone)
+	if err != nil {
+		return nil, err
+	}
+	since, until := int64(0), int64(math.MaxInt64)
+	if !q.Since.IsZero() {
+		since = max(0, q.Since.UnixMilli())
+	}
+	if !q.Until.IsZero() {
+		until = q.Until.UnixMilli()
+	}
+	bucketed := q.Granularity != GranularityTotal
+
+	var rows []UsageRow
+	err = s.read(ctx, func(tx *sql.Tx) error {
+		var err error
+		for _, f := range []struct {
+			kind string
+			ref  *string
+		}{{ScopeKey, &q.KeyID}, {ScopeUser, &q.UserID}, {ScopeTeam, &q.TeamID}} {
+			if *f.ref == "" {
+				continue
+			}
+			id, err := resolve(ctx, tx, f.kind, *f.ref)
+			if err == nil {
+				*f.ref = id
+			} else if !errors.Is(err, ErrNotFound) {
+				return err
+			}
+		}
+		var query string
+		var args []any
+		switch q.By {
+		case ByKey, ByUser, ByTeam, ByModel:
+			group := map[string]string{ByKey: "key_id", ByUser: "user_id", ByTeam: "team_id", ByModel: "model"}[q.By]
+			bucket := "CAST(0 AS BIGINT)"
+			groupBy := group
+			if bucketed {
+				bucket, groupBy = "hour_ms", "hour_ms, "+group
+			}
+			query = `SELECT ` + bucket + `, ` + group + `, ` + sumCounters + ` FROM usage_hourly
+				WHERE hour_ms >= $1 AND hour_ms < $2 AND ($3 = '' OR key_id = $3) AND ($4 = '' OR user_id = $4)
+				AND ($5 = '' OR team_id = $5) AND ($6 = '' OR model = $6) GROUP BY ` + groupBy
+			args = []any{floorHour(since), until, q.KeyID, q.UserID, q.TeamID, q.Model}
+		case ByTag:
+			if q.Tag == "" {
+				return invalid("a usage query by tag needs the tag name")
+			}
+			if q.KeyID != "" || q.UserID != "" || q.TeamID != "" {
+				return invalid("usage by tag can be filtered by model only")
+			}
+			bucket := "CAST(0 AS BIGINT)"
+			groupBy := "tag_value"
+			if bucketed {
+				bucket, groupBy = "hour_ms", "hour_ms, tag_value"
+			}
+			query = `SELECT ` + bucket + `, tag_value, ` + sumCounters + ` FROM usage_tag_hourly
+				WHERE hour_ms >= $1 AND hour_ms < $2 AND tag_key = $3 AND ($4 = '' OR model = $4) GROUP BY ` + groupBy
+			args = []any{floorHour(since), until, q.Tag, q.Model}
+		case BySession:
+			bucket := "CAST(0 AS BIGINT)"
+			groupBy := "session_id"
+			if bucketed {
+				bucket = "(ts_ms / 3600000) * 3600000"
+				groupBy = bucket + ", session_id"
+			}
+			query = `SELECT ` + bucket + `, session_id, ` + sumRaw + ` FROM usage_records
+				WHERE ts_ms >= $1 AND ts_ms < $2 AND session_id <> '' AND ($3 = '' OR key_id = $3)
+				AND ($4 = '' OR user_id = $4) AND ($5 = '' OR team_id = $5) AND ($6 = '' OR model = $6)
+				GROUP BY ` + groupBy
+			args = []any{since, until, q.KeyID, q.UserID, q.TeamID, q.Model}
+		default:
+			return invalid("unknown usage dimension %q: want key, user, team, model, tag or session", q.By)
+		}
+		rows, err = queryUsage(ctx, tx, query, args...)
+		if err != nil {
+			return err
+		}
+		return s.nameRows(ctx, tx, q.By, rows)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if q.Granularity == GranularityDay {
+		rows = foldDays(rows, loc)
+	}
+	slices.SortFunc(rows, func(a, b UsageRow) int {
+		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.Group, b.Group))
+	})
+	return rows, nil
+}
+
+func queryUsage(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]UsageRow, error) {
+	rs, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: usage query: %w", err)
+	}
+	defer rs.Close()
+	out := []UsageRow{}
+	for rs.Next() {
+		var r UsageRow
+		var bucket int64
+		if err := rs.Scan(&bucket, &r.Group, &r.Requests, &r.Errors, &r.Unpriced, &r.InputTokens, &r.OutputTokens,
+			&r.CacheWrite5mTokens, &r.CacheWrite1hTokens, &r.CacheReadTokens, &r.CostMicros); err != nil {
+			return nil, fmt.Errorf("store: usage query: %w", err)
+		}
+		if bucket != 0 {
+			r.Time = time.UnixMilli(bucket).UTC()
+		}
+		out = append(out, r)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("store: usage query: %w", err)
+	}
+	return out, nil
+}
+
+// nameRows fills in the key aliases and user and team names of rows.
+func (s *Store) nameRows(ctx context.Context, tx *sql.Tx, by string, rows []UsageRow) error {
+	query := map[string]string{
+		ByKey:  `SELECT id, alias FROM keys`,
+		ByUser: `SELECT id, name FROM users`,
+		ByTeam: `SELECT id, name FROM teams`,
+	}[by]
+	if query == "" || len(rows) == 0 {
+		return nil
+	}
+	names := map[string]string{}
+	if err := pairs(ctx, tx, query, func(id, name string) { names[id] = name }); err != nil {
+		return err
+	}
+	for i := range rows {
+		rows[i].Name = names[rows[i].Group]
+	}
+	return nil
+}
+
+// foldDays merges hourly rows into days starting at midnight in loc.
+func foldDays(rows []UsageRow, loc *time.Location) []UsageRow {
+	type k struct {
+		day   int64
+		group string
+	}
+	index := map[k]int{}
+	var out []UsageRow
+	for _, r := range rows {
+		t := r.Time.In(loc)
+		y, m, d := t.Date()
+		day := time.Date(y, m, d, 0, 0, 0, 0, loc)
+		key := k{day.UnixMilli(), r.Group}
+		if i, ok := index[key]; ok {
+			out[i].add(&r)
+			continue
+		}
+		r.Time = day.UTC()
+		index[key] = len(out)
+		out = append(out, r)
+	}
+	return out
+}
+
+// BudgetStatus is a budget with its spend in the current period.
+type BudgetStatus struct {
+	Budget      Budget
+	PeriodStart time.Time // where the spend is counted from (before hour rounding)
+	ResetsAt    time.Time // zero for total budgets
+
+	SpentUSDMicros int64
+	SpentTokens    int64
+	// Remaining amounts, never negative; nil when the budget has no such limit.
+	RemainingUSDMicros *int64
+	RemainingTokens    *int64
+	// Percent is the higher of the USD and token percentages used; a zero
+	// limit counts as 100 %.
+	Percent float64
+	// Crossed lists the thresholds that Percent has reached, ascending.
+	Crossed []int
+}
+
+// Spend returns the status of the budgets matching f at now, from the
+// hourly rollups (see SpendSince for the hour rounding).
+func (s *Store) Spend(ctx context.Context, now time.Time, f ScopeFilter) ([]BudgetStatus, error) {
+	var out []BudgetStatus
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		f, err := f.resolve(ctx, tx)
+		if err != nil {
+			return err
+		}
+		budgets, err := listBudgets(ctx, tx, f)
+		if err != nil {
+			return err
+		}
+		out = make([]BudgetStatus, 0, len(budgets))
+		for _, b := range budgets {
+			st := BudgetStatus{Budget: b}
+			st.PeriodStart, st.ResetsAt = b.Window(now)
+			st.SpentUSDMicros, st.SpentTokens, err = spendSince(ctx, tx, b.ScopeKind, b.ScopeID, st.PeriodStart)
+			if err != nil {
+				return err
+			}
+			st.RemainingUSDMicros, st.Percent = remaining(b.LimitUSDMicros, st.SpentUSDMicros, st.Percent)
+			st.RemainingTokens, st.Percent = remaining(b.LimitTokens, st.SpentTokens, st.Percent)
+			for _, t := range b.Thresholds {
+				if st.Percent >= float64(t) {
+					st.Crossed = append(st.Crossed, t)
+				}
+			}
+			out = append(out, st)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func remaining(limit *int64, spent int64, pct float64) (*int64, float64) {
+	if limit == nil {
+		return nil, pct
+	}
+	left := max(0, *limit-spent)
+	p := 100.0
+	if *limit > 0 {
+		p = float64(spent) * 100 / float64(*limit)
+	}
+	return &left, max(pct, p)
+}
