@@ -32,7 +32,7 @@ type keySpec struct {
 	userTokens int64
 }
 
-func (h *harness) newPrincipal(t *testing.T, name string, ks keySpec) principal {
+func (h *harness) newPrincipal(t testing.TB, name string, ks keySpec) principal {
 	t.Helper()
 	ctx := context.Background()
 	st := h.gwy.Store

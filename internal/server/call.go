@@ -224,17 +224,17 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, x *exchange, res 
 
 	usage := &anthropic.Usage{}
 	x.usage = usage
-	write := func(ev anthropic.Event) error {
+	emit := func(ev anthropic.Event) error {
 		usage.ObserveEvent(ev)
 		if ev.Type == anthropic.EventContentBlockDelta && x.acct != nil {
 			x.acct.deltaBytes += deltaSize(ev.Data)
 		}
-		if err := ew.writeEvent(ev); err != nil {
-			return err
-		}
-		return rc.Flush()
+		return ew.writeEvent(ev)
 	}
-	if err := write(res.first); err != nil {
+	if err := emit(res.first); err != nil {
+		return clientGone(err)
+	}
+	if err := rc.Flush(); err != nil {
 		return clientGone(err)
 	}
 	x.ttfb = time.Since(x.start)
@@ -290,8 +290,16 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, x *exchange, res 
 				rc.Flush()
 				return e
 			}
-			if err := write(it.ev); err != nil {
+			if err := emit(it.ev); err != nil {
 				return clientGone(err)
+			}
+			// Flush as soon as nothing more has already arrived: events
+			// that came in together go out in one write, and none waits
+			// for a later one.
+			if len(items) == 0 {
+				if err := rc.Flush(); err != nil {
+					return clientGone(err)
+				}
 			}
 			if ping != nil {
 				ping.Reset(s.opts.PingInterval)

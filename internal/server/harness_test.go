@@ -46,7 +46,7 @@ type harnessOpt func(*harnessSettings)
 // bearer token over plain HTTP).
 func useTLS(s *harnessSettings) { s.tls = true }
 
-func newHarness(t *testing.T, opts ...harnessOpt) *harness {
+func newHarness(t testing.TB, opts ...harnessOpt) *harness {
 	t.Helper()
 	set := harnessSettings{
 		cfg: config.DefaultWith(func(string) (string, bool) { return "", false }),
@@ -103,14 +103,14 @@ func withSim(f func(*bedrocksim.Options)) harnessOpt {
 }
 
 // post sends a raw POST to the gateway and returns status, headers, body.
-func (h *harness) post(t *testing.T, path, body string, hdr map[string]string) (int, http.Header, string) {
+func (h *harness) post(t testing.TB, path, body string, hdr map[string]string) (int, http.Header, string) {
 	t.Helper()
 	return h.do(t, http.MethodPost, path, body, hdr)
 }
 
 // do sends a raw request with the test key (unless hdr overrides it; an
 // empty value deletes a header).
-func (h *harness) do(t *testing.T, method, path, body string, hdr map[string]string) (int, http.Header, string) {
+func (h *harness) do(t testing.TB, method, path, body string, hdr map[string]string) (int, http.Header, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, h.gw.URL+path, strings.NewReader(body))
 	if err != nil {

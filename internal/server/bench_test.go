@@ -1,0 +1,119 @@
+package server_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
+	"bytes"
+	"context"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/tollgate-gw/tollgate/internal/bedrocksim"
+	"github.com/tollgate-gw/tollgate/internal/store"
+)
+
+// The request-path benchmarks compare, in one run, a call through the gateway
+// (auth, model allowlist, rate limit, budget reservation, metering and the
+// usage writer all on) with the same call sent straight to the simulator, so
+// the ratio — not the absolute time on a shared machine — is the result:
+//
+//	go test ./internal/server -run '^$' -bench 'RequestPath' -benchtime 3s
+
+func benchHarness(b *testing.B) (*harness, principal) {
+	h := newHarness(b, withSim(func(o *bedrocksim.Options) { o.MaxRecorded = 1 }))
+	p := h.newPrincipal(b, "bench", keySpec{keyUSD: 1e9, userUSD: 1e9, teamUSD: 1e9})
+	ctx := context.Background()
+	if _, err := h.gwy.Store.CreateLimit(ctx, store.Limit{ScopeKind: store.ScopeKey, ScopeID: p.keyID, RPM: 1 << 30, TPM: 1 << 40, Concurrent: 1 << 20}); err != nil {
+		b.Fatal(err)
+	}
+	if err := h.gwy.Accounts.Reload(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return h, p
+}
+
+func runCalls(b *testing.B, client *http.Client, url string, body []byte, hdr map[string]string) {
+	b.SetBytes(int64(len(body)))
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			for k, v := range hdr {
+				req.Header.Set(k, v)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Fatalf("status %d", resp.StatusCode)
+			}
+		}
+	})
+}
+
+func BenchmarkRequestPath(b *testing.B) {
+	h, p := benchHarness(b)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	signer := newSigner(b, h.simURL)
+	anth := []byte(`{"model":"claude-haiku-4-5","max_tokens":64,"messages":[{"role":"user","content":"benchmark [[sim:usage in=100 out=20 cw5m=10 cw1h=0 cr=50]]"}]}`)
+	invoke := []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":64,"messages":[{"role":"user","content":"benchmark [[sim:usage in=100 out=20 cw5m=10 cw1h=0 cr=50]]"}]}`)
+	streamAnth := append(bytes.TrimSuffix(anth, []byte("}")), []byte(`,"stream":true}`)...)
+	const model = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
+
+	b.Run("json/direct", func(b *testing.B) {
+		runCalls(b, signer, h.simURL+"/model/"+model+"/invoke", invoke, nil)
+	})
+	b.Run("json/gateway", func(b *testing.B) {
+		runCalls(b, client, h.gw.URL+"/v1/messages", anth, map[string]string{"x-api-key": p.secret})
+	})
+	b.Run("stream/direct", func(b *testing.B) {
+		runCalls(b, signer, h.simURL+"/model/"+model+"/invoke-with-response-stream", invoke, nil)
+	})
+	b.Run("stream/gateway", func(b *testing.B) {
+		runCalls(b, client, h.gw.URL+"/v1/messages", streamAnth, map[string]string{"x-api-key": p.secret})
+	})
+	b.StopTimer()
+	st := h.gwy.Writer.Stats()
+	if st.Dropped > 0 {
+		b.Errorf("usage writer dropped %d rows", st.Dropped)
+	}
+}
+
+// newSigner returns a client that SigV4-signs every request with the
+// simulator's credentials, as the gateway does, so that the direct and the
+// gateway paths cost the simulator the same.
+func newSigner(b *testing.B, _ string) *http.Client {
+	creds := aws.Credentials{AccessKeyID: bedrocksim.DefaultAccessKeyID, SecretAccessKey: bedrocksim.DefaultSecretAccessKey}
+	return &http.Client{Transport: &signingTransport{
+		base:   &http.Transport{MaxIdleConnsPerHost: 256},
+		signer: v4.NewSigner(),
+		creds:  creds,
+	}}
+}
+
+type signingTransport struct {
+	base   http.RoundTripper
+	signer *v4.Signer
+	creds  aws.Credentials
+}
+
+func (s *signingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	sum := sha256.Sum256(body)
+	if err := s.signer.SignHTTP(r.Context(), s.creds, r, hex.EncodeToString(sum[:]), "bedrock", "us-east-1", time.Now()); err != nil {
+		return nil, err
+	}
+	return s.base.RoundTrip(r)
+}
