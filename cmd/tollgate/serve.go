@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -74,9 +75,23 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // serve builds the gateway from cfg, prints what it serves and runs until ctx
 // ends. ready, if set, is called with the bound address once it listens.
 func serve(ctx context.Context, cfg *config.Config, source string, log *slog.Logger, bo server.BuildOptions, stdout io.Writer, ready func(addr string)) error {
+	bo.Version = version
 	gw, err := server.FromConfig(ctx, cfg, log, bo)
 	if err != nil {
 		return err
+	}
+	if cfg.Metrics.Listen != "" {
+		mln, err := net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			gw.Close(ctx)
+			return fmt.Errorf("metrics listen on %s: %w", cfg.Metrics.Listen, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", gw.Server.MetricsHandler())
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go ms.Serve(mln)
+		defer ms.Close()
+		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", mln.Addr())
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -84,6 +99,9 @@ func serve(ctx context.Context, cfg *config.Config, source string, log *slog.Log
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	fmt.Fprintf(stdout, "tollgate %s serving on http://%s\nconfig: %s\n%s\n", version, ln.Addr(), source, strings.TrimRight(cfg.Describe(), "\n"))
+	if gw.AdminSecret != "" {
+		fmt.Fprintf(stdout, "\nA new admin key was created for this database. It is shown only this once; keep it:\n\n    export TOLLGATE_ADMIN_KEY=%s\n\n(or set TOLLGATE_ADMIN_KEY before starting to choose your own)\n\n", gw.AdminSecret)
+	}
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	go gw.Run(runCtx)

@@ -42,6 +42,8 @@ type Config struct {
 	Log    Log    `yaml:"log"`
 	Server Server `yaml:"server"`
 	Usage  Usage  `yaml:"usage"`
+	// Metrics configures the Prometheus endpoint.
+	Metrics Metrics `yaml:"metrics"`
 
 	// Prices override or extend the built-in price table, in USD per
 	// million tokens.
@@ -121,6 +123,14 @@ type Usage struct {
 	// Retention is how long raw usage rows are kept; hourly rollups are
 	// kept forever. Default 2160h (90 days); 0 keeps the default.
 	Retention time.Duration `yaml:"retention"`
+}
+
+// Metrics configures GET /metrics.
+type Metrics struct {
+	// Listen, when set (e.g. "127.0.0.1:9464"), serves /metrics on its own
+	// listener instead of the main one, so it can stay private while the
+	// gateway is public. Default: the main listener.
+	Listen string `yaml:"listen"`
 }
 
 // Price is one price-table entry, in USD per million tokens.

@@ -65,6 +65,7 @@ func (c *Config) validate(pos *positions) []Problem {
 		v.add(p.Path, "%s", p.Message)
 	}
 	v.usage()
+	v.metrics()
 	v.prices()
 	v.keys()
 	v.providers()
@@ -86,6 +87,14 @@ func (v *validator) database() {
 		}
 	default:
 		v.add("database", "must start with sqlite:// or postgres:// (got %q)", redactURL(d))
+	}
+}
+
+func (v *validator) metrics() {
+	if l := v.c.Metrics.Listen; l != "" {
+		if _, _, err := net.SplitHostPort(l); err != nil {
+			v.add("metrics.listen", "must be host:port, e.g. 127.0.0.1:9464 (%v)", err)
+		}
 	}
 }
 

@@ -24,6 +24,7 @@ type Entry struct {
 	UserID   string
 	UserName string
 	TeamID   string
+	TeamName string
 	Expires  time.Time // zero: never
 	Models   []string  // allowed public model names; empty: all
 	Tags     map[string]string
@@ -95,7 +96,7 @@ func (c *Cache) Authenticate(ctx context.Context, secret string) (Principal, err
 			return Principal{}, ErrExpiredKey
 		}
 		return Principal{KeyName: e.Alias, KeyID: e.ID, UserID: e.UserID, UserName: e.UserName, TeamID: e.TeamID,
-			Models: e.Models, Tags: e.Tags}, nil
+			TeamName: e.TeamName, Models: e.Models, Tags: e.Tags}, nil
 	}
 	if c.static.Open() && len(m) > 0 {
 		// Virtual keys exist: the gateway is no longer open.

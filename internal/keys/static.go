@@ -17,6 +17,7 @@ type Principal struct {
 	UserID   string
 	UserName string
 	TeamID   string
+	TeamName string
 	// Models lists the public model names the key may use; empty allows all.
 	Models []string
 	// Tags are the key's attribution tags.

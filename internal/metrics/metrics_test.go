@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -479,5 +480,42 @@ func BenchmarkInFlight(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		m.InFlight(DoorAnthropic)()
+	}
+}
+
+// TestConcurrentUse exercises the copy-on-write caches and label sets from
+// several goroutines while scraping; run with -race.
+func TestConcurrentUse(t *testing.T) {
+	m := NewWithCaps("dev", Caps{Models: 5})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				s := benchSample()
+				s.Model = fmt.Sprintf("claude-%d", (g+i)%8)
+				m.ObserveRequest(s)
+				m.UpstreamError("bedrock", "ThrottlingException")
+				m.InFlight(DoorBedrock)()
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 5 {
+			scrape(t, m)
+		}
+	})
+	wg.Wait()
+	fams, _ := scrape(t, m)
+	var total float64
+	models := map[string]bool{}
+	for k, v := range series(fams, nameRequests) {
+		total += v
+		models[k] = true
+	}
+	if total != 800 {
+		t.Errorf("requests total = %v, want 800", total)
+	}
+	if len(models) != 6 { // 5 admitted models and "other"
+		t.Errorf("distinct request series = %d, want 6: %v", len(models), models)
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tollgate-gw/tollgate/internal/keys"
 	"github.com/tollgate-gw/tollgate/internal/limits"
+	"github.com/tollgate-gw/tollgate/internal/metrics"
 	"github.com/tollgate-gw/tollgate/internal/store"
 )
 
@@ -22,6 +24,10 @@ type Accounts struct {
 	Ledger  *limits.Ledger
 	Limiter *limits.Limiter
 	log     *slog.Logger
+
+	// names maps "kind/id" of keys, users and teams to their alias, for
+	// metric labels (which never carry ids).
+	names atomic.Pointer[map[string]string]
 
 	mu      sync.Mutex // serialises reloads
 	kick    chan struct{}
@@ -78,8 +84,15 @@ func (a *Accounts) Reload(ctx context.Context) error {
 		return fmt.Errorf("read snapshot: %w", err)
 	}
 	users := make(map[string]store.User, len(snap.Users))
+	names := make(map[string]string, len(snap.Users)+len(snap.Teams)+len(snap.Keys))
 	for _, u := range snap.Users {
 		users[u.ID] = u
+		names["user/"+u.ID] = u.Name
+	}
+	teams := make(map[string]string, len(snap.Teams))
+	for _, t := range snap.Teams {
+		teams[t.ID] = t.Name
+		names["team/"+t.ID] = t.Name
 	}
 	entries := make([]keys.Entry, 0, len(snap.Keys))
 	for _, k := range snap.Keys {
@@ -89,9 +102,10 @@ func (a *Accounts) Reload(ctx context.Context) error {
 			continue
 		}
 		u := users[k.UserID]
+		names["key/"+k.ID] = k.Alias
 		entries = append(entries, keys.Entry{
 			ID: k.ID, Alias: k.Alias, Hash: h, UserID: k.UserID, UserName: u.Name, TeamID: k.TeamID,
-			Expires: k.ExpiresAt, Models: k.Models, Tags: k.Tags, Disabled: k.Disabled || u.Disabled,
+			TeamName: teams[k.TeamID], Expires: k.ExpiresAt, Models: k.Models, Tags: k.Tags, Disabled: k.Disabled || u.Disabled,
 		})
 	}
 
@@ -120,7 +134,28 @@ func (a *Accounts) Reload(ctx context.Context) error {
 		return fmt.Errorf("load rate limits: %w", err)
 	}
 	a.Keys.Replace(entries)
+	a.names.Store(&names)
 	return nil
+}
+
+// BudgetSamples reports every budget for the metrics, labelled by alias.
+func (a *Accounts) BudgetSamples() []metrics.BudgetSample {
+	var names map[string]string
+	if p := a.names.Load(); p != nil {
+		names = *p
+	}
+	sts := a.Ledger.Statuses()
+	out := make([]metrics.BudgetSample, 0, len(sts))
+	for _, st := range sts {
+		b := st.Budget
+		out = append(out, metrics.BudgetSample{
+			Scope: b.Scope.Kind, Name: names[b.Scope.Kind+"/"+b.Scope.ID], Period: b.Period.String(),
+			SpentMicros: st.Spent.Micros, ReservedMicros: st.Reserved.Micros, LimitMicros: b.LimitMicros,
+			SpentTokens: st.Spent.Tokens, ReservedTokens: st.Reserved.Tokens, LimitTokens: b.LimitTokens,
+			ResetAt: st.ResetAt,
+		})
+	}
+	return out
 }
 
 func ledgerBudget(b store.Budget) (limits.Budget, error) {

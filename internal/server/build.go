@@ -13,8 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate-gw/tollgate/internal/admin"
 	"github.com/tollgate-gw/tollgate/internal/config"
 	"github.com/tollgate-gw/tollgate/internal/keys"
+	"github.com/tollgate-gw/tollgate/internal/metrics"
 	"github.com/tollgate-gw/tollgate/internal/provider"
 	"github.com/tollgate-gw/tollgate/internal/router"
 )
@@ -22,6 +24,9 @@ import (
 // BuildOptions adjust FromConfig for embedders such as `tollgate demo` and
 // tests.
 type BuildOptions struct {
+	// Version is reported by the build_info metric.
+	Version string
+
 	// Credentials overrides the AWS credential chain per Bedrock provider
 	// name.
 	Credentials map[string]aws.CredentialsProvider
@@ -34,6 +39,9 @@ type Gateway struct {
 	Store    *store.Store
 	Accounts *Accounts
 	Writer   *usage.Writer
+	// AdminSecret is a newly generated admin key, set only on the first
+	// start of a database without TOLLGATE_ADMIN_KEY; print it once.
+	AdminSecret string
 
 	cfg *config.Config
 	log *slog.Logger
@@ -94,13 +102,37 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		st.Close()
 		return nil, fmt.Errorf("load keys and budgets: %w", err)
 	}
+	adminSecret, err := admin.Bootstrap(ctx, st, os.Getenv("TOLLGATE_ADMIN_KEY"))
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("admin credential: %w", err)
+	}
+	adminAPI := admin.New(st, admin.Options{
+		Logger: log,
+		// Reload before the admin call answers, so that a key created by
+		// the CLI works on the very next request.
+		OnChange: func() {
+			if err := accts.Reload(context.WithoutCancel(ctx)); err != nil {
+				log.Error("reloading keys and budgets after an admin change failed", "err", err)
+			}
+		},
+	})
 	writer := usage.NewWriter(st, usage.WriterOptions{
 		QueueSize:     cfg.Usage.QueueSize,
 		BatchSize:     cfg.Usage.BatchSize,
 		FlushInterval: cfg.Usage.FlushInterval,
 		Logger:        log,
 	})
+	m := metrics.New(bo.Version)
+	m.RegisterBudgets(accts.BudgetSamples)
+	m.RegisterWriter(func() metrics.WriterStats {
+		st := writer.Stats()
+		return metrics.WriterStats{QueueDepth: st.Depth, QueueCapacity: cfg.Usage.QueueSize,
+			Written: uint64(st.Written), Dropped: uint64(st.Dropped), FailedFlushes: uint64(st.FailedFlushes)}
+	})
 	srv, err := New(Options{
+		Metrics:         m,
+		MetricsOnMain:   cfg.Metrics.Listen == "",
 		Router:          rt,
 		Providers:       providers,
 		Auth:            accts.Keys,
@@ -112,6 +144,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		ProviderTypes:   types,
 		ProviderRegions: regions,
 		Access:          rules,
+		Admin:           adminAPI,
 		Ledger:          accts.Ledger,
 		Limiter:         accts.Limiter,
 		Prices:          prices,
@@ -122,7 +155,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		st.Close()
 		return nil, err
 	}
-	return &Gateway{Server: srv, Store: st, Accounts: accts, Writer: writer, cfg: cfg, log: log}, nil
+	return &Gateway{Server: srv, Store: st, Accounts: accts, Writer: writer, AdminSecret: adminSecret, cfg: cfg, log: log}, nil
 }
 
 // Run runs the gateway's background work until ctx ends: reloading keys and

@@ -14,6 +14,7 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/anthropic"
 	"github.com/tollgate-gw/tollgate/internal/apierror"
 	"github.com/tollgate-gw/tollgate/internal/keys"
+	"github.com/tollgate-gw/tollgate/internal/metrics"
 	"github.com/tollgate-gw/tollgate/internal/provider"
 	"github.com/tollgate-gw/tollgate/internal/router"
 )
@@ -74,8 +75,11 @@ func (s *Server) resolve(x *exchange, model string) (router.Route, error) {
 // messages runs a Messages call end to end: route, dispatch with retries and
 // fallback, then relay the answer in the door's format.
 func (s *Server) messages(w http.ResponseWriter, r *http.Request, x *exchange, spec callSpec) error {
+	x.call = true
+	defer s.opts.Metrics.InFlight(x.door.name())()
 	p, err := s.authenticate(r, x)
 	if err != nil {
+		s.reject(metrics.ReasonAuth)
 		return err
 	}
 	rt, err := s.resolve(x, spec.model)
@@ -122,7 +126,10 @@ type dispatched struct {
 // client, so retries are invisible and never duplicate output.
 func (s *Server) dispatch(ctx context.Context, x *exchange, rt router.Route, build func(router.Target) *provider.Call) (*dispatched, error) {
 	var last error
-	for _, t := range rt.Targets {
+	for i, t := range rt.Targets {
+		if i > 0 {
+			s.opts.Metrics.Fallback(rt.Model)
+		}
 		p, ok := s.providers[t.Provider]
 		if !ok {
 			last = apierror.Gateway(nil, "model %q routes to provider %q, which is not configured", rt.Model, t.Provider)
@@ -147,6 +154,9 @@ func (s *Server) dispatch(ctx context.Context, x *exchange, rt router.Route, bui
 			if e.UpstreamRequestID != "" {
 				x.upstream = e.UpstreamRequestID
 			}
+			if e.Origin == apierror.OriginUpstream {
+				s.opts.Metrics.UpstreamError(t.Provider, e.Type)
+			}
 			if !e.Retryable || ctx.Err() != nil {
 				return nil, err
 			}
@@ -160,6 +170,7 @@ func (s *Server) dispatch(ctx context.Context, x *exchange, rt router.Route, bui
 				}
 				delay = e.RetryAfter
 			}
+			s.opts.Metrics.Retry(t.Provider)
 			s.log.Debug("retrying upstream", "id", x.id, "provider", t.Provider, "target", t.Model, "attempt", attempt+1, "delay", delay, "err", e.Message)
 			select {
 			case <-time.After(delay):
@@ -217,6 +228,7 @@ func streamError(err error) error {
 func (s *Server) relay(w http.ResponseWriter, r *http.Request, x *exchange, res *dispatched) error {
 	events := res.resp.Events
 	defer events.Close()
+	defer s.opts.Metrics.OpenStream(x.door.name())()
 	ew := x.door.streamWriter(w)
 	ew.header(w.Header())
 	w.WriteHeader(http.StatusOK)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tollgate-gw/tollgate/internal/anthropic"
 	"github.com/tollgate-gw/tollgate/internal/apierror"
+	"github.com/tollgate-gw/tollgate/internal/metrics"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
@@ -37,6 +38,7 @@ type exchange struct {
 	dropped  []string
 	cause    error
 
+	call   bool                // a model call: counted in the request metrics
 	w      http.ResponseWriter // for handlers that set headers before the answer
 	acct   *account            // set for metered calls; settled by finish
 	record *usage.Record       // the usage record written, for tests and logs
@@ -72,6 +74,13 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("/model/", s.handle(b, methodOrNotFound))
 	mux.Handle("/inference-profiles", s.handle(b, methodOrNotFound))
 
+	if s.opts.MetricsOnMain && s.opts.Metrics != nil {
+		mux.Handle("GET /metrics", s.opts.Metrics.Handler())
+	}
+	if s.opts.Admin != nil {
+		mux.Handle("/admin/", s.opts.Admin)
+	}
+
 	mux.Handle("/", s.handle(a, methodOrNotFound))
 	return mux
 }
@@ -96,6 +105,7 @@ func (s *Server) handle(d door, h handlerFunc) http.Handler {
 				x.cause = err
 			}
 			s.finish(x, rw.status)
+			s.observe(x, rw.status)
 			s.logExchange(r, rw, x)
 		}()
 		if err := h(rw, r, x); err != nil {
@@ -172,6 +182,28 @@ func (s *Server) logExchange(r *http.Request, w *statusWriter, x *exchange) {
 		}
 	}
 	s.log.LogAttrs(r.Context(), level, "request", attrs...)
+}
+
+// observe records a finished model call in the metrics.
+func (s *Server) observe(x *exchange, status int) {
+	if !x.call || s.opts.Metrics == nil {
+		return
+	}
+	sample := metrics.RequestSample{
+		Door: x.door.name(), Model: x.routed, Provider: x.provider, Status: status,
+		Origin: string(x.origin), Stream: x.stream, Duration: time.Since(x.start), TTFT: x.ttfb,
+		KeyAlias: x.keyName,
+	}
+	if r := x.record; r != nil {
+		sample.Tokens = metrics.Tokens{Input: r.InputTokens, Output: r.OutputTokens,
+			CacheWrite5m: r.CacheWrite5mTokens, CacheWrite1h: r.CacheWrite1hTokens, CacheRead: r.CacheReadTokens}
+		sample.CostMicros = r.CostMicros
+	}
+	if a := x.acct; a != nil {
+		sample.UserAlias = a.principal.UserName
+		sample.TeamAlias = a.principal.TeamName
+	}
+	s.opts.Metrics.ObserveRequest(sample)
 }
 
 func (s *Server) hello(w http.ResponseWriter, r *http.Request, x *exchange) error {

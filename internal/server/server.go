@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"github.com/tollgate-gw/tollgate/internal/access"
 	"github.com/tollgate-gw/tollgate/internal/apierror"
+	"github.com/tollgate-gw/tollgate/internal/metrics"
 	"log/slog"
 	"net"
 	"net/http"
@@ -56,6 +57,14 @@ type Options struct {
 	ProviderTypes   map[string]string
 	ProviderRegions map[string]string
 
+	// Metrics records Prometheus metrics; nil records none.
+	Metrics *metrics.Metrics
+	// MetricsOnMain serves GET /metrics on the main listener.
+	MetricsOnMain bool
+
+	// Admin serves /admin/ (the admin REST API); nil leaves it unmounted.
+	Admin http.Handler
+
 	// Access rules, checked before anything else; nil allows all.
 	Access *access.Rules
 
@@ -81,8 +90,11 @@ type Server struct {
 func (s *Server) providerType(name string) string   { return s.opts.ProviderTypes[name] }
 func (s *Server) providerRegion(name string) string { return s.opts.ProviderRegions[name] }
 
+// MetricsHandler serves the Prometheus metrics.
+func (s *Server) MetricsHandler() http.Handler { return s.opts.Metrics.Handler() }
+
 // reject counts a refused request by reason.
-func (s *Server) reject(reason string) {}
+func (s *Server) reject(reason string) { s.opts.Metrics.Rejected(reason) }
 
 // New returns a Server.
 func New(o Options) (*Server, error) {
@@ -127,7 +139,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // denyAccess answers a request the access rules refused: 403 in the format
 // of the front door the path belongs to, origin client, logged.
 func (s *Server) denyAccess(w http.ResponseWriter, r *http.Request, d access.Decision) {
-	s.reject("access")
+	s.opts.Metrics.AccessDenied(d.Rule)
 	var d0 door = anthropicDoor{}
 	if strings.HasPrefix(r.URL.Path, "/model/") || strings.HasPrefix(r.URL.Path, "/inference-profiles") {
 		d0 = bedrockDoor{}

@@ -57,7 +57,7 @@ func checkKey(k *Key) error {
 	return nil
 }
 
-// normalize sorts and de-duplicates the models, so lists compare equal.
+// normalizeModels sorts and de-duplicates model names, so lists compare equal.
 func normalizeModels(models []string) []string {
 	if len(models) == 0 {
 		return nil

@@ -7,7 +7,10 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -148,6 +151,14 @@ func (s *Store) openSQLite(dsn string) error {
 	if err != nil {
 		return err
 	}
+	// The file holds key hashes and usage: create it, and its directory,
+	// readable by the gateway's user only.
+	_, statErr := os.Stat(path)
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("store: create directory for %s: %w", path, err)
+		}
+	}
 	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
 	// _txlock=immediate takes the write lock at BEGIN, so a transaction never
 	// has to upgrade a read lock (which fails at once with SQLITE_BUSY when
@@ -164,6 +175,13 @@ func (s *Store) openSQLite(dsn string) error {
 	if err := w.Ping(); err != nil {
 		w.Close()
 		return fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+	if errors.Is(statErr, fs.ErrNotExist) {
+		// SQLite gives the -wal and -shm files the database file's mode.
+		if err := os.Chmod(path, 0o600); err != nil {
+			w.Close()
+			return fmt.Errorf("store: %w", err)
+		}
 	}
 	r, err := sql.Open("sqlite", path+"?"+common+"&_query_only=1")
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -120,7 +121,7 @@ func TestMigrationsIdempotentAndConcurrent(t *testing.T) {
 
 func TestOpenDSN(t *testing.T) {
 	dir := t.TempDir()
-	for _, dsn := range []string{"sqlite://" + dir + "/a.db", dir + "/b.db"} {
+	for _, dsn := range []string{"sqlite://" + dir + "/a.db", dir + "/sub/dir/b.db"} {
 		s, err := store.Open(ctx, dsn, nil)
 		if err != nil {
 			t.Fatalf("Open(%q): %v", dsn, err)
@@ -129,6 +130,9 @@ func TestOpenDSN(t *testing.T) {
 			t.Errorf("Open(%q).Engine() = %q, want sqlite", dsn, s.Engine())
 		}
 		s.Close()
+	}
+	if fi, err := os.Stat(dir + "/a.db"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("new database file mode = %v, %v; want 0600", fi.Mode(), err)
 	}
 	for _, dsn := range []string{"sqlite://", "sqlite://:memory:", "x.db?mode=memory"} {
 		if s, err := store.Open(ctx, dsn, nil); err == nil {

@@ -1,0 +1,333 @@
+// Package admin is Tollgate's admin REST API: users, teams, virtual keys,
+// budgets and rate limits, usage queries and CSV export, and budget status.
+// It is JSON over HTTP under /admin/, authenticated by the admin credential
+// (see Bootstrap), and is what the tollgate CLI and the web console call.
+//
+// Wherever a request names a user, team or key, its id or its name (a key's
+// alias) is accepted, so the CLI can say --user alice.
+package admin
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tollgate-gw/tollgate/internal/store"
+)
+
+// Options configure the API.
+type Options struct {
+	// Logger receives server-side errors; nil discards them.
+	Logger *slog.Logger
+	// OnChange is called after every successful mutation, so the gateway can
+	// reload its in-memory keys, budgets and limits. It runs on the request's
+	// goroutine before the response is written; keep it quick (or have it
+	// signal a reloader).
+	OnChange func()
+	// Now is the clock used for creation times, "since 7d" and budget
+	// periods; nil means time.Now.
+	Now func() time.Time
+}
+
+// API serves the admin endpoints. Mount it for "/admin/".
+type API struct {
+	st   *store.Store
+	opts Options
+	log  *slog.Logger
+	mux  *http.ServeMux
+}
+
+// maxBody bounds request bodies; admin requests are small.
+const maxBody = 1 << 20
+
+// New returns the admin API on st.
+func New(st *store.Store, opts Options) *API {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	a := &API{st: st, opts: opts, log: opts.Logger, mux: http.NewServeMux()}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	routes := []struct {
+		pattern string
+		h       handlerFunc
+	}{
+		{"POST /admin/users", a.createUser},
+		{"GET /admin/users", a.listUsers},
+		{"GET /admin/users/{id}", a.getUser},
+		{"PATCH /admin/users/{id}", a.patchUser},
+		{"DELETE /admin/users/{id}", a.deleteUser},
+
+		{"POST /admin/teams", a.createTeam},
+		{"GET /admin/teams", a.listTeams},
+		{"GET /admin/teams/{id}", a.getTeam},
+		{"PATCH /admin/teams/{id}", a.patchTeam},
+		{"DELETE /admin/teams/{id}", a.deleteTeam},
+		{"POST /admin/teams/{id}/members", a.addMember},
+		{"DELETE /admin/teams/{id}/members/{user}", a.removeMember},
+
+		{"POST /admin/keys", a.createKey},
+		{"GET /admin/keys", a.listKeys},
+		{"GET /admin/keys/{id}", a.getKey},
+		{"PATCH /admin/keys/{id}", a.patchKey},
+		{"DELETE /admin/keys/{id}", a.deleteKey},
+		{"POST /admin/keys/{id}/revoke", a.revokeKey},
+
+		{"POST /admin/budgets", a.createBudget},
+		{"GET /admin/budgets", a.listBudgets},
+		{"GET /admin/budgets/{id}", a.getBudget},
+		{"PATCH /admin/budgets/{id}", a.patchBudget},
+		{"DELETE /admin/budgets/{id}", a.deleteBudget},
+
+		{"POST /admin/limits", a.createLimit},
+		{"GET /admin/limits", a.listLimits},
+		{"GET /admin/limits/{id}", a.getLimit},
+		{"PATCH /admin/limits/{id}", a.patchLimit},
+		{"DELETE /admin/limits/{id}", a.deleteLimit},
+
+		{"GET /admin/usage", a.usage},
+		{"GET /admin/usage.csv", a.usageCSV},
+		{"GET /admin/spend", a.spend},
+	}
+	for _, r := range routes {
+		a.mux.Handle(r.pattern, a.adapt(r.h))
+	}
+	return a
+}
+
+// ServeHTTP authenticates the request and dispatches it. Authentication
+// comes first, so unauthenticated callers cannot map the endpoints.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := a.authenticate(r); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if _, pattern := a.mux.Handler(r); pattern == "" {
+		a.writeError(w, r, a.noRoute(r))
+		return
+	}
+	a.mux.ServeHTTP(w, r)
+}
+
+// noRoute tells a wrong method (405) from an unknown path (404).
+func (a *API) noRoute(r *http.Request) error {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
+		r2 := r.Clone(r.Context())
+		r2.Method = m
+		if _, p := a.mux.Handler(r2); p != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		return &Error{Status: http.StatusMethodNotAllowed, Type: "invalid_request_error",
+			Message: fmt.Sprintf("method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allow, ", ")),
+			allow:   strings.Join(allow, ", ")}
+	}
+	return &Error{Status: http.StatusNotFound, Type: "not_found_error", Message: "no admin endpoint " + r.URL.Path}
+}
+
+// authenticate checks the admin credential from Authorization: Bearer or
+// x-api-key. Both sides are compared as SHA-256 digests in constant time.
+func (a *API) authenticate(r *http.Request) error {
+	secret := r.Header.Get("x-api-key")
+	if auth := r.Header.Get("Authorization"); secret == "" && auth != "" {
+		scheme, token, ok := strings.Cut(auth, " ")
+		if ok && strings.EqualFold(scheme, "Bearer") {
+			secret = strings.TrimSpace(token)
+		}
+	}
+	if secret == "" {
+		return unauthorized("missing admin key: send Authorization: Bearer <admin key>")
+	}
+	stored, err := a.st.AdminKeyHash(r.Context())
+	if err != nil {
+		return err
+	}
+	want, err := hex.DecodeString(stored)
+	if err != nil || len(want) != sha256.Size {
+		return unauthorized("no admin key is configured on this gateway")
+	}
+	got := sha256.Sum256([]byte(secret))
+	if subtle.ConstantTimeCompare(got[:], want) != 1 {
+		return unauthorized("invalid admin key")
+	}
+	return nil
+}
+
+// handlerFunc is an endpoint: it writes a response or returns an error,
+// which adapt turns into the one JSON error format.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (a *API) adapt(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		if err := h(w, r); err != nil {
+			a.writeError(w, r, err)
+		}
+	})
+}
+
+// changed notifies the gateway of a successful mutation. Handlers call it
+// before writing their response, so a client that gets the answer can use
+// the new key or budget at once.
+func (a *API) changed() {
+	if a.opts.OnChange != nil {
+		a.opts.OnChange()
+	}
+}
+
+// Error is an admin API error: what the client sees (status, type, message)
+// apart from the cause that only the log sees.
+type Error struct {
+	Status  int
+	Type    string
+	Message string
+	Err     error
+	allow   string // Allow header for 405
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func badRequest(format string, args ...any) *Error {
+	return &Error{Status: http.StatusBadRequest, Type: "invalid_request_error", Message: fmt.Sprintf(format, args...)}
+}
+
+func unauthorized(msg string) *Error {
+	return &Error{Status: http.StatusUnauthorized, Type: "authentication_error", Message: msg}
+}
+
+// toError maps any error to an *Error: the store's sentinels become 4xx
+// with the store's message; anything else is a 500 whose cause is logged.
+func toError(err error) *Error {
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.Is(err, store.ErrNotFound):
+		return &Error{Status: http.StatusNotFound, Type: "not_found_error", Message: err.Error()}
+	case errors.Is(err, store.ErrConflict):
+		return &Error{Status: http.StatusConflict, Type: "conflict_error", Message: err.Error()}
+	case errors.Is(err, store.ErrInvalid):
+		return &Error{Status: http.StatusBadRequest, Type: "invalid_request_error", Message: err.Error()}
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return &Error{Status: http.StatusRequestEntityTooLarge, Type: "request_too_large",
+			Message: fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit)}
+	}
+	return &Error{Status: http.StatusInternalServerError, Type: "api_error", Message: "internal error", Err: err}
+}
+
+// writeError writes the JSON error body with the origin header: "client"
+// for 4xx, "gateway" for 5xx.
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := toError(err)
+	origin := "client"
+	if e.Status >= 500 {
+		origin = "gateway"
+		a.log.Error("admin: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if e.allow != "" {
+		w.Header().Set("Allow", e.allow)
+	}
+	w.Header().Set("x-tollgate-error-origin", origin)
+	writeJSON(w, e.Status, errorBody{errorDetail{e.Type, e.Message}})
+}
+
+// errorBody is {"error":{"type":…,"message":…}}, the same shape as the
+// Anthropic API's errors.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Type    string `json:"type"`
+	Message string `json:"message"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// decode reads a JSON object into v strictly: unknown fields, trailing data
+// and wrong types are 400s that name the field.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest("request body must hold a single JSON object")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.Is(err, io.EOF):
+		return badRequest("request body must be a JSON object")
+	case errors.As(err, &tooBig):
+		return toError(err)
+	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest("request body is not valid JSON: %v", err)
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return badRequest("request body must be a JSON object, not %s", typ.Value)
+		}
+		return badRequest("field %q: expected %s, got %s", typ.Field, jsonKind(typ.Type.String()), typ.Value)
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return badRequest("unknown field %s", name)
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return badRequest("invalid request body: %v", err)
+}
+
+// jsonKind names a Go type the way a JSON client thinks of it.
+func jsonKind(goType string) string {
+	switch {
+	case strings.HasPrefix(goType, "[]"):
+		return "an array"
+	case strings.HasPrefix(goType, "map["), strings.Contains(goType, "struct"):
+		return "an object"
+	case goType == "string" || strings.HasSuffix(goType, "time.Time"):
+		return "a string"
+	case goType == "bool":
+		return "true or false"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "float"), goType == "json.Number":
+		return "a number"
+	}
+	return goType
+}

@@ -1,0 +1,152 @@
+package admin
+
+import (
+	"cmp"
+	"context"
+	"encoding/csv"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/tollgate-gw/tollgate/internal/store"
+)
+
+// defaultUsageSince is the range of a usage query without ?since=.
+const defaultUsageSince = 7 * 24 * time.Hour
+
+// usageQuery parses the query string shared by /admin/usage and
+// /admin/usage.csv:
+//
+//	by=key|user|team|model|tag|session (default user)
+//	since=7d|RFC3339|2025-06-01 (default 7d)  until=… (default now)
+//	granularity=hour|day|total (default total)  tz=Europe/Berlin (day buckets)
+//	tag=repo (the tag name, with by=tag)
+//	key=… user=… team=… model=… (filters; ids or names)
+func (a *API) usageQuery(r *http.Request) (store.UsageQuery, error) {
+	q, err := query(r, "by", "since", "until", "granularity", "tz", "tag", "key", "user", "team", "model")
+	if err != nil {
+		return store.UsageQuery{}, err
+	}
+	now := a.opts.Now()
+	uq := store.UsageQuery{By: cmpOr(q["by"], store.ByUser), Tag: q["tag"], Granularity: q["granularity"],
+		Timezone: q["tz"], KeyID: q["key"], UserID: q["user"], TeamID: q["team"], Model: q["model"],
+		Since: now.Add(-defaultUsageSince), Until: now}
+	if v := q["since"]; v != "" {
+		if uq.Since, err = parseWhen("since", v, now); err != nil {
+			return uq, err
+		}
+	}
+	if v := q["until"]; v != "" {
+		if uq.Until, err = parseWhen("until", v, now); err != nil {
+			return uq, err
+		}
+	}
+	if !uq.Since.Before(uq.Until) {
+		return uq, badRequest("since (%s) must be before until (%s)", uq.Since.UTC().Format(time.RFC3339), uq.Until.UTC().Format(time.RFC3339))
+	}
+	if q["tag"] != "" && uq.By != store.ByTag {
+		return uq, badRequest("tag=%s names the tag to group by and needs by=tag", q["tag"])
+	}
+	return uq, nil
+}
+
+// usageRows runs the query; rows are ordered by time, then name, so keys,
+// users and teams read alphabetically.
+func (a *API) usageRows(ctx context.Context, uq store.UsageQuery) ([]store.UsageRow, error) {
+	rows, err := a.st.Usage(ctx, uq)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(rows, func(x, y store.UsageRow) int {
+		return cmp.Or(x.Time.Compare(y.Time), cmp.Compare(x.Name, y.Name), cmp.Compare(x.Group, y.Group))
+	})
+	return rows, nil
+}
+
+func (a *API) usage(w http.ResponseWriter, r *http.Request) error {
+	uq, err := a.usageQuery(r)
+	if err != nil {
+		return err
+	}
+	rows, err := a.usageRows(r.Context(), uq)
+	if err != nil {
+		return err
+	}
+	out := make([]usageView, 0, len(rows))
+	for _, row := range rows {
+		out = append(out, usageRow(row))
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"by": uq.By, "granularity": cmpOr(uq.Granularity, store.GranularityTotal),
+		"since": timeJSON(uq.Since), "until": timeJSON(uq.Until), "rows": out,
+	})
+}
+
+// csvHeader is the header row of /admin/usage.csv.
+var csvHeader = []string{"time", "group", "name", "requests", "errors", "unpriced", "input_tokens", "output_tokens",
+	"cache_write_5m_tokens", "cache_write_1h_tokens", "cache_read_tokens", "total_tokens", "cost_usd"}
+
+func (a *API) usageCSV(w http.ResponseWriter, r *http.Request) error {
+	uq, err := a.usageQuery(r)
+	if err != nil {
+		return err
+	}
+	rows, err := a.usageRows(r.Context(), uq)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="tollgate-usage-by-`+uq.By+`.csv"`)
+	w.Header().Set("Cache-Control", "no-store")
+	cw := csv.NewWriter(w)
+	cw.Write(csvHeader)
+	i := strconv.FormatInt
+	for _, row := range rows {
+		t := ""
+		if !row.Time.IsZero() {
+			t = row.Time.UTC().Format(time.RFC3339)
+		}
+		cw.Write([]string{t, csvSafe(row.Group), csvSafe(row.Name), i(row.Requests, 10), i(row.Errors, 10),
+			i(row.Unpriced, 10), i(row.InputTokens, 10), i(row.OutputTokens, 10), i(row.CacheWrite5mTokens, 10),
+			i(row.CacheWrite1hTokens, 10), i(row.CacheReadTokens, 10), i(row.Tokens(), 10), FormatUSD(row.CostMicros)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// csvSafe defuses spreadsheet formulas: tag values and session ids come
+// from request headers, and a cell starting with = + - @ would run as a
+// formula when the export is opened in a spreadsheet.
+func csvSafe(s string) string {
+	if s != "" && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r') {
+		return "'" + s
+	}
+	return s
+}
+
+// spend answers GET /admin/spend[?key=|user=|team=]: every budget with its
+// spend in the current period.
+func (a *API) spend(w http.ResponseWriter, r *http.Request) error {
+	f, err := scopeFilter(r)
+	if err != nil {
+		return err
+	}
+	now := a.opts.Now()
+	statuses, err := a.st.Spend(r.Context(), now, f)
+	if err != nil {
+		return err
+	}
+	d, err := a.directory(r.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]spendView, 0, len(statuses))
+	for _, s := range statuses {
+		out = append(out, d.spend(s))
+	}
+	slices.SortStableFunc(out, func(x, y spendView) int {
+		return byScope(x.ScopeKind, x.Scope, x.Period, y.ScopeKind, y.Scope, y.Period)
+	})
+	return writeJSON(w, http.StatusOK, map[string]any{"at": timeJSON(now), "budgets": out})
+}

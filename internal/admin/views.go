@@ -1,0 +1,324 @@
+package admin
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/big"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tollgate-gw/tollgate/internal/store"
+)
+
+// USD is an amount in micro-USD that marshals as an exact JSON decimal
+// number of dollars (12.5, 0.000123), never through a float.
+type USD int64
+
+// MarshalJSON writes the exact decimal.
+func (u USD) MarshalJSON() ([]byte, error) { return []byte(FormatUSD(int64(u))), nil }
+
+// FormatUSD formats micro-USD as a decimal number of dollars without
+// trailing zeros: 50000000 → "50", 1234500 → "1.2345".
+func FormatUSD(micros int64) string {
+	sign := ""
+	u := uint64(micros)
+	if micros < 0 {
+		sign, u = "-", uint64(-micros)
+	}
+	s := fmt.Sprintf("%s%d.%06d", sign, u/1_000_000, u%1_000_000)
+	s = strings.TrimRight(s, "0")
+	return strings.TrimSuffix(s, ".")
+}
+
+// parseUSD converts a decimal number of dollars to micro-USD exactly.
+func parseUSD(field string, n json.Number) (int64, error) {
+	r, ok := new(big.Rat).SetString(string(n))
+	if !ok {
+		return 0, badRequest("field %q: %q is not a number", field, n)
+	}
+	r.Mul(r, big.NewRat(1_000_000, 1))
+	if !r.IsInt() {
+		return 0, badRequest("field %q: %s has more than 6 decimal places", field, n)
+	}
+	if r.Sign() < 0 {
+		return 0, badRequest("field %q must not be negative", field)
+	}
+	if !r.Num().IsInt64() {
+		return 0, badRequest("field %q: %s is too large", field, n)
+	}
+	return r.Num().Int64(), nil
+}
+
+// timeJSON formats a time as RFC 3339 in UTC; zero is null.
+func timeJSON(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339Nano)
+	return &s
+}
+
+// directory maps ids to names for responses.
+type directory struct {
+	users, teams, keys map[string]string
+}
+
+func (a *API) directory(ctx context.Context) (*directory, error) {
+	snap, err := a.st.AuthSnapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d := &directory{users: map[string]string{}, teams: map[string]string{}, keys: map[string]string{}}
+	for _, u := range snap.Users {
+		d.users[u.ID] = u.Name
+	}
+	for _, t := range snap.Teams {
+		d.teams[t.ID] = t.Name
+	}
+	for _, k := range snap.Keys {
+		d.keys[k.ID] = k.Alias
+	}
+	return d, nil
+}
+
+func (d *directory) scopeName(kind, id string) string {
+	switch kind {
+	case store.ScopeUser:
+		return d.users[id]
+	case store.ScopeTeam:
+		return d.teams[id]
+	case store.ScopeKey:
+		return d.keys[id]
+	}
+	return ""
+}
+
+// byName returns the names of ids in m and the ids, both ordered by name
+// (then id), so the two lists line up and read alphabetically.
+func byName(m map[string]string, ids []string) (names, sorted []string) {
+	sorted = slices.Clone(ids)
+	slices.SortFunc(sorted, func(a, b string) int { return cmp.Or(cmp.Compare(m[a], m[b]), cmp.Compare(a, b)) })
+	names = make([]string, 0, len(ids))
+	for _, id := range sorted {
+		names = append(names, m[id])
+	}
+	if sorted == nil {
+		sorted = []string{}
+	}
+	return names, sorted
+}
+
+type userView struct {
+	ID        string   `json:"id"`
+	Name      string   `json:"name"`
+	Email     string   `json:"email"`
+	Disabled  bool     `json:"disabled"`
+	Teams     []string `json:"teams"`
+	TeamIDs   []string `json:"team_ids"`
+	CreatedAt *string  `json:"created_at"`
+}
+
+func (d *directory) user(u store.User) userView {
+	teams, ids := byName(d.teams, u.TeamIDs)
+	return userView{ID: u.ID, Name: u.Name, Email: u.Email, Disabled: u.Disabled, Teams: teams, TeamIDs: ids,
+		CreatedAt: timeJSON(u.CreatedAt)}
+}
+
+type teamView struct {
+	ID        string   `json:"id"`
+	Name      string   `json:"name"`
+	Members   []string `json:"members"`
+	MemberIDs []string `json:"member_ids"`
+	CreatedAt *string  `json:"created_at"`
+}
+
+func (d *directory) team(t store.Team) teamView {
+	members, ids := byName(d.users, t.MemberIDs)
+	return teamView{ID: t.ID, Name: t.Name, Members: members, MemberIDs: ids, CreatedAt: timeJSON(t.CreatedAt)}
+}
+
+type keyView struct {
+	ID         string            `json:"id"`
+	Alias      string            `json:"alias"`
+	Prefix     string            `json:"prefix"`
+	UserID     *string           `json:"user_id"`
+	User       *string           `json:"user"`
+	TeamID     *string           `json:"team_id"`
+	Team       *string           `json:"team"`
+	ExpiresAt  *string           `json:"expires_at"`
+	Expired    bool              `json:"expired"`
+	Models     []string          `json:"models"`
+	Tags       map[string]string `json:"tags"`
+	Disabled   bool              `json:"disabled"`
+	CreatedAt  *string           `json:"created_at"`
+	LastUsedAt *string           `json:"last_used_at"`
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func (d *directory) key(k store.Key, now time.Time) keyView {
+	v := keyView{ID: k.ID, Alias: k.Alias, Prefix: k.Prefix, UserID: optString(k.UserID), TeamID: optString(k.TeamID),
+		ExpiresAt: timeJSON(k.ExpiresAt), Expired: k.Expired(now), Models: k.Models, Tags: k.Tags,
+		Disabled: k.Disabled, CreatedAt: timeJSON(k.CreatedAt), LastUsedAt: timeJSON(k.LastUsedAt)}
+	if k.UserID != "" {
+		v.User = optString(d.users[k.UserID])
+	}
+	if k.TeamID != "" {
+		v.Team = optString(d.teams[k.TeamID])
+	}
+	if v.Models == nil {
+		v.Models = []string{}
+	}
+	if v.Tags == nil {
+		v.Tags = map[string]string{}
+	}
+	return v
+}
+
+type budgetView struct {
+	ID             string  `json:"id"`
+	ScopeKind      string  `json:"scope_kind"`
+	ScopeID        string  `json:"scope_id"`
+	Scope          string  `json:"scope"`
+	LimitUSD       *USD    `json:"limit_usd"`
+	LimitUSDMicros *int64  `json:"limit_usd_micros"`
+	LimitTokens    *int64  `json:"limit_tokens"`
+	Period         string  `json:"period"`
+	Timezone       string  `json:"timezone"`
+	Thresholds     []int   `json:"thresholds"`
+	CreatedAt      *string `json:"created_at"`
+}
+
+func usdPtr(micros *int64) *USD {
+	if micros == nil {
+		return nil
+	}
+	u := USD(*micros)
+	return &u
+}
+
+func (d *directory) budget(b store.Budget) budgetView {
+	return budgetView{ID: b.ID, ScopeKind: b.ScopeKind, ScopeID: b.ScopeID, Scope: d.scopeName(b.ScopeKind, b.ScopeID),
+		LimitUSD: usdPtr(b.LimitUSDMicros), LimitUSDMicros: b.LimitUSDMicros, LimitTokens: b.LimitTokens,
+		Period: b.Period, Timezone: b.Timezone, Thresholds: b.Thresholds, CreatedAt: timeJSON(b.CreatedAt)}
+}
+
+type limitView struct {
+	ID         string  `json:"id"`
+	ScopeKind  string  `json:"scope_kind"`
+	ScopeID    string  `json:"scope_id"`
+	Scope      string  `json:"scope"`
+	RPM        int64   `json:"rpm"`
+	TPM        int64   `json:"tpm"`
+	Concurrent int64   `json:"concurrent"`
+	CreatedAt  *string `json:"created_at"`
+}
+
+func (d *directory) limit(l store.Limit) limitView {
+	return limitView{ID: l.ID, ScopeKind: l.ScopeKind, ScopeID: l.ScopeID, Scope: d.scopeName(l.ScopeKind, l.ScopeID),
+		RPM: l.RPM, TPM: l.TPM, Concurrent: l.Concurrent, CreatedAt: timeJSON(l.CreatedAt)}
+}
+
+// byScope orders budgets and limits for people: by scope kind, scope name,
+// then period.
+func byScope(kindA, nameA, periodA, kindB, nameB, periodB string) int {
+	return cmp.Or(cmp.Compare(kindA, kindB), cmp.Compare(nameA, nameB), cmp.Compare(periodOrder(periodA), periodOrder(periodB)))
+}
+
+func periodOrder(p string) int {
+	return slices.Index([]string{store.PeriodDay, store.PeriodWeek, store.PeriodMonth, store.PeriodTotal}, p)
+}
+
+type usageView struct {
+	Time               *string `json:"time,omitempty"`
+	Group              string  `json:"group"`
+	Name               string  `json:"name,omitempty"`
+	Requests           int64   `json:"requests"`
+	Errors             int64   `json:"errors"`
+	Unpriced           int64   `json:"unpriced"`
+	InputTokens        int64   `json:"input_tokens"`
+	OutputTokens       int64   `json:"output_tokens"`
+	CacheWrite5mTokens int64   `json:"cache_write_5m_tokens"`
+	CacheWrite1hTokens int64   `json:"cache_write_1h_tokens"`
+	CacheReadTokens    int64   `json:"cache_read_tokens"`
+	TotalTokens        int64   `json:"total_tokens"`
+	CostUSD            USD     `json:"cost_usd"`
+	CostUSDMicros      int64   `json:"cost_usd_micros"`
+}
+
+func usageRow(r store.UsageRow) usageView {
+	return usageView{Time: timeJSON(r.Time), Group: r.Group, Name: r.Name, Requests: r.Requests, Errors: r.Errors,
+		Unpriced: r.Unpriced, InputTokens: r.InputTokens, OutputTokens: r.OutputTokens,
+		CacheWrite5mTokens: r.CacheWrite5mTokens, CacheWrite1hTokens: r.CacheWrite1hTokens,
+		CacheReadTokens: r.CacheReadTokens, TotalTokens: r.Tokens(), CostUSD: USD(r.CostMicros), CostUSDMicros: r.CostMicros}
+}
+
+type spendView struct {
+	budgetView
+	PeriodStart        *string `json:"period_start"`
+	ResetsAt           *string `json:"resets_at"`
+	SpentUSD           USD     `json:"spent_usd"`
+	SpentUSDMicros     int64   `json:"spent_usd_micros"`
+	SpentTokens        int64   `json:"spent_tokens"`
+	RemainingUSD       *USD    `json:"remaining_usd"`
+	RemainingUSDMicros *int64  `json:"remaining_usd_micros"`
+	RemainingTokens    *int64  `json:"remaining_tokens"`
+	Percent            float64 `json:"percent"`
+	ThresholdsCrossed  []int   `json:"thresholds_crossed"`
+}
+
+func (d *directory) spend(s store.BudgetStatus) spendView {
+	crossed := s.Crossed
+	if crossed == nil {
+		crossed = []int{}
+	}
+	return spendView{budgetView: d.budget(s.Budget), PeriodStart: timeJSON(s.PeriodStart), ResetsAt: timeJSON(s.ResetsAt),
+		SpentUSD: USD(s.SpentUSDMicros), SpentUSDMicros: s.SpentUSDMicros, SpentTokens: s.SpentTokens,
+		RemainingUSD: usdPtr(s.RemainingUSDMicros), RemainingUSDMicros: s.RemainingUSDMicros,
+		RemainingTokens: s.RemainingTokens, Percent: math.Round(s.Percent*100) / 100, ThresholdsCrossed: crossed}
+}
+
+// parseWhen parses a point in time: an RFC 3339 time, a date
+// (2025-06-01, midnight UTC) or a duration back from now ("7d", "12h",
+// "2w", "90m").
+func parseWhen(field, v string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	d, err := parseDuration(v)
+	if err != nil {
+		return time.Time{}, badRequest("%s %q: want an RFC 3339 time, a date (2025-06-01) or a duration back from now (7d, 12h)", field, v)
+	}
+	return now.Add(-d), nil
+}
+
+// parseDuration parses Go durations plus days ("30d") and weeks ("2w").
+func parseDuration(v string) (time.Duration, error) {
+	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
+		if num, ok := strings.CutSuffix(v, suffix); ok {
+			n, err := strconv.ParseFloat(num, 64)
+			if err != nil || n < 0 || n > 100*365 {
+				return 0, fmt.Errorf("bad duration %q", v)
+			}
+			return time.Duration(n * float64(unit)), nil
+		}
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("bad duration %q", v)
+	}
+	return d, nil
+}

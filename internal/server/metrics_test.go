@@ -1,0 +1,124 @@
+package server_test
+
+import (
+	"sort"
+	"strings"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/tollgate-gw/tollgate/internal/access"
+	"github.com/tollgate-gw/tollgate/internal/config"
+)
+
+// scrapeGateway reads /metrics from the gateway and returns every series as
+// "name{label=value,...}" → value (histograms: their count).
+func scrapeGateway(t *testing.T, h *harness) (map[string]float64, string) {
+	t.Helper()
+	status, _, body := h.do(t, "GET", "/metrics", "", nil)
+	if status != 200 {
+		t.Fatalf("GET /metrics = %d", status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	out := map[string]float64{}
+	for name, f := range fams {
+		for _, m := range f.GetMetric() {
+			var parts []string
+			for _, l := range m.GetLabel() {
+				parts = append(parts, l.GetName()+"="+l.GetValue())
+			}
+			sort.Strings(parts)
+			key := name + "{" + strings.Join(parts, ",") + "}"
+			switch f.GetType() {
+			case dto.MetricType_COUNTER:
+				out[key] = m.GetCounter().GetValue()
+			case dto.MetricType_GAUGE:
+				out[key] = m.GetGauge().GetValue()
+			case dto.MetricType_HISTOGRAM:
+				out[key] = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return out, body
+}
+
+// TestMetricsAfterTraffic drives real traffic — successes, an upstream
+// error with retries, a budget refusal, a bad key, an access denial — and
+// checks the series /metrics then exports.
+func TestMetricsAfterTraffic(t *testing.T) {
+	h := newHarness(t, withConfig(func(c *config.Config) {
+		c.Access = access.Config{Rules: []access.Rule{{
+			Name:       "admin",
+			Paths:      []string{"/admin/*"},
+			AllowCIDRs: []string{"192.0.2.0/24"},
+		}}}
+	}))
+	p := h.newPrincipal(t, "mia", keySpec{userUSD: 0.002})
+	ok := `{"model":"claude-haiku-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi [[sim:usage in=100 out=20 cw5m=300 cw1h=0 cr=40]]"}]}`
+	for i := 0; i < 2; i++ {
+		if status, _, body := h.post(t, "/v1/messages", ok, map[string]string{"x-api-key": p.secret}); status != 200 {
+			t.Fatalf("status %d %s", status, body)
+		}
+	}
+	h.post(t, "/v1/messages", `{"model":"claude-haiku-4-5","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"x [[sim:throttle 99]]"}]}`, map[string]string{"x-api-key": p.secret})
+	h.post(t, "/v1/messages", `{"model":"claude-haiku-4-5","max_tokens":30000,"messages":[{"role":"user","content":"big"}]}`, map[string]string{"x-api-key": p.secret})
+	h.post(t, "/v1/messages", ok, map[string]string{"x-api-key": "wrong"})
+	if status, hdr, _ := h.do(t, "GET", "/admin/users", "", nil); status != 403 || hdr.Get("x-tollgate-error-origin") != "client" {
+		t.Errorf("admin from a non-allowlisted IP = %d origin %q, want 403 client", status, hdr.Get("x-tollgate-error-origin"))
+	}
+
+	got, body := scrapeGateway(t, h)
+	want := map[string]float64{
+		`tollgate_requests_total{door=anthropic,model=claude-haiku-4-5-20251001,origin=none,provider=bedrock,status=200}`:     2,
+		`tollgate_requests_total{door=anthropic,model=claude-haiku-4-5-20251001,origin=upstream,provider=bedrock,status=429}`: 1,
+		`tollgate_tokens_total{kind=input,model=claude-haiku-4-5-20251001}`:                                                   200,
+		`tollgate_tokens_total{kind=output,model=claude-haiku-4-5-20251001}`:                                                  40,
+		`tollgate_tokens_total{kind=cache_write_5m,model=claude-haiku-4-5-20251001}`:                                          600,
+		`tollgate_tokens_total{kind=cache_read,model=claude-haiku-4-5-20251001}`:                                              80,
+		`tollgate_upstream_errors_total{provider=bedrock,type=rate_limit_error}`:                                              3,
+		`tollgate_upstream_retries_total{provider=bedrock}`:                                                                   2,
+		`tollgate_rejections_total{reason=budget}`:                                                                            1,
+		`tollgate_rejections_total{reason=auth}`:                                                                              1,
+		`tollgate_access_denied_total{group=admin}`:                                                                           1,
+		`tollgate_request_duration_seconds{door=anthropic,model=claude-haiku-4-5-20251001,stream=false}`:                      3, // two answered, one refused for budget
+		`tollgate_in_flight_requests{door=anthropic}`:                                                                         0,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	var cost float64
+	for k, v := range got {
+		if strings.HasPrefix(k, "tollgate_cost_usd_total{") && strings.Contains(k, "user=mia") {
+			cost += v
+		}
+	}
+	if cost <= 0 {
+		t.Errorf("no cost recorded for user mia:\n%s", body)
+	}
+	if got[`tollgate_budget_limit_usd{name=mia,period=day,scope=user}`] != 0.002 {
+		t.Errorf("budget gauge missing or wrong:\n%s", grepLines(body, "tollgate_budget_"))
+	}
+	for _, secret := range []string{p.secret, p.keyID, p.userID} {
+		if strings.Contains(body, secret) {
+			t.Errorf("metrics expose %q", secret)
+		}
+	}
+}
+
+func grepLines(s, substr string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
