@@ -19,6 +19,9 @@ if [ -n "$unformatted" ]; then
   echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 
+log "docker compose config"
+./scripts/compose-check.sh
+
 if [ -z "${TOLLGATE_TEST_POSTGRES_URL:-}" ]; then
   log "PostgreSQL on loopback"
   eval "$(./scripts/postgres.sh)"
