@@ -24,7 +24,8 @@ log "docker compose config"
 
 if [ -z "${TOLLGATE_TEST_POSTGRES_URL:-}" ]; then
   log "PostgreSQL on loopback"
-  eval "$(./scripts/postgres.sh)"
+  pg_env=$(./scripts/postgres.sh)   # assigned first, so a failure stops the script
+  eval "$pg_env"
 fi
 export TOLLGATE_TEST_POSTGRES_URL
 

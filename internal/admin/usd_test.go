@@ -45,7 +45,7 @@ func FuzzUSD(f *testing.F) {
 }
 
 func FuzzParseDuration(f *testing.F) {
-	for _, s := range []string{"7d", "2w", "12h", "90m", "1.5d", "-1d", "", "d", "1e400d"} {
+	for _, s := range []string{"7d", "2w", "12h", "90m", "1.5d", "-1d", "", "d", "1e400d", "NaNd", "Infw"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -310,7 +310,7 @@ func parseDuration(v string) (time.Duration, error) {
 	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
 		if num, ok := strings.CutSuffix(v, suffix); ok {
 			n, err := strconv.ParseFloat(num, 64)
-			if err != nil || n < 0 || n > 100*365 {
+			if err != nil || !(n >= 0 && n <= 100*365) { // also refuses NaN
 				return 0, fmt.Errorf("bad duration %q", v)
 			}
 			return time.Duration(n * float64(unit)), nil

@@ -50,8 +50,9 @@ func validScope(kind string) bool {
 // Window returns the budget period that contains now: spend counts from
 // start, and the budget resets at reset, both in the budget's time zone. Day
 // periods start at local midnight, weeks on Monday, months on the first. A
-// total budget counts from its creation and never resets (reset is zero), so
-// adding a budget to a key with a long history does not refuse it at once.
+// total budget counts the scope's whole history and never resets: start and
+// reset are zero. This matches limits.Budget.PeriodBounds, which enforces
+// budgets, so /admin/spend reports exactly the counter that is enforced.
 func (b *Budget) Window(now time.Time) (start, reset time.Time) {
 	loc, err := LoadLocation(b.Timezone)
 	if err != nil {
@@ -68,7 +69,7 @@ func (b *Budget) Window(now time.Time) (start, reset time.Time) {
 	case PeriodMonth:
 		return time.Date(y, m, 1, 0, 0, 0, 0, loc), time.Date(y, m+1, 1, 0, 0, 0, 0, loc)
 	}
-	return b.CreatedAt, time.Time{}
+	return time.Time{}, time.Time{}
 }
 
 // checkBudget validates and normalises b.

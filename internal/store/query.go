@@ -275,7 +275,7 @@ func foldDays(rows []UsageRow, loc *time.Location) []UsageRow {
 // BudgetStatus is a budget with its spend in the current period.
 type BudgetStatus struct {
 	Budget      Budget
-	PeriodStart time.Time // where the spend is counted from (before hour rounding)
+	PeriodStart time.Time // where the spend is counted from (before hour rounding); zero for total budgets
 	ResetsAt    time.Time // zero for total budgets
 
 	SpentUSDMicros int64

@@ -533,7 +533,7 @@ func TestBudgetWindow(t *testing.T) {
 			time.Date(2025, 3, 17, 0, 0, 0, 0, time.UTC), time.Date(2025, 3, 24, 0, 0, 0, 0, time.UTC)},
 		{"month december", "month", "Europe/Berlin", time.Date(2025, 12, 31, 23, 30, 0, 0, time.UTC),
 			time.Date(2026, 1, 1, 0, 0, 0, 0, berlin), time.Date(2026, 2, 1, 0, 0, 0, 0, berlin)},
-		{"total", "total", "UTC", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), created, time.Time{}},
+		{"total", "total", "UTC", time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), time.Time{}, time.Time{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

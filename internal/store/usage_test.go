@@ -315,6 +315,11 @@ func TestSpendSummary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		tb, err := f.s.CreateBudget(ctx, store.Budget{ScopeKind: "user", ScopeID: "bob", Period: "total",
+			LimitTokens: ptr[int64](1000)})
+		if err != nil {
+			t.Fatal(err)
+		}
 		insertBatches(t, f.s, []usage.Record{
 			{RequestID: "yesterday", Time: base.Add(20 * time.Hour), UserID: f.bob.ID, CostMicros: 900_000, InputTokens: 1},
 			{RequestID: "today", Time: base.Add(25 * time.Hour), UserID: f.bob.ID, CostMicros: 600_000, InputTokens: 1000},
@@ -328,6 +333,10 @@ func TestSpendSummary(t *testing.T) {
 			SpentUSDMicros: 600_000, SpentTokens: 1000,
 			RemainingUSDMicros: ptr[int64](400_000), RemainingTokens: ptr[int64](9000),
 			Percent: 60, Crossed: []int{50},
+		}, {
+			// A total budget counts all history; remaining never goes negative.
+			Budget: tb, SpentUSDMicros: 1_500_000, SpentTokens: 1001, RemainingTokens: ptr[int64](0),
+			Percent: 100.1, Crossed: []int{50, 80, 100},
 		}}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("Spend mismatch (-want +got):\n%s", diff)
