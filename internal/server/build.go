@@ -145,6 +145,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		ProviderRegions: regions,
 		Access:          rules,
 		Admin:           adminAPI,
+		Ready:           st.Ping,
 		Ledger:          accts.Ledger,
 		Limiter:         accts.Limiter,
 		Prices:          prices,

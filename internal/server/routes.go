@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -56,7 +57,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("HEAD /{$}", s.handle(a, s.hello))
 	mux.Handle("HEAD /api/hello", s.handle(a, s.hello))
 	mux.Handle("GET /healthz", s.handle(a, s.healthz))
-	mux.Handle("GET /readyz", s.handle(a, s.healthz))
+	mux.Handle("GET /readyz", s.handle(a, s.readyz))
 
 	// Anthropic front door.
 	mux.Handle("POST /v1/messages", s.handle(a, s.anthropicMessages))
@@ -211,6 +212,21 @@ func (s *Server) hello(w http.ResponseWriter, r *http.Request, x *exchange) erro
 	return nil
 }
 
+// readyz answers 200 when the gateway can serve: its database answers. It
+// does not call upstreams, which a load balancer should not depend on.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request, x *exchange) error {
+	if s.opts.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.opts.Ready(ctx); err != nil {
+			return &apierror.Error{Status: http.StatusServiceUnavailable, Type: apierror.TypeOverloaded,
+				Origin: apierror.OriginGateway, Message: "not ready: " + err.Error(), Err: err}
+		}
+	}
+	return s.healthz(w, r, x)
+}
+
+// healthz answers 200 while the process serves HTTP.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request, x *exchange) error {
 	w.Header().Set("Content-Type", "application/json")
 	_, err := w.Write([]byte(`{"status":"ok"}`))

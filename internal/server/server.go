@@ -62,6 +62,9 @@ type Options struct {
 	// MetricsOnMain serves GET /metrics on the main listener.
 	MetricsOnMain bool
 
+	// Ready reports whether dependencies (the database) answer, for /readyz.
+	Ready func(ctx context.Context) error
+
 	// Admin serves /admin/ (the admin REST API); nil leaves it unmounted.
 	Admin http.Handler
 

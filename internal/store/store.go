@@ -313,3 +313,11 @@ func (s *Store) createdAt(t time.Time) time.Time {
 	}
 	return time.UnixMilli(t.UnixMilli()).UTC()
 }
+
+// Ping checks that the database answers, for readiness probes.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
