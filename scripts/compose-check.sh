@@ -17,11 +17,13 @@ if ! command -v docker >/dev/null 2>&1; then
 fi
 if ! docker compose version >/dev/null 2>&1; then
   log "building the docker compose plugin $COMPOSE_VERSION from the Go module proxy"
-  dir=$(mktemp -d)
-  GOBIN="$dir" go install "github.com/docker/compose/v2/cmd@$COMPOSE_VERSION"
+  # `go install module@version` refuses compose's go.mod (it has exclude
+  # directives), so build inside the downloaded module, as its main module.
+  src=$(go mod download -json "github.com/docker/compose/v2@$COMPOSE_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -d "$src" ] || { log "could not download github.com/docker/compose/v2@$COMPOSE_VERSION"; exit 1; }
   mkdir -p "$HOME/.docker/cli-plugins"
-  mv "$dir/cmd" "$HOME/.docker/cli-plugins/docker-compose"
-  rm -rf "$dir"
+  (cd "$src" && go build -trimpath -o "$HOME/.docker/cli-plugins/docker-compose" ./cmd)
 fi
 # config needs the variables the file requires; the example env file has them.
 docker compose --env-file deploy/compose/env.example -f deploy/compose/docker-compose.yml config --quiet
