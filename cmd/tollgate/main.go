@@ -29,6 +29,19 @@ Usage:
   tollgate check [--config FILE]                   validate a config file and print what it would serve
   tollgate version                                 print the version
 
+Administration (over the admin API at $TOLLGATE_URL with $TOLLGATE_ADMIN_KEY):
+  tollgate keys create|list|show|revoke|delete     virtual keys, their secret shown once
+  tollgate users create|list|delete                users that own keys and budgets
+  tollgate teams create|list|add-member|…|delete   teams of users
+  tollgate budgets create|list|delete              USD/token budgets per day, week, month, total
+  tollgate limits create|list|delete               rate limits: requests/min, tokens/min, concurrent
+  tollgate usage [--by user|team|key|model|tag]    usage and cost as a table, --csv or --json
+  tollgate spend                                   budgets: spent, remaining, when they reset
+
+Diagnostics:
+  tollgate doctor [--verbose]                      check each hop of a Claude Code call from here
+  tollgate healthcheck [--url URL]                 GET a health URL, exit 0 on 2xx (containers)
+
 Run "tollgate COMMAND --help" for a command's flags.
 `
 
@@ -47,6 +60,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "check":
 		return runCheck(ctx, args[1:], stdout, stderr)
+	case "keys":
+		return runKeys(ctx, args[1:], stdout, stderr)
+	case "users":
+		return runUsers(ctx, args[1:], stdout, stderr)
+	case "teams":
+		return runTeams(ctx, args[1:], stdout, stderr)
+	case "budgets":
+		return runBudgets(ctx, args[1:], stdout, stderr)
+	case "limits":
+		return runLimits(ctx, args[1:], stdout, stderr)
+	case "usage":
+		return runUsage(ctx, args[1:], stdout, stderr)
+	case "spend":
+		return runSpend(ctx, args[1:], stdout, stderr)
+	case "doctor":
+		return runDoctor(ctx, args[1:], stdout, stderr)
+	case "healthcheck":
+		return runHealthcheck(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "tollgate", version)
 		return nil

@@ -110,9 +110,13 @@ func serve(ctx context.Context, cfg *config.Config, source string, log *slog.Log
 	}
 	hs := gw.Server.HTTPServer(cfg.Listen, cfg.Server.ReadHeaderTimeout, cfg.Server.IdleTimeout)
 	err = server.Serve(ctx, hs, ln, cfg.Server.ShutdownGrace)
-	// The listener has drained: flush the last usage rows before exiting.
+	// Streams still open when the grace period ended were cut; wait for their
+	// handlers to settle and queue their usage, then flush the last rows.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
+	if derr := gw.Server.Drain(cctx); derr != nil {
+		log.Error("shutdown", "err", derr)
+	}
 	if cerr := gw.Close(cctx); cerr != nil {
 		log.Error("closing the gateway", "err", cerr)
 		if err == nil {

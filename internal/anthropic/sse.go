@@ -10,7 +10,7 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// MaxSSELine bounds one SSE line. A Messages event carries at most one
+// MaxSSELine bounds one SSE line, and the data of one event. A Messages event carries at most one
 // content delta, but a tool_use input or a signature can be long; 8 MiB leaves
 // ample room while keeping a hostile upstream from growing the buffer forever.
 const MaxSSELine = 8 << 20
@@ -72,6 +72,11 @@ func (s *SSEReader) Next() (Event, error) {
 		case "event":
 			ev.Type = string(value)
 		case "data":
+			if len(data)+len(value) >= MaxSSELine {
+				// One event is bounded like one line, however many data
+				// lines it is split over.
+				return Event{}, ErrLineTooLong
+			}
 			if hasData {
 				data = append(data, '\n')
 			}

@@ -98,6 +98,15 @@ func TestSSELineTooLong(t *testing.T) {
 	}
 }
 
+func TestSSEEventTooLong(t *testing.T) {
+	line := "data: " + strings.Repeat("x", 1<<20) + "\n"
+	in := strings.Repeat(line, 9) + "\n"
+	_, err := NewSSEReader(strings.NewReader(in)).Next()
+	if !errors.Is(err, ErrLineTooLong) {
+		t.Fatalf("Next() on a 9 MiB event = %v, want ErrLineTooLong", err)
+	}
+}
+
 func TestAppendSSERoundTrip(t *testing.T) {
 	events := []Event{
 		{Type: "message_start", Data: []byte(`{"type":"message_start","message":{"id":"m"}}`)},

@@ -14,6 +14,12 @@ type Usage struct {
 	CacheWrite1hTokens int64  `json:"cache_write_1h_tokens"`
 	StopReason         string `json:"stop_reason,omitempty"`
 	SawMessageStop     bool   `json:"-"`
+
+	// The cache-write figures as observed; the exported ones are derived
+	// from these after every event and never fed back into them.
+	obsWrite     int64
+	obs5m, obs1h int64
+	obsSplit     bool
 }
 
 // ObserveEvent folds the usage an event carries into u. Usage can appear in
@@ -39,7 +45,7 @@ func (u *Usage) ObserveEvent(ev Event) {
 		setIfPositive(&u.InputTokens, m.Get("inputTokenCount"))
 		setIfPositive(&u.OutputTokens, m.Get("outputTokenCount"))
 		setIfPositive(&u.CacheReadTokens, m.Get("cacheReadInputTokenCount"))
-		setIfPositive(&u.CacheWriteTokens, m.Get("cacheWriteInputTokenCount"))
+		setIfPositive(&u.obsWrite, m.Get("cacheWriteInputTokenCount"))
 	}
 	u.normalise()
 }
@@ -62,21 +68,29 @@ func (u *Usage) mergeUsage(r gjson.Result) {
 	setIfPositive(&u.InputTokens, r.Get("input_tokens"))
 	setIfPositive(&u.OutputTokens, r.Get("output_tokens"))
 	setIfPositive(&u.CacheReadTokens, r.Get("cache_read_input_tokens"))
-	setIfPositive(&u.CacheWriteTokens, r.Get("cache_creation_input_tokens"))
-	setIfPositive(&u.CacheWrite5mTokens, r.Get("cache_creation.ephemeral_5m_input_tokens"))
-	setIfPositive(&u.CacheWrite1hTokens, r.Get("cache_creation.ephemeral_1h_input_tokens"))
+	setIfPositive(&u.obsWrite, r.Get("cache_creation_input_tokens"))
+	// A TTL split, when present, is authoritative, zeros included: a later
+	// split replaces an earlier one rather than adding to it.
+	if split := r.Get("cache_creation"); split.IsObject() {
+		u.obsSplit = true
+		u.obs5m = max(split.Get("ephemeral_5m_input_tokens").Int(), 0)
+		u.obs1h = max(split.Get("ephemeral_1h_input_tokens").Int(), 0)
+	}
 }
 
-// normalise keeps the cache-write total and its TTL split consistent: writes
-// with no TTL split are 5-minute writes, the API default.
+// normalise derives the exported cache-write figures from the observed
+// ones: the 1-hour writes are the split's; the 5-minute writes are the
+// split's, or whatever of the total the split does not account for (writes
+// without a TTL split are 5-minute writes, the API default); the total is
+// their sum.
 func (u *Usage) normalise() {
-	split := u.CacheWrite5mTokens + u.CacheWrite1hTokens
-	switch {
-	case split > u.CacheWriteTokens:
-		u.CacheWriteTokens = split
-	case split < u.CacheWriteTokens:
-		u.CacheWrite5mTokens = u.CacheWriteTokens - u.CacheWrite1hTokens
+	u.CacheWrite1hTokens = 0
+	u.CacheWrite5mTokens = u.obsWrite
+	if u.obsSplit {
+		u.CacheWrite1hTokens = u.obs1h
+		u.CacheWrite5mTokens = max(u.obs5m, u.obsWrite-u.obs1h)
 	}
+	u.CacheWriteTokens = u.CacheWrite5mTokens + u.CacheWrite1hTokens
 }
 
 func setIfPositive(dst *int64, r gjson.Result) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestUsageFromStream(t *testing.T) {
@@ -28,7 +29,7 @@ func TestUsageFromStream(t *testing.T) {
 	}
 	want := Usage{InputTokens: 25, OutputTokens: 15, CacheReadTokens: 50, CacheWriteTokens: 100,
 		CacheWrite5mTokens: 100, StopReason: "end_turn", SawMessageStop: true}
-	if diff := cmp.Diff(want, u); diff != "" {
+	if diff := cmp.Diff(want, u, cmpopts.IgnoreUnexported(Usage{})); diff != "" {
 		t.Errorf("usage mismatch (-want +got):\n%s", diff)
 	}
 }
@@ -56,6 +57,14 @@ func TestUsageMerging(t *testing.T) {
 			want: Usage{InputTokens: 3, OutputTokens: 9, CacheWriteTokens: 1200, CacheWrite5mTokens: 1200, SawMessageStop: true},
 		},
 		{
+			name: "total first, split later: never counted twice",
+			events: []Event{
+				{Type: EventMessageStart, Data: []byte(`{"message":{"usage":{"input_tokens":3,"cache_creation_input_tokens":100}}}`)},
+				{Type: EventMessageDelta, Data: []byte(`{"usage":{"output_tokens":5,"cache_creation":{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":100}}}`)},
+			},
+			want: Usage{InputTokens: 3, OutputTokens: 5, CacheWriteTokens: 100, CacheWrite1hTokens: 100},
+		},
+		{
 			name: "ttl split",
 			events: []Event{
 				{Type: EventMessageStart, Data: []byte(`{"message":{"usage":{"input_tokens":3,"cache_creation_input_tokens":300,"cache_creation":{"ephemeral_5m_input_tokens":100,"ephemeral_1h_input_tokens":200}}}}`)},
@@ -69,7 +78,7 @@ func TestUsageMerging(t *testing.T) {
 			for _, ev := range tt.events {
 				u.ObserveEvent(ev)
 			}
-			if diff := cmp.Diff(tt.want, u); diff != "" {
+			if diff := cmp.Diff(tt.want, u, cmpopts.IgnoreUnexported(Usage{})); diff != "" {
 				t.Errorf("usage mismatch (-want +got):\n%s", diff)
 			}
 		})

@@ -141,7 +141,7 @@ func (fw *FrameWriter) WriteEvent(ev anthropic.Event) error {
 // WriteException writes an exception frame such as Bedrock sends mid-stream,
 // e.g. excType "throttlingException" with payload {"message": msg}.
 func (fw *FrameWriter) WriteException(excType, message string) error {
-	payload, _ := jsonMessage(message)
+	payload := ErrorBody(message)
 	msg := eventstream.Message{
 		Headers: eventstream.Headers{
 			{Name: ":exception-type", Value: eventstream.StringValue(excType)},

@@ -4,10 +4,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
+
+	"github.com/tollgate-gw/tollgate/internal/anthropic"
 )
 
 // AnthropicVersion is the only anthropic_version InvokeModel accepts.
@@ -35,30 +36,25 @@ func TransformRequest(body []byte, betas []string, rules Rules) ([]byte, []strin
 	if !gjson.ValidBytes(body) || !gjson.ParseBytes(body).IsObject() {
 		return nil, nil, ErrBodyNotObject
 	}
-	all := make([]string, 0, len(betas)+4)
-	all = append(all, betas...)
-	gjson.GetBytes(body, "anthropic_beta").ForEach(func(_, v gjson.Result) bool {
-		all = append(all, v.String())
-		return true
-	})
-	var kept, dropped []string
-	for _, b := range all {
-		switch {
-		case b == "" || slices.Contains(kept, b):
-		case slices.Contains(rules.DropBetas, b):
-			if !slices.Contains(dropped, b) {
-				dropped = append(dropped, b)
-			}
-		default:
-			kept = append(kept, b)
-		}
+	var set anthropic.BetaSet
+	if err := set.Add(betas...); err != nil {
+		return nil, nil, err
 	}
+	var bodyBetas []string
+	gjson.GetBytes(body, "anthropic_beta").ForEach(func(_, v gjson.Result) bool {
+		bodyBetas = append(bodyBetas, v.String())
+		return len(bodyBetas) <= anthropic.MaxBetas
+	})
+	if err := set.Add(bodyBetas...); err != nil {
+		return nil, nil, err
+	}
+	kept, dropped := anthropic.FilterBetas(set.List(), rules.DropBetas)
 
 	var err error
 	out := body
 	for _, f := range append([]string{"model", "stream", "anthropic_beta"}, rules.DropFields...) {
-		if gjson.GetBytes(out, escapeKey(f)).Exists() {
-			if out, err = sjson.DeleteBytes(out, escapeKey(f)); err != nil {
+		if gjson.GetBytes(out, anthropic.FieldPath(f)).Exists() {
+			if out, err = sjson.DeleteBytes(out, anthropic.FieldPath(f)); err != nil {
 				return nil, nil, fmt.Errorf("bedrock: remove %s: %w", f, err)
 			}
 		}
@@ -74,19 +70,6 @@ func TransformRequest(body []byte, betas []string, rules Rules) ([]byte, []strin
 		}
 	}
 	return out, dropped, nil
-}
-
-// escapeKey escapes gjson/sjson path syntax in a top-level field name.
-func escapeKey(k string) string {
-	var b []byte
-	for i := 0; i < len(k); i++ {
-		switch k[i] {
-		case '.', '*', '?', '|', '#', '@', '\\', '!', '=', '<', '>', '%':
-			b = append(b, '\\')
-		}
-		b = append(b, k[i])
-	}
-	return string(b)
 }
 
 // CountTokensBody wraps an InvokeModel body for CountTokens:

@@ -193,6 +193,10 @@ type Provider struct {
 	// FirstByteTimeout bounds the wait for response headers. Default 120s;
 	// a healthy stream then has no deadline at all.
 	FirstByteTimeout time.Duration `yaml:"first_byte_timeout"`
+	// NonStreamTimeout bounds a non-streaming call, whose answer arrives
+	// only once fully generated. Default 15m. A call that times out is not
+	// retried: the upstream may have generated (and billed) it.
+	NonStreamTimeout time.Duration `yaml:"non_stream_timeout"`
 	// MaxIdleConnsPerHost sizes the keep-alive pool. Default 256.
 	MaxIdleConnsPerHost int `yaml:"max_idle_conns_per_host"`
 	// MaxRetries is how many times a retryable failure (throttling, 5xx,

@@ -163,6 +163,7 @@ func TestDefaults(t *testing.T) {
 				Region:              "eu-central-1",
 				ConnectTimeout:      10 * time.Second,
 				FirstByteTimeout:    120 * time.Second,
+				NonStreamTimeout:    15 * time.Minute,
 				MaxIdleConnsPerHost: 256,
 				MaxRetries:          &two,
 			},

@@ -29,6 +29,7 @@ const (
 	DefaultAnthropicAPIKeyEnv  = "ANTHROPIC_API_KEY"
 	DefaultConnectTimeout      = 10 * time.Second
 	DefaultFirstByteTimeout    = 120 * time.Second
+	DefaultNonStreamTimeout    = 15 * time.Minute
 	DefaultMaxIdleConnsPerHost = 256
 	DefaultMaxRetries          = 2
 
@@ -81,6 +82,7 @@ func (c *Config) applyDefaults(lookup LookupEnv) {
 		}
 		p.ConnectTimeout = orZero(p.ConnectTimeout, DefaultConnectTimeout)
 		p.FirstByteTimeout = orZero(p.FirstByteTimeout, DefaultFirstByteTimeout)
+		p.NonStreamTimeout = orZero(p.NonStreamTimeout, DefaultNonStreamTimeout)
 		p.MaxIdleConnsPerHost = orZero(p.MaxIdleConnsPerHost, DefaultMaxIdleConnsPerHost)
 		if p.MaxRetries == nil {
 			n := DefaultMaxRetries

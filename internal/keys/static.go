@@ -24,19 +24,6 @@ type Principal struct {
 	Tags map[string]string
 }
 
-// Allows reports whether the principal may call model (a public model name).
-func (p Principal) Allows(model string) bool {
-	if len(p.Models) == 0 {
-		return true
-	}
-	for _, m := range p.Models {
-		if m == model {
-			return true
-		}
-	}
-	return false
-}
-
 // ErrInvalidKey is returned for an unknown, malformed or missing key.
 var ErrInvalidKey = errors.New("invalid API key")
 

@@ -30,14 +30,16 @@ type AnthropicOptions struct {
 // Headers and body are open lists there: anthropic-version, anthropic-beta and
 // every body field travel as the client sent them.
 type Anthropic struct {
-	name   string
-	base   string
-	apiKey string
-	client *http.Client
+	name     string
+	base     string
+	apiKey   string
+	client   *http.Client
+	timeouts TransportOptions
 }
 
 // NewAnthropic builds an Anthropic API provider.
 func NewAnthropic(o AnthropicOptions) (*Anthropic, error) {
+	o.Transport.applyDefaults()
 	base := o.BaseURL
 	if base == "" {
 		base = "https://api.anthropic.com"
@@ -46,10 +48,11 @@ func NewAnthropic(o AnthropicOptions) (*Anthropic, error) {
 		return nil, fmt.Errorf("anthropic: base URL %q is not an absolute URL", base)
 	}
 	return &Anthropic{
-		name:   o.Name,
-		base:   strings.TrimSuffix(base, "/"),
-		apiKey: o.APIKey,
-		client: &http.Client{Transport: NewTransport(o.Transport)},
+		name:     o.Name,
+		base:     strings.TrimSuffix(base, "/"),
+		apiKey:   o.APIKey,
+		client:   &http.Client{Transport: NewTransport(o.Transport)},
+		timeouts: o.Transport,
 	}, nil
 }
 
@@ -124,18 +127,11 @@ func (a *Anthropic) prepare(call *Call) ([]byte, []string, error) {
 		return nil, nil, apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "request body must be a JSON object")
 	}
 	for _, f := range append([]string{"anthropic_version", "anthropic_beta"}, call.DropFields...) {
-		if gjson.GetBytes(body, f).Exists() {
-			body, _ = sjson.DeleteBytes(body, f)
+		if k := anthropic.FieldPath(f); gjson.GetBytes(body, k).Exists() {
+			body, _ = sjson.DeleteBytes(body, k)
 		}
 	}
-	var dropped []string
-	for _, b := range call.Betas {
-		for _, d := range call.DropBetas {
-			if b == d {
-				dropped = append(dropped, b)
-			}
-		}
-	}
+	_, dropped := anthropic.FilterBetas(call.Betas, call.DropBetas)
 	return body, dropped, nil
 }
 
@@ -154,26 +150,12 @@ func (a *Anthropic) do(ctx context.Context, path string, body []byte, call *Call
 	if req.Header.Get("anthropic-version") == "" {
 		req.Header.Set("anthropic-version", "2023-06-01")
 	}
-	betas := make([]string, 0, len(call.Betas))
-	for _, b := range call.Betas {
-		keep := true
-		for _, d := range call.DropBetas {
-			keep = keep && b != d
-		}
-		if keep {
-			betas = append(betas, b)
-		}
-	}
-	if len(betas) > 0 {
+	if betas, _ := anthropic.FilterBetas(call.Betas, call.DropBetas); len(betas) > 0 {
 		req.Header.Set("anthropic-beta", strings.Join(betas, ","))
 	}
-	resp, err := a.client.Do(req)
+	resp, err := doTimed(a.client, req, a.timeouts.headerTimeout(call.Stream && path == "/v1/messages"))
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, &apierror.Error{Status: 499, Type: apierror.TypeAPI, Origin: apierror.OriginClient, Message: "client went away", Err: err}
-		}
-		return nil, &apierror.Error{Status: http.StatusBadGateway, Type: apierror.TypeAPI, Origin: apierror.OriginUpstream,
-			Message: "the Anthropic API could not be reached: " + trimURLError(err), Retryable: true, Err: err}
+		return nil, transportError("the Anthropic API", ctx, err)
 	}
 	if resp.StatusCode/100 == 2 {
 		return resp, nil

@@ -53,6 +53,7 @@ type Bedrock struct {
 	apiKey   string
 	signer   *v4.Signer
 	client   *http.Client
+	timeouts TransportOptions
 	log      *slog.Logger
 
 	// countUnsupported remembers model ids for which CountTokens answered
@@ -67,6 +68,7 @@ func NewBedrock(ctx context.Context, o BedrockOptions) (*Bedrock, error) {
 	if o.Region == "" {
 		return nil, errors.New("bedrock: region is required")
 	}
+	o.Transport.applyDefaults()
 	ep := o.Endpoint
 	if ep == "" {
 		ep = "https://bedrock-runtime." + o.Region + ".amazonaws.com"
@@ -86,6 +88,7 @@ func NewBedrock(ctx context.Context, o BedrockOptions) (*Bedrock, error) {
 		apiKey:   o.APIKey,
 		signer:   v4.NewSigner(),
 		client:   &http.Client{Transport: NewTransport(o.Transport)},
+		timeouts: o.Transport,
 		log:      log,
 	}
 	if b.apiKey == "" {
@@ -194,12 +197,19 @@ func (b *Bedrock) CountTokens(ctx context.Context, call *Call) (int64, error) {
 				return n.Int(), nil
 			}
 		} else {
-			var ae *apierror.Error
-			if errors.As(err, &ae) && ae.Retryable {
+			ae := apierror.From(err)
+			if ctx.Err() != nil {
 				return 0, err
 			}
-			b.countUnsupported.Store(model, true)
-			b.log.Info("bedrock CountTokens unavailable; estimating", "model", model, "err", err)
+			// Remember only Bedrock's own word that the model cannot count;
+			// anything else (throttling, a bad body, a cut connection) is
+			// no reason to stop asking.
+			if ae.ExceptionType == "ValidationException" || ae.ExceptionType == "ResourceNotFoundException" {
+				b.countUnsupported.Store(model, true)
+				b.log.Info("bedrock CountTokens unavailable for this model; estimating from now on", "model", model, "err", ae.Message)
+			} else if ae.Retryable || ae.Origin != apierror.OriginUpstream {
+				return 0, err
+			}
 		}
 	}
 	return EstimateTokens(inv), nil
@@ -237,20 +247,16 @@ func (b *Bedrock) do(ctx context.Context, model, op string, body []byte, clientH
 	} else {
 		creds, err := b.creds.Retrieve(ctx)
 		if err != nil {
-			return nil, apierror.Gateway(err, "the gateway has no usable AWS credentials for Bedrock (%v)", err)
+			return nil, apierror.Gateway(err, "the gateway has no usable AWS credentials for Bedrock; the gateway log has the details")
 		}
 		sum := sha256.Sum256(body)
 		if err := b.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "bedrock", b.region, time.Now()); err != nil {
 			return nil, apierror.Gateway(err, "signing the Bedrock request failed")
 		}
 	}
-	resp, err := b.client.Do(req)
+	resp, err := doTimed(b.client, req, b.timeouts.headerTimeout(op == "invoke-with-response-stream"))
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, &apierror.Error{Status: 499, Type: apierror.TypeAPI, Origin: apierror.OriginClient, Message: "client went away", Err: err}
-		}
-		return nil, &apierror.Error{Status: http.StatusBadGateway, Type: apierror.TypeAPI, Origin: apierror.OriginUpstream,
-			Message: "Bedrock could not be reached: " + trimURLError(err), Retryable: true, Err: err}
+		return nil, transportError("Bedrock", ctx, err)
 	}
 	if resp.StatusCode/100 == 2 {
 		return resp, nil
@@ -280,6 +286,21 @@ var forwardBedrockHeaders = []string{
 	"X-Amzn-Bedrock-Trace",
 	"X-Amzn-Bedrock-PerformanceConfig-Latency",
 	"X-Amzn-Bedrock-Service-Tier",
+}
+
+// transportError classifies a failed round trip: the client leaving, a
+// timeout (never retried: the upstream may have generated, and billed, the
+// answer), or an unreachable upstream (retried: nothing was generated).
+func transportError(upstream string, ctx context.Context, err error) *apierror.Error {
+	switch {
+	case ctx.Err() != nil:
+		return &apierror.Error{Status: 499, Type: apierror.TypeAPI, Origin: apierror.OriginClient, Message: "client went away", Err: err}
+	case errors.Is(err, errHeaderTimeout):
+		return &apierror.Error{Status: http.StatusGatewayTimeout, Type: apierror.TypeTimeout, Origin: apierror.OriginUpstream,
+			Message: upstream + " did not answer in time (" + err.Error() + ")", Err: err}
+	}
+	return &apierror.Error{Status: http.StatusBadGateway, Type: apierror.TypeAPI, Origin: apierror.OriginUpstream,
+		Message: upstream + " could not be reached: " + trimURLError(err), Retryable: true, Err: err}
 }
 
 func trimURLError(err error) string {

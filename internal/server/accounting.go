@@ -36,7 +36,6 @@ type account struct {
 	scopes    []limits.Scope
 	res       *limits.Reservation
 	release   func(actualTokens int64)
-	price     usage.Price
 	door      string
 	session   string
 	tags      map[string]string
@@ -102,16 +101,20 @@ func (s *Server) admit(r *http.Request, x *exchange, p keys.Principal, rt router
 		principal: p,
 		scopes:    scopesOf(p),
 		door:      x.door.name(),
-		session:   r.Header.Get("x-claude-code-session-id"),
+		session:   truncate(r.Header.Get("x-claude-code-session-id"), 128),
 		tags:      mergeTags(p.Tags, r.Header.Get("x-tollgate-tags")),
 	}
 	x.acct = a
-	if len(rt.Targets) > 0 {
-		t := rt.Targets[0]
-		a.price, _ = s.pricing(t.Provider, t.Model, rt.Model)
-	}
+	// Reserve at the dearest target: a fallback to another target must not
+	// cost more than was reserved.
 	maxTokens := gjson.GetBytes(spec.body, "max_tokens").Int()
-	worst := worstCase(spec.body, maxTokens, a.price)
+	var worst limits.Amount
+	for _, t := range rt.Targets {
+		p, _ := s.pricing(t.Provider, t.Model, rt.Model)
+		if w := worstCase(spec.body, maxTokens, p); w.Micros >= worst.Micros {
+			worst = w
+		}
+	}
 	if s.opts.Limiter != nil {
 		release, err := s.opts.Limiter.Acquire(a.scopes, worst.Tokens)
 		if err != nil {
@@ -120,6 +123,10 @@ func (s *Server) admit(r *http.Request, x *exchange, p keys.Principal, rt router
 			if rl, ok := err.(*limits.RateLimitError); ok {
 				e.RetryAfter = time.Duration(rl.RetryAfterSeconds()) * time.Second
 			}
+			// Transient: say so, because Claude Code retries a 429 by
+			// default only for API-key users, not bearer-token users.
+			retry := true
+			e.ShouldRetry = &retry
 			return e
 		}
 		a.release = release
@@ -233,6 +240,14 @@ func (s *Server) warnUnpriced(model string) {
 	if _, loaded := s.unpriced.LoadOrStore(model, true); !loaded {
 		s.log.Warn("no price known for model; usage rows are flagged unpriced (add it under prices: in the config)", "model", model)
 	}
+}
+
+// truncate cuts s to at most n bytes.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 // mergeTags merges a key's tags with the request's x-tollgate-tags header

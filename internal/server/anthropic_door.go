@@ -14,7 +14,9 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/tollgate-gw/tollgate/internal/anthropic"
 	"github.com/tollgate-gw/tollgate/internal/apierror"
+	"github.com/tollgate-gw/tollgate/internal/keys"
 	"github.com/tollgate-gw/tollgate/internal/provider"
 	"github.com/tollgate-gw/tollgate/internal/router"
 )
@@ -60,6 +62,15 @@ func (s *Server) readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, e
 // anthropicMessages serves POST /v1/messages (any query, such as Claude
 // Code's ?beta=true, is ignored).
 func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request, x *exchange) error {
+	p, done, err := s.begin(r, x)
+	defer done()
+	if err != nil {
+		return err
+	}
+	betas, err := headerBetas(r)
+	if err != nil {
+		return err
+	}
 	body, err := s.readJSONBody(w, r)
 	if err != nil {
 		return err
@@ -78,16 +89,25 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request, x *ex
 		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "messages: field required (an array)")
 	}
 	return s.messages(w, r, x, callSpec{
-		model:  fields[0].Str,
-		body:   body,
-		stream: fields[1].Bool(),
-		betas:  splitBetas(r.Header.Values("anthropic-beta")),
-		header: r.Header,
+		principal: p,
+		model:     fields[0].Str,
+		body:      body,
+		stream:    fields[1].Bool(),
+		betas:     betas,
+		header:    r.Header,
 	})
 }
 
 // anthropicCountTokens serves POST /v1/messages/count_tokens.
 func (s *Server) anthropicCountTokens(w http.ResponseWriter, r *http.Request, x *exchange) error {
+	p, err := s.authenticate(r, x)
+	if err != nil {
+		return err
+	}
+	betas, err := headerBetas(r)
+	if err != nil {
+		return err
+	}
 	body, err := s.readJSONBody(w, r)
 	if err != nil {
 		return err
@@ -99,7 +119,7 @@ func (s *Server) anthropicCountTokens(w http.ResponseWriter, r *http.Request, x 
 	if !gjson.GetBytes(body, "messages").IsArray() {
 		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "messages: field required (an array)")
 	}
-	n, err := s.countTokens(r, x, model.Str, body, splitBetas(r.Header.Values("anthropic-beta")))
+	n, err := s.countTokens(r, x, p, model.Str, body, betas)
 	if err != nil {
 		return err
 	}
@@ -109,16 +129,20 @@ func (s *Server) anthropicCountTokens(w http.ResponseWriter, r *http.Request, x 
 }
 
 // countTokens asks the route's targets in order; counting is not billed, so
-// the first target that answers wins.
-func (s *Server) countTokens(r *http.Request, x *exchange, model string, body []byte, betas []string) (int64, error) {
-	if _, err := s.authenticate(r, x); err != nil {
-		return 0, err
-	}
+// the first target that answers wins. The key's model allowlist applies.
+func (s *Server) countTokens(r *http.Request, x *exchange, p keys.Principal, model string, body []byte, set *anthropic.BetaSet) (int64, error) {
 	rt, err := s.resolve(x, model)
 	if err != nil {
 		return 0, err
 	}
-	betas = mergeBetas(betas, rt.AddBetas)
+	if !s.allowedModel(p, rt) {
+		return 0, apierror.Client(http.StatusForbidden, apierror.TypePermission,
+			"key %q may not use model %q", p.KeyName, rt.Model).NoRetry()
+	}
+	if err := set.Add(rt.AddBetas...); err != nil {
+		return 0, apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "%v", err)
+	}
+	betas := set.List()
 	var last error
 	for _, t := range rt.Targets {
 		p, ok := s.providers[t.Provider]
@@ -166,10 +190,11 @@ func toModelJSON(m router.ModelInfo) modelJSON {
 // anthropicModels serves GET /v1/models with every configured model, so that
 // Claude Code's gateway model discovery lists what this gateway serves.
 func (s *Server) anthropicModels(w http.ResponseWriter, r *http.Request, x *exchange) error {
-	if _, err := s.authenticate(r, x); err != nil {
+	p, err := s.authenticate(r, x)
+	if err != nil {
 		return err
 	}
-	models := s.router.Load().Models()
+	models := s.modelsFor(p)
 	limit := len(models)
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -195,16 +220,34 @@ func (s *Server) anthropicModels(w http.ResponseWriter, r *http.Request, x *exch
 
 // anthropicModel serves GET /v1/models/{id}.
 func (s *Server) anthropicModel(w http.ResponseWriter, r *http.Request, x *exchange) error {
-	if _, err := s.authenticate(r, x); err != nil {
+	p, err := s.authenticate(r, x)
+	if err != nil {
 		return err
 	}
 	id := r.PathValue("id")
-	for _, m := range s.router.Load().Models() {
+	for _, m := range s.modelsFor(p) {
 		if m.ID == id {
 			return writeJSON(w, http.StatusOK, toModelJSON(m))
 		}
 	}
 	return apierror.Client(http.StatusNotFound, apierror.TypeNotFound, "model %q is not configured on this gateway", id)
+}
+
+// modelsFor lists the models a key may use: all of them, or those its
+// allowlist admits.
+func (s *Server) modelsFor(p keys.Principal) []router.ModelInfo {
+	rt := s.router.Load()
+	all := rt.Models()
+	if len(p.Models) == 0 {
+		return all
+	}
+	out := make([]router.ModelInfo, 0, len(p.Models))
+	for _, m := range all {
+		if route, err := rt.Resolve(m.ID); err == nil && s.allowedModel(p, route) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/tollgate-gw/tollgate/internal/anthropic"
 	"github.com/tollgate-gw/tollgate/internal/apierror"
 	"github.com/tollgate-gw/tollgate/internal/bedrock"
 )
@@ -29,12 +30,20 @@ func (s *Server) bedrockInvokeStream(w http.ResponseWriter, r *http.Request, x *
 }
 
 func (s *Server) bedrockMessages(w http.ResponseWriter, r *http.Request, x *exchange, stream bool) error {
+	p, done, err := s.begin(r, x)
+	defer done()
+	if err != nil {
+		return err
+	}
+	betas, err := headerBetas(r)
+	if err != nil {
+		return err
+	}
 	body, err := s.readJSONBody(w, r)
 	if err != nil {
 		return err
 	}
-	betas, err := bodyBetas(body)
-	if err != nil {
+	if err := addBodyBetas(betas, body); err != nil {
 		return err
 	}
 	if !gjson.GetBytes(body, "messages").IsArray() {
@@ -44,36 +53,51 @@ func (s *Server) bedrockMessages(w http.ResponseWriter, r *http.Request, x *exch
 		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "max_tokens: field required (an integer)")
 	}
 	return s.messages(w, r, x, callSpec{
-		model:  r.PathValue("id"),
-		body:   body,
-		stream: stream,
-		betas:  mergeBetas(splitBetas(r.Header.Values("anthropic-beta")), betas),
-		header: r.Header,
+		principal: p,
+		model:     r.PathValue("id"),
+		body:      body,
+		stream:    stream,
+		betas:     betas,
+		header:    r.Header,
 	})
 }
 
-// bodyBetas reads an InvokeModel body's anthropic_beta array.
-func bodyBetas(body []byte) ([]string, error) {
+// addBodyBetas adds an InvokeModel body's anthropic_beta array to set:
+// Claude Code in Bedrock mode splits its betas between the header and the
+// body.
+func addBodyBetas(set *anthropic.BetaSet, body []byte) error {
 	v := gjson.GetBytes(body, "anthropic_beta")
 	if !v.Exists() {
-		return nil, nil
+		return nil
 	}
+	bad := apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest,
+		"anthropic_beta: must be an array of at most %d strings of at most %d bytes", anthropic.MaxBetas, anthropic.MaxBetaLen)
 	if !v.IsArray() {
-		return nil, apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "anthropic_beta: must be an array of strings")
+		return bad
 	}
-	var out []string
-	for _, b := range v.Array() {
+	var err error
+	v.ForEach(func(_, b gjson.Result) bool {
 		if b.Type != gjson.String {
-			return nil, apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "anthropic_beta: must be an array of strings")
+			err = bad
+		} else if set.Add(b.Str) != nil {
+			err = bad
 		}
-		out = append(out, b.Str)
-	}
-	return out, nil
+		return err == nil
+	})
+	return err
 }
 
 // bedrockCountTokens serves POST /model/{id}/count-tokens:
 // {"input":{"invokeModel":{"body":"<base64>"}}} → {"inputTokens":N}.
 func (s *Server) bedrockCountTokens(w http.ResponseWriter, r *http.Request, x *exchange) error {
+	p, err := s.authenticate(r, x)
+	if err != nil {
+		return err
+	}
+	betas, err := headerBetas(r)
+	if err != nil {
+		return err
+	}
 	outer, err := s.readJSONBody(w, r)
 	if err != nil {
 		return err
@@ -89,11 +113,10 @@ func (s *Server) bedrockCountTokens(w http.ResponseWriter, r *http.Request, x *e
 	if err != nil || !gjson.ValidBytes(body) || !gjson.ParseBytes(body).IsObject() {
 		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "input.invokeModel.body: must be base64 of a JSON object")
 	}
-	betas, err := bodyBetas(body)
-	if err != nil {
+	if err := addBodyBetas(betas, body); err != nil {
 		return err
 	}
-	n, err := s.countTokens(r, x, r.PathValue("id"), body, mergeBetas(splitBetas(r.Header.Values("anthropic-beta")), betas))
+	n, err := s.countTokens(r, x, p, r.PathValue("id"), body, betas)
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,8 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 	types := make(map[string]string, len(cfg.Providers))
 	regions := make(map[string]string, len(cfg.Providers))
 	region := ""
-	for name, pc := range cfg.Providers {
+	for _, name := range cfg.ProviderNames() { // sorted: the reported region is stable
+		pc := cfg.Providers[name]
 		p, err := newProvider(ctx, name, pc, bo.Credentials[name], log)
 		if err != nil {
 			return nil, fmt.Errorf("provider %s: %w", name, err)
@@ -226,6 +227,7 @@ func newProvider(ctx context.Context, name string, pc config.Provider, creds aws
 	to := provider.TransportOptions{
 		ConnectTimeout:      pc.ConnectTimeout,
 		FirstByteTimeout:    pc.FirstByteTimeout,
+		NonStreamTimeout:    pc.NonStreamTimeout,
 		MaxIdleConnsPerHost: pc.MaxIdleConnsPerHost,
 	}
 	switch pc.Type {

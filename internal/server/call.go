@@ -21,11 +21,36 @@ import (
 
 // callSpec is a Messages call as a front door decoded it.
 type callSpec struct {
-	model  string // model name or id as the client sent it
-	body   []byte // Anthropic-shaped body, raw
-	stream bool
-	betas  []string
-	header http.Header
+	principal keys.Principal
+	model     string // model name or id as the client sent it
+	body      []byte // Anthropic-shaped body, raw
+	stream    bool
+	betas     *anthropic.BetaSet // header betas, plus the body's on the Bedrock door
+	header    http.Header
+}
+
+// begin starts a model call: it counts the call in flight and authenticates
+// it from the headers alone, before any body is read, so that an anonymous
+// caller cannot make the gateway buffer and parse large bodies. The returned
+// func ends the in-flight count.
+func (s *Server) begin(r *http.Request, x *exchange) (keys.Principal, func(), error) {
+	x.call = true
+	done := s.opts.Metrics.InFlight(x.door.name())
+	p, err := s.authenticate(r, x)
+	if err != nil {
+		s.reject(metrics.ReasonAuth)
+	}
+	return p, done, err
+}
+
+// headerBetas reads the anthropic-beta header lines.
+func headerBetas(r *http.Request) (*anthropic.BetaSet, error) {
+	set := &anthropic.BetaSet{}
+	if err := set.AddHeader(r.Header.Values("anthropic-beta")); err != nil {
+		return nil, apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest,
+			"anthropic-beta: at most %d values of at most %d bytes each", anthropic.MaxBetas, anthropic.MaxBetaLen)
+	}
+	return set, nil
 }
 
 // authenticate reads the client key from x-api-key or Authorization: Bearer —
@@ -47,9 +72,16 @@ func (s *Server) authenticate(r *http.Request, x *exchange) (keys.Principal, err
 	}
 	p, err := s.auth.Authenticate(r.Context(), secret)
 	if err != nil {
+		// The caller holds the secret, so saying why it failed leaks
+		// nothing and saves a support round trip.
 		msg := "invalid API key"
-		if errors.Is(err, keys.ErrMissingKey) {
+		switch {
+		case errors.Is(err, keys.ErrMissingKey):
 			msg = "missing API key: send the gateway key in the x-api-key header or as Authorization: Bearer"
+		case errors.Is(err, keys.ErrDisabledKey):
+			msg = "API key revoked (or its user disabled); ask the gateway admin for a new one"
+		case errors.Is(err, keys.ErrExpiredKey):
+			msg = "API key expired; ask the gateway admin for a new one"
 		}
 		return keys.Principal{}, apierror.Client(http.StatusUnauthorized, apierror.TypeAuthentication, "%s", msg).NoRetry()
 	}
@@ -75,13 +107,7 @@ func (s *Server) resolve(x *exchange, model string) (router.Route, error) {
 // messages runs a Messages call end to end: route, dispatch with retries and
 // fallback, then relay the answer in the door's format.
 func (s *Server) messages(w http.ResponseWriter, r *http.Request, x *exchange, spec callSpec) error {
-	x.call = true
-	defer s.opts.Metrics.InFlight(x.door.name())()
-	p, err := s.authenticate(r, x)
-	if err != nil {
-		s.reject(metrics.ReasonAuth)
-		return err
-	}
+	p := spec.principal
 	rt, err := s.resolve(x, spec.model)
 	if err != nil {
 		return err
@@ -90,7 +116,10 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, x *exchange, s
 		return err
 	}
 	x.stream = spec.stream
-	betas := mergeBetas(spec.betas, rt.AddBetas)
+	if err := spec.betas.Add(rt.AddBetas...); err != nil {
+		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "%v", err)
+	}
+	betas := spec.betas.List()
 	res, err := s.dispatch(r.Context(), x, rt, func(t router.Target) *provider.Call {
 		return &provider.Call{Model: t.Model, Body: spec.body, Stream: spec.stream, Betas: betas,
 			Header: spec.header, DropBetas: t.DropBetas, DropFields: t.DropFields}
@@ -233,6 +262,13 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, x *exchange, res 
 	ew.header(w.Header())
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
+	// A client that stops reading must not hold the upstream stream, its
+	// reservation and its concurrency slot forever: each write gets a
+	// deadline, cleared at the end so a keep-alive connection is left as
+	// it was found.
+	deadline := func() { _ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)) }
+	defer rc.SetWriteDeadline(time.Time{})
+	deadline()
 
 	usage := &anthropic.Usage{}
 	x.usage = usage
@@ -302,6 +338,7 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, x *exchange, res 
 				rc.Flush()
 				return e
 			}
+			deadline()
 			if err := emit(it.ev); err != nil {
 				return clientGone(err)
 			}
@@ -317,6 +354,7 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, x *exchange, res 
 				ping.Reset(s.opts.PingInterval)
 			}
 		case <-pingC:
+			deadline()
 			if err := ew.writeEvent(anthropic.Event{Type: anthropic.EventPing, Data: anthropic.PingData}); err != nil {
 				return clientGone(err)
 			}
@@ -340,37 +378,9 @@ func deltaSize(data []byte) int64 {
 	return int64(n)
 }
 
+// streamWriteTimeout is how long one write to a streaming client may block.
+const streamWriteTimeout = 60 * time.Second
+
 func clientGone(err error) error {
 	return &apierror.Error{Status: 499, Type: apierror.TypeAPI, Origin: apierror.OriginClient, Message: "client closed the connection", Err: err}
-}
-
-// mergeBetas joins beta lists, dropping empties and duplicates, keeping the
-// first occurrence's order.
-func mergeBetas(lists ...[]string) []string {
-	var out []string
-	for _, l := range lists {
-		for _, b := range l {
-			b = strings.TrimSpace(b)
-			if b == "" {
-				continue
-			}
-			dup := false
-			for _, o := range out {
-				dup = dup || o == b
-			}
-			if !dup {
-				out = append(out, b)
-			}
-		}
-	}
-	return out
-}
-
-// splitBetas splits anthropic-beta header values on commas.
-func splitBetas(values []string) []string {
-	var out []string
-	for _, v := range values {
-		out = append(out, strings.Split(v, ",")...)
-	}
-	return mergeBetas(out)
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/tollgate-gw/tollgate/internal/anthropic"
@@ -85,7 +84,7 @@ func (bedrockDoor) writeError(w http.ResponseWriter, requestID string, e *apierr
 	if status == 529 {
 		status = http.StatusServiceUnavailable
 	}
-	body, _ := jsonMessage(e.Message)
+	body := bedrock.ErrorBody(e.Message)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Amzn-ErrorType", name)
@@ -110,10 +109,4 @@ func (f *frameWriter) writeEvent(ev anthropic.Event) error { return f.fw.WriteEv
 func (f *frameWriter) writeError(e *apierror.Error) error {
 	name, _ := bedrock.ExceptionFor(e)
 	return f.fw.WriteException(bedrock.StreamExceptionName(name), e.Message)
-}
-
-func jsonMessage(msg string) ([]byte, error) {
-	return json.Marshal(struct {
-		Message string `json:"message"`
-	}{msg})
 }

@@ -1,9 +1,11 @@
 package server_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tidwall/gjson"
 )
@@ -118,5 +120,32 @@ func TestModelsList(t *testing.T) {
 	status, _, body = h.do(t, http.MethodGet, "/v1/models?limit=1", "", nil)
 	if status != 200 || len(gjson.Get(body, "data").Array()) != 1 || !gjson.Get(body, "has_more").Bool() {
 		t.Errorf("GET /v1/models?limit=1 = %d %s", status, body)
+	}
+}
+
+// TestHostileBetaHeader: a huge anthropic-beta header is refused at once,
+// before the body is read or the key checked against anything costly.
+func TestHostileBetaHeader(t *testing.T) {
+	h := newHarness(t)
+	hostile := strings.Repeat("b,", 200000)
+	start := time.Now()
+	status, _, body := h.post(t, "/v1/messages", `{"model":"claude-sonnet-4-5","max_tokens":1,"messages":[]}`, map[string]string{"anthropic-beta": hostile})
+	if status != 400 || !strings.Contains(body, "anthropic-beta") {
+		t.Errorf("status %d body %.200s, want 400 naming anthropic-beta", status, body)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("refusal took %v", d)
+	}
+	var betas []string
+	for i := 0; i < 100; i++ {
+		betas = append(betas, fmt.Sprintf("%q", fmt.Sprintf("beta-%d", i)))
+	}
+	many := `{"anthropic_version":"bedrock-2023-05-31","max_tokens":1,"messages":[{"role":"user","content":"hi"}],"anthropic_beta":[` + strings.Join(betas, ",") + `]}`
+	status, _, body = h.post(t, "/model/us.anthropic.claude-sonnet-4-5-20250929-v1:0/invoke", many, nil)
+	if status != 400 || !strings.Contains(body, "anthropic_beta") {
+		t.Errorf("body with 100 distinct betas = %d %s, want 400 naming anthropic_beta", status, body)
+	}
+	if n := len(h.sim.Requests()); n != 0 {
+		t.Errorf("%d hostile requests reached the upstream", n)
 	}
 }

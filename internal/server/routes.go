@@ -79,7 +79,12 @@ func (s *Server) routes() *http.ServeMux {
 		mux.Handle("GET /metrics", s.opts.Metrics.Handler())
 	}
 	if s.opts.Admin != nil {
-		mux.Handle("/admin/", s.opts.Admin)
+		// The admin API writes its own JSON errors; handle adds the request
+		// id and the access-log line.
+		mux.Handle("/admin/", s.handle(a, func(w http.ResponseWriter, r *http.Request, x *exchange) error {
+			s.opts.Admin.ServeHTTP(w, r)
+			return nil
+		}))
 	}
 
 	mux.Handle("/", s.handle(a, methodOrNotFound))
@@ -94,20 +99,25 @@ func (s *Server) handle(d door, h handlerFunc) http.Handler {
 		rw := &statusWriter{ResponseWriter: w}
 		x.w = rw
 		rw.Header().Set("x-request-id", x.id)
+		s.active.Add(1)
 		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
+			p := recover()
+			if p != nil && p != http.ErrAbortHandler {
 				err := apierror.Gateway(fmt.Errorf("panic: %v\n%s", p, debug.Stack()), "internal gateway error")
 				if !rw.wrote {
 					s.writeError(rw, x, err)
 				}
 				x.cause = err
 			}
+			// Settle and record first, whatever happened: a reservation or
+			// a rate-limit slot must never leak.
 			s.finish(x, rw.status)
 			s.observe(x, rw.status)
 			s.logExchange(r, rw, x)
+			s.active.Done()
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
 		}()
 		if err := h(rw, r, x); err != nil {
 			if rw.wrote {
@@ -133,8 +143,13 @@ func (s *Server) writeError(w http.ResponseWriter, x *exchange, err error) {
 	if e.RetryAfter > 0 {
 		h.Set("retry-after", fmt.Sprint(int((e.RetryAfter+time.Second-1)/time.Second)))
 	}
-	if e.ShouldRetry != nil {
+	switch {
+	case e.ShouldRetry != nil:
 		h.Set("x-should-retry", fmt.Sprint(*e.ShouldRetry))
+	case e.Retryable && e.Origin == apierror.OriginUpstream:
+		// Retries here ran out, but the failure is transient (throttling,
+		// overload): let the client try again later.
+		h.Set("x-should-retry", "true")
 	}
 	x.door.writeError(w, x.id, e)
 }
@@ -220,7 +235,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, x *exchange) err
 		defer cancel()
 		if err := s.opts.Ready(ctx); err != nil {
 			return &apierror.Error{Status: http.StatusServiceUnavailable, Type: apierror.TypeOverloaded,
-				Origin: apierror.OriginGateway, Message: "not ready: " + err.Error(), Err: err}
+				Origin: apierror.OriginGateway, Message: "not ready: the database does not answer (details in the gateway log)", Err: err}
 		}
 	}
 	return s.healthz(w, r, x)

@@ -86,8 +86,24 @@ type Server struct {
 	log       *slog.Logger
 	opts      Options
 	mux       *http.ServeMux
-	handler   http.Handler // mux behind the access rules
-	unpriced  sync.Map     // upstream model ids already warned about
+	handler   http.Handler   // mux behind the access rules
+	unpriced  sync.Map       // upstream model ids already warned about
+	active    sync.WaitGroup // handlers running, for Drain
+}
+
+// Drain waits until every handler has returned — and so settled and queued
+// its usage record — or ctx ends. http.Server.Close does not wait for
+// handlers; call Drain after it and before closing the usage writer, or the
+// longest (and dearest) streams of a shutdown would go unrecorded.
+func (s *Server) Drain(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.active.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("server: drain ended with handlers still running: %w", ctx.Err())
+	}
 }
 
 func (s *Server) providerType(name string) string   { return s.opts.ProviderTypes[name] }

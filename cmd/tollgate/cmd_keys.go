@@ -1,0 +1,375 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// keyJSON is a key as the admin API shows it.
+type keyJSON struct {
+	ID         string            `json:"id"`
+	Alias      string            `json:"alias"`
+	Prefix     string            `json:"prefix"`
+	User       *string           `json:"user"`
+	Team       *string           `json:"team"`
+	ExpiresAt  *time.Time        `json:"expires_at"`
+	Expired    bool              `json:"expired"`
+	Models     []string          `json:"models"`
+	Tags       map[string]string `json:"tags"`
+	Disabled   bool              `json:"disabled"`
+	CreatedAt  *time.Time        `json:"created_at"`
+	LastUsedAt *time.Time        `json:"last_used_at"`
+}
+
+func (k keyJSON) status() string {
+	switch {
+	case k.Disabled:
+		return "revoked"
+	case k.Expired:
+		return "expired"
+	}
+	return "active"
+}
+
+func (k keyJSON) models() string {
+	if len(k.Models) == 0 {
+		return "all"
+	}
+	return strings.Join(k.Models, ",")
+}
+
+func (k keyJSON) tags() string {
+	if len(k.Tags) == 0 {
+		return "-"
+	}
+	names := make([]string, 0, len(k.Tags))
+	for n := range k.Tags {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for i, n := range names {
+		names[i] = n + "=" + k.Tags[n]
+	}
+	return strings.Join(names, ",")
+}
+
+// orDash shows an optional name, "-" when absent.
+func orDash(s *string) string {
+	if s == nil || *s == "" {
+		return "-"
+	}
+	return *s
+}
+
+// when formats an optional time for a table, in UTC.
+func when(t *time.Time, zero string) string {
+	if t == nil || t.IsZero() {
+		return zero
+	}
+	return t.UTC().Format("2006-01-02 15:04") + "Z"
+}
+
+func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return dispatch(ctx, "keys", "tollgate keys: virtual keys for Claude Code and CI clients, with budgets, model allowlists and tags.", []subcommand{
+		{"create", "--alias NAME [--user U] [--team T] [--budget-usd N] [--budget-tokens N] [--period month] [--timezone Z] [--models a,b] [--tags k=v,…] [--expires 30d]", keysCreate},
+		{"list", "[--user U] [--team T] [--json]", keysList},
+		{"show", "ID|ALIAS [--json]", keysShow},
+		{"revoke", "ID|ALIAS", keysRevoke},
+		{"delete", "ID|ALIAS", keysDelete},
+	}, args, stdout, stderr)
+}
+
+// usdRE is a decimal number of dollars as the CLI accepts it.
+var usdRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
+
+// parseTags parses "repo=org/app,env=ci".
+func parseTags(s string) (map[string]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	tags := map[string]string{}
+	for _, item := range splitList(s) {
+		name, value, ok := strings.Cut(item, "=")
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if !ok || name == "" {
+			return nil, fmt.Errorf("--tags: %q is not name=value (e.g. --tags repo=org/app,env=ci)", item)
+		}
+		tags[name] = value
+	}
+	return tags, nil
+}
+
+func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("keys create", "keys create --alias NAME [flags]", stderr)
+	var af adminFlags
+	af.register(fs, true)
+	alias := fs.String("alias", "", "the key's name in lists, usage and metrics (required)")
+	user := fs.String("user", "", "owning user (name or id)")
+	team := fs.String("team", "", "owning team (name or id)")
+	budgetUSD := fs.String("budget-usd", "", "a budget on the key in USD, e.g. 50 or 12.5")
+	budgetTokens := fs.Int64("budget-tokens", 0, "a budget on the key in tokens (all kinds)")
+	period := fs.String("period", "", "budget period: day, week, month or total (default month)")
+	tz := fs.String("timezone", "", "time zone of the budget period, e.g. Europe/Berlin (default UTC)")
+	models := fs.String("models", "", "comma-separated models the key may use (default all)")
+	tags := fs.String("tags", "", "comma-separated name=value tags put on every usage row, e.g. repo=org/app,env=ci")
+	expires := fs.String("expires", "", "expiry: a duration from now (30d, 12h, 2w) or an RFC 3339 time")
+	rpm := fs.Int64("rpm", 0, "rate limit on the key: requests per minute")
+	tpm := fs.Int64("tpm", 0, "rate limit on the key: tokens per minute")
+	concurrent := fs.Int64("concurrent", 0, "rate limit on the key: concurrent requests")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return flagErr(err)
+	}
+	if err := wantArgs("keys create", pos); err != nil {
+		return err
+	}
+	if *alias == "" {
+		return fmt.Errorf("keys create: --alias is required (the name the key has in lists and usage)")
+	}
+	req := map[string]any{"alias": *alias}
+	setIf := func(name, v string) {
+		if v != "" {
+			req[name] = v
+		}
+	}
+	setIf("user", *user)
+	setIf("team", *team)
+	setIf("period", *period)
+	setIf("timezone", *tz)
+	if *budgetUSD != "" {
+		v := strings.TrimPrefix(*budgetUSD, "$")
+		if !usdRE.MatchString(v) {
+			return fmt.Errorf("--budget-usd %q is not an amount of dollars such as 50 or 12.5", *budgetUSD)
+		}
+		req["budget_usd"] = json.Number(v)
+	}
+	for name, v := range map[string]int64{"budget_tokens": *budgetTokens, "rpm": *rpm, "tpm": *tpm, "concurrent": *concurrent} {
+		if v != 0 {
+			req[name] = v
+		}
+	}
+	if m := splitList(*models); m != nil {
+		req["models"] = m
+	}
+	t, err := parseTags(*tags)
+	if err != nil {
+		return err
+	}
+	if t != nil {
+		req["tags"] = t
+	}
+	if *expires != "" {
+		if _, err := time.Parse(time.RFC3339, *expires); err == nil {
+			req["expires_at"] = *expires
+		} else {
+			req["expires_in"] = *expires
+		}
+	}
+	c, err := af.client()
+	if err != nil {
+		return err
+	}
+	var resp struct {
+		Key    keyJSON     `json:"key"`
+		Secret string      `json:"secret"`
+		Budget *budgetJSON `json:"budget"`
+		Limit  *limitJSON  `json:"limit"`
+	}
+	raw, err := c.post(ctx, "/admin/keys", req, &resp)
+	if err != nil {
+		return err
+	}
+	if af.json {
+		return printJSON(stdout, raw)
+	}
+	k := resp.Key
+	var owner []string
+	if k.User != nil {
+		owner = append(owner, "user "+*k.User)
+	}
+	if k.Team != nil {
+		owner = append(owner, "team "+*k.Team)
+	}
+	if owner == nil {
+		owner = []string{"no user or team"}
+	}
+	fmt.Fprintf(stdout, "Created key %q (%s) for %s; models: %s; expires: %s.\n", k.Alias, k.ID, strings.Join(owner, " and "), k.models(), when(k.ExpiresAt, "never"))
+	if b := resp.Budget; b != nil {
+		fmt.Fprintf(stdout, "Budget: %s per %s (%s).\n", b.limits(), b.Period, b.Timezone)
+	}
+	if l := resp.Limit; l != nil {
+		fmt.Fprintf(stdout, "Rate limit: %s.\n", l.describe())
+	}
+	fmt.Fprintf(stdout, `
+The secret is shown only once: it is not stored and cannot be shown again. Copy it now.
+
+    %[1]s
+
+Use it with Claude Code (or as the secret of a CI job):
+
+    export ANTHROPIC_BASE_URL=%[2]s
+    export ANTHROPIC_API_KEY=%[1]s
+
+Then check the whole path with: tollgate doctor
+`, resp.Secret, c.base)
+	if u, err := url.Parse(c.base); err == nil && isLoopback(u.Hostname()) {
+		fmt.Fprintf(stdout, "(%s is the address this command used; give clients the address they reach the gateway at.)\n", c.base)
+	}
+	return nil
+}
+
+func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("keys list", "keys list [--user U] [--team T] [--json]", stderr)
+	var af adminFlags
+	af.register(fs, true)
+	user := fs.String("user", "", "only keys of this user (name or id)")
+	team := fs.String("team", "", "only keys of this team (name or id)")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return flagErr(err)
+	}
+	if err := wantArgs("keys list", pos); err != nil {
+		return err
+	}
+	c, err := af.client()
+	if err != nil {
+		return err
+	}
+	q := url.Values{}
+	if *user != "" {
+		q.Set("user", *user)
+	}
+	if *team != "" {
+		q.Set("team", *team)
+	}
+	var resp struct {
+		Keys []keyJSON `json:"keys"`
+	}
+	raw, err := c.get(ctx, "/admin/keys", q, &resp)
+	if err != nil {
+		return err
+	}
+	if af.json {
+		return printJSON(stdout, raw)
+	}
+	if len(resp.Keys) == 0 {
+		fmt.Fprintln(stdout, "No keys. Create one with: tollgate keys create --alias NAME")
+		return nil
+	}
+	t := newTable("ALIAS", "PREFIX", "USER", "TEAM", "MODELS", "EXPIRES", "STATUS")
+	for _, k := range resp.Keys {
+		t.add(k.Alias, k.Prefix+"…", orDash(k.User), orDash(k.Team), k.models(), when(k.ExpiresAt, "never"), k.status())
+	}
+	return t.write(stdout)
+}
+
+func keysShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("keys show", "keys show ID|ALIAS [--json]", stderr)
+	var af adminFlags
+	af.register(fs, true)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return flagErr(err)
+	}
+	if err := wantArgs("keys show", pos, "ID|ALIAS"); err != nil {
+		return err
+	}
+	c, err := af.client()
+	if err != nil {
+		return err
+	}
+	var resp struct {
+		Key keyJSON `json:"key"`
+	}
+	raw, err := c.get(ctx, "/admin/keys/"+escape(pos[0]), nil, &resp)
+	if err != nil {
+		return err
+	}
+	if af.json {
+		return printJSON(stdout, raw)
+	}
+	k := resp.Key
+	// The key's own budgets and limits too, so that one command answers
+	// "what may this key still do?".
+	q := url.Values{"key": {k.ID}}
+	var spend spendResponse
+	if _, err := c.get(ctx, "/admin/spend", q, &spend); err != nil {
+		return err
+	}
+	var limits struct {
+		Limits []limitJSON `json:"limits"`
+	}
+	if _, err := c.get(ctx, "/admin/limits", q, &limits); err != nil {
+		return err
+	}
+	fields := [][2]string{
+		{"alias", k.Alias}, {"id", k.ID}, {"prefix", k.Prefix + "…"}, {"status", k.status()},
+		{"user", orDash(k.User)}, {"team", orDash(k.Team)}, {"models", k.models()}, {"tags", k.tags()},
+		{"expires", when(k.ExpiresAt, "never")}, {"created", when(k.CreatedAt, "-")}, {"last used", when(k.LastUsedAt, "never")},
+	}
+	for _, b := range spend.Budgets {
+		fields = append(fields, [2]string{"budget", fmt.Sprintf("%s per %s; spent %s; resets %s [%s]", b.limits(), b.Period, b.spent(), b.resets(), b.ID)})
+	}
+	for _, l := range limits.Limits {
+		fields = append(fields, [2]string{"rate limit", fmt.Sprintf("%s [%s]", l.describe(), l.ID)})
+	}
+	return writeFields(stdout, fields)
+}
+
+func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("keys revoke", "keys revoke ID|ALIAS", stderr)
+	var af adminFlags
+	af.register(fs, true)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return flagErr(err)
+	}
+	if err := wantArgs("keys revoke", pos, "ID|ALIAS"); err != nil {
+		return err
+	}
+	c, err := af.client()
+	if err != nil {
+		return err
+	}
+	var resp struct {
+		Key keyJSON `json:"key"`
+	}
+	raw, err := c.post(ctx, "/admin/keys/"+escape(pos[0])+"/revoke", nil, &resp)
+	if err != nil {
+		return err
+	}
+	if af.json {
+		return printJSON(stdout, raw)
+	}
+	fmt.Fprintf(stdout, "Revoked key %q (%s…): calls with it now get 401. Its usage history is kept.\n", resp.Key.Alias, resp.Key.Prefix)
+	return nil
+}
+
+func keysDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("keys delete", "keys delete ID|ALIAS", stderr)
+	var af adminFlags
+	af.register(fs, false)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return flagErr(err)
+	}
+	if err := wantArgs("keys delete", pos, "ID|ALIAS"); err != nil {
+		return err
+	}
+	c, err := af.client()
+	if err != nil {
+		return err
+	}
+	if err := c.del(ctx, "/admin/keys/"+escape(pos[0])); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Deleted key %q.\n", pos[0])
+	return nil
+}

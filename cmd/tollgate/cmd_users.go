@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// userJSON is a user as the admin API shows it.
+type userJSON struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Email     string     `json:"email"`
+	Disabled  bool       `json:"disabled"`
+	Teams     []string   `json:"teams"`
+	CreatedAt *time.Time `json:"created_at"`
+}
+
+func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return dispatch(ctx, "users", "tollgate users: the people (and bots) keys and budgets belong to.", []subcommand{
+		{"create", "NAME [--email ADDRESS]", usersCreate},
+		{"list", "[--json]", usersList},
+		{"delete", "NAME|ID", usersDelete},
+	}, args, stdout, stderr)
+}
+
+func usersCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("users create", "users create NAME [--email ADDRESS]", stderr)
+	var af adminFlags
+	af.register(fs, true)
+	email := fs.String("email", "", "the user's email address")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return flagErr(err)
+	}
+	if err := wantArgs("users create", pos, "NAME"); err != nil {
+		return err
+	}
+	c, err := af.client()
+	if err != nil {
+		return err
+	}
+	req := map[string]any{"name": pos[0]}
+	if *email != "" {
+		req["email"] = *email
+	}
+	var resp struct {
+		User userJSON `json:"user"`
+	}
+	raw, err := c.post(ctx, "/admin/users", req, &resp)
+	if err != nil {
+		return err
+	}
+	if af.json {
+		return printJSON(stdout, raw)
+	}
+	fmt.Fprintf(stdout, "Created user %q (%s). Give them a key with: tollgate keys create --alias %s-laptop --user %s\n",
+		resp.User.Name, resp.User.ID, resp.User.Name, resp.User.Name)
+	return nil
+}
+
+func usersList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("users list", "users list [--json]", stderr)
+	var af adminFlags
+	af.register(fs, true)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return flagErr(err)
+	}
+	if err := wantArgs("users list", pos); err != nil {
+		return err
+	}
+	c, err := af.client()
+	if err != nil {
+		return err
+	}
+	var resp struct {
+		Users []userJSON `json:"users"`
+	}
+	raw, err := c.get(ctx, "/admin/users", nil, &resp)
+	if err != nil {
+		return err
+	}
+	if af.json {
+		return printJSON(stdout, raw)
+	}
+	if len(resp.Users) == 0 {
+		fmt.Fprintln(stdout, "No users. Create one with: tollgate users create NAME --email ADDRESS")
+		return nil
+	}
+	t := newTable("NAME", "EMAIL", "TEAMS", "STATUS", "CREATED", "ID")
+	for _, u := range resp.Users {
+		teams, status, email := "-", "active", u.Email
+		if len(u.Teams) > 0 {
+			teams = strings.Join(u.Teams, ",")
+		}
+		if u.Disabled {
+			status = "disabled"
+		}
+		if email == "" {
+			email = "-"
+		}
+		t.add(u.Name, email, teams, status, when(u.CreatedAt, "-"), u.ID)
+	}
+	return t.write(stdout)
+}
+
+func usersDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return deleteByName(ctx, "users", "/admin/users/", "user", "NAME|ID", args, stdout, stderr)
+}
+
+// deleteByName is `tollgate users|teams delete NAME`.
+func deleteByName(ctx context.Context, group, path, noun, arg string, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet(group+" delete", group+" delete "+arg, stderr)
+	var af adminFlags
+	af.register(fs, false)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return flagErr(err)
+	}
+	if err := wantArgs(group+" delete", pos, arg); err != nil {
+		return err
+	}
+	c, err := af.client()
+	if err != nil {
+		return err
+	}
+	if err := c.del(ctx, path+escape(pos[0])); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Deleted %s %q.\n", noun, pos[0])
+	return nil
+}
