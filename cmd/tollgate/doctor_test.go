@@ -173,7 +173,7 @@ func TestDoctor(t *testing.T) {
 			setup: func(t *testing.T) map[string]string {
 				return map[string]string{"ANTHROPIC_API_KEY": createKey(t, "--alias", "sonnet-only", "--models", "claude-sonnet-4-5")}
 			},
-			env:        map[string]string{"ANTHROPIC_BASE_URL": gw, "ANTHROPIC_DEFAULT_HAIKU_MODEL": "claude-haiku-4-5"},
+			env: map[string]string{"ANTHROPIC_BASE_URL": gw, "ANTHROPIC_DEFAULT_HAIKU_MODEL": "claude-haiku-4-5"},
 			// The gateway lists only the models a key may use, so the
 			// refusal shows at the route check, before any call is made.
 			wantFailed: "model route", wantHop: hopGateway,
