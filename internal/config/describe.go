@@ -51,9 +51,9 @@ func (c *Config) Describe() string {
 	fmt.Fprintf(&b, "; %d pattern rules\n", len(c.Routing.Patterns))
 
 	if n := len(c.Keys); n > 0 {
-		fmt.Fprintf(&b, "keys: %d static keys", n)
+		fmt.Fprintf(&b, "keys: %d static keys, plus the virtual keys in the database", n)
 	} else {
-		b.WriteString("keys: NONE CONFIGURED, any client key is accepted")
+		b.WriteString("keys: NONE CONFIGURED in the file: until a virtual key exists (tollgate keys create), any client key is accepted")
 	}
 	return b.String()
 }
