@@ -62,6 +62,21 @@ var (
 )
 
 var catalog = []catalogEntry{
+	// The 5.5 generation is what Claude Code 2.1.332 (the newest release
+	// when this was written) asks for by default: claude-opus-5-5 and
+	// us.anthropic.claude-opus-5-5 were seen on the wire; profiles assumed.
+	{
+		name: "claude-opus-5-5", display: "Claude Opus 5.5",
+		bedrock: "anthropic.claude-opus-5-5", profiles: profilesAssumed,
+	},
+	{
+		name: "claude-sonnet-5-5", display: "Claude Sonnet 5.5",
+		bedrock: "anthropic.claude-sonnet-5-5", profiles: profilesAssumed,
+	},
+	{
+		name: "claude-haiku-5-5", display: "Claude Haiku 5.5",
+		bedrock: "anthropic.claude-haiku-5-5", profiles: profilesAssumed,
+	},
 	{
 		name: "claude-opus-4-8", display: "Claude Opus 4.8",
 		bedrock: "anthropic.claude-opus-4-8", profiles: profilesAssumed,

@@ -451,7 +451,7 @@ models:
 database sqlite://tollgate-data/tollgate.db
 provider bedrock: bedrock in eu-west-1 via http://user:xxxxx@127.0.0.1:4010, Bedrock API key from $AWS_BEARER_TOKEN_BEDROCK
 provider claude: anthropic at https://api.anthropic.com, API key from $TOLLGATE_ANTHROPIC_KEY
-models: 1 listed, 14 in total with the catalog (on bedrock, prefix global); 2 pattern rules
+models: 1 listed, 17 in total with the catalog (on bedrock, prefix global); 2 pattern rules
 keys: 1 static keys, plus the virtual keys in the database`
 	got := c.Describe()
 	if diff := cmp.Diff(want, got); diff != "" {

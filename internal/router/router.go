@@ -294,7 +294,7 @@ func (r *Router) resolveBedrockID(id string) (Route, bool) {
 		return Route{}, false
 	}
 	return Route{
-		Model: id,
+		Model: publicName(id),
 		Targets: []Target{{
 			Provider:   r.passProvider,
 			Model:      id,
@@ -309,6 +309,18 @@ func (r *Router) resolveBedrockID(id string) (Route, bool) {
 // result is a copy.
 func (r *Router) Models() []ModelInfo {
 	return slices.Clone(r.models)
+}
+
+// publicName is the model name usage rows and charts use for a Bedrock id
+// nothing in the config names: us.anthropic.claude-opus-5-5 and
+// global.anthropic.claude-opus-5-5-v1:0 are both claude-opus-5-5, so that
+// the region prefix does not split a model in two. ARNs stay as they are.
+func publicName(id string) string {
+	base, ok := config.BedrockBaseID(id)
+	if !ok {
+		return id
+	}
+	return strings.TrimPrefix(trimVersion(base), "anthropic.")
 }
 
 // trimVersion strips a Bedrock version suffix: "-v1:0" or "-v1".

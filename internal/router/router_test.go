@@ -131,8 +131,8 @@ func TestResolve(t *testing.T) {
 			Model:   "arn:aws-us-gov:bedrock:us-gov-west-1:1:inference-profile/us-gov.anthropic.claude-sonnet-4-5-20250929-v1:0",
 			Targets: []Target{bedrock("arn:aws-us-gov:bedrock:us-gov-west-1:1:inference-profile/us-gov.anthropic.claude-sonnet-4-5-20250929-v1:0")},
 		}},
-		{name: "unknown Bedrock id passes through", in: "us.anthropic.claude-mythos-1-v1:0", want: Route{
-			Model: "us.anthropic.claude-mythos-1-v1:0", Targets: []Target{bedrock("us.anthropic.claude-mythos-1-v1:0")},
+		{name: "unknown Bedrock id passes through, named without prefix and version", in: "us.anthropic.claude-mythos-1-v1:0", want: Route{
+			Model: "claude-mythos-1", Targets: []Target{bedrock("us.anthropic.claude-mythos-1-v1:0")},
 		}},
 
 		// 4. patterns
@@ -334,7 +334,7 @@ func TestModels(t *testing.T) {
 	want := []ModelInfo{
 		{ID: "team-sonnet", DisplayName: "team-sonnet"},
 		{ID: "team-opus", DisplayName: "team-opus"},
-		{ID: "claude-opus-4-8", DisplayName: "Claude Opus 4.8"},
+		{ID: "claude-opus-5-5", DisplayName: "Claude Opus 5.5"},
 	}
 	if diff := cmp.Diff(want, got[:3]); diff != "" {
 		t.Errorf("Models() first entries (-want +got):\n%s", diff)

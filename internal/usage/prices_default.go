@@ -51,6 +51,13 @@ var families = func() map[string]family {
 	// 4.5's until a source says otherwise.
 	sonnetLater := family{rates(3, 15), true}
 	return map[string]family{
+		// The 5.5 generation (Claude Code 2.1.332's defaults) has no
+		// published price in our sources; each is assumed at its family's
+		// latest known price. Override under prices: when it is known.
+		"claude-opus-5-5":   opus45,
+		"claude-sonnet-5-5": sonnetLater,
+		"claude-haiku-5-5":  {rates(1, 5), true},
+
 		// Opus 4.6, 4.7 and 4.8 are assumed to keep Opus 4.5's price.
 		"claude-opus-4-5": opus45,
 		"claude-opus-4-6": opus45,
