@@ -40,11 +40,11 @@ bin=$dir/node_modules/$pkg/bin/claude.exe
 # works DIR: the CLI installed in DIR runs and reports the wanted version. It
 # runs in a throwaway HOME, so checking leaves nothing behind.
 works() {
-  local home out
+  local home
   home=$(mktemp -d)
-  out=$(HOME=$home "$1/node_modules/$pkg/bin/claude.exe" --version 2>&1) || true
+  reported=$(HOME=$home "$1/node_modules/$pkg/bin/claude.exe" --version 2>&1) || true
   rm -rf "$home"
-  [[ $out == "$version "* ]]
+  [[ $reported == "$version "* ]]
 }
 
 if works "$dir"; then
@@ -66,15 +66,25 @@ else
     log "the native binary is not in place after npm install; running the package's install.cjs"
     (cd "$tmp/node_modules/$pkg" && node install.cjs >&2) || true
   fi
-  works "$tmp" || die "$pkg@$version installed, but $tmp/node_modules/$pkg/bin/claude.exe --version does not report $version"
+  works "$tmp" || die "$pkg@$version installed, but claude --version reports: $reported"
   rm -rf "$dir"
   mv "$tmp" "$dir"
   trap - EXIT
 fi
-HOME=$(mktemp -d) "$bin" --version >&2
+log "claude --version: $reported"
 
-log "installing the Node SDK clients (internal/conformance/node)"
-(cd internal/conformance/node && npm ci --no-audit --no-fund >&2)
+# npm ci starts from scratch each time; skip it while node_modules was made
+# from the same lockfile.
+node_dir=internal/conformance/node
+lock_sum=$(sha256sum "$node_dir/package-lock.json" | cut -d' ' -f1)
+stamp=$node_dir/node_modules/.tollgate-lock.sha256
+if [ "$(cat "$stamp" 2>/dev/null)" = "$lock_sum" ]; then
+  log "Node SDK clients already installed from this lockfile ($node_dir/node_modules)"
+else
+  log "installing the Node SDK clients ($node_dir: npm ci)"
+  (cd "$node_dir" && npm ci --no-audit --no-fund >&2)
+  echo "$lock_sum" >"$stamp"
+fi
 
 printf 'export TOLLGATE_TEST_CLAUDE=%q\n' "$bin"
-printf 'export TOLLGATE_TEST_NODE_DIR=%q\n' "$PWD/internal/conformance/node"
+printf 'export TOLLGATE_TEST_NODE_DIR=%q\n' "$PWD/$node_dir"

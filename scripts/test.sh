@@ -29,6 +29,10 @@ if [ -z "${TOLLGATE_TEST_POSTGRES_URL:-}" ]; then
 fi
 export TOLLGATE_TEST_POSTGRES_URL
 
+log "Claude Code and the Node SDKs (conformance suite)"
+cc_env=$(./scripts/claude-code.sh)   # assigned first, so a failure stops the script
+eval "$cc_env"
+
 log "go test"
 # CI=true makes every suite that needs a service fail, never skip, when the
 # service is missing.
