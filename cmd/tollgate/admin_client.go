@@ -66,6 +66,53 @@ func (f *adminFlags) client() (*adminClient, error) {
 	}, nil
 }
 
+// adminCommand is the command line of one admin subcommand: a FlagSet that
+// already has the shared adminFlags, so a command adds only its own flags.
+type adminCommand struct {
+	flags *flag.FlagSet
+	adminFlags
+}
+
+// newAdminCommand starts the command line of `tollgate name`. synopsis is
+// what follows the name in the usage line ("NAME [--email ADDRESS]");
+// withJSON adds --json.
+func newAdminCommand(name, synopsis string, withJSON bool, stderr io.Writer) *adminCommand {
+	cmd := &adminCommand{flags: newFlagSet(name, name+" "+synopsis, stderr)}
+	cmd.register(cmd.flags, withJSON)
+	return cmd
+}
+
+// parse parses args, with the flags anywhere among them, and checks that
+// the positional arguments are exactly names. -h and --help come back as
+// flag.ErrHelp, which flagErr turns into success.
+func (cmd *adminCommand) parse(args []string, names ...string) ([]string, error) {
+	pos, err := parseArgs(cmd.flags, args)
+	if err != nil {
+		return nil, err
+	}
+	return pos, wantArgs(cmd.flags.Name(), pos, names...)
+}
+
+// deleteCommand is `tollgate GROUP delete ARG` of users, teams, keys,
+// budgets and limits: it deletes path+ARG, then prints done (a format with
+// one verb, for ARG).
+func deleteCommand(ctx context.Context, group, path, arg, done string, args []string, stdout, stderr io.Writer) error {
+	cmd := newAdminCommand(group+" delete", arg, false, stderr)
+	pos, err := cmd.parse(args, arg)
+	if err != nil {
+		return flagErr(err)
+	}
+	c, err := cmd.client()
+	if err != nil {
+		return err
+	}
+	if err := c.del(ctx, path+escape(pos[0])); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, done, pos[0])
+	return nil
+}
+
 // adminClient calls the gateway's admin REST API (/admin/…), authenticated
 // with the admin key.
 type adminClient struct {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -160,22 +159,16 @@ func runBudgets(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func budgetsCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("budgets create", "budgets create --user U|--team T|--key K --usd N [--tokens N] --period P [flags]", stderr)
-	var af adminFlags
-	af.register(fs, true)
+	cmd := newAdminCommand("budgets create", "--user U|--team T|--key K --usd N [--tokens N] --period P [flags]", true, stderr)
 	var sf scopeFlags
-	sf.register(fs, "the budget covers")
-	usd := fs.String("usd", "", "limit in USD, e.g. 50 or 12.5")
-	tokens := fs.Int64("tokens", 0, "limit in tokens (all kinds)")
-	period := fs.String("period", "", "period: day, week, month or total (required)")
-	tz := fs.String("timezone", "", "time zone in which the period starts, e.g. Europe/Berlin (default UTC)")
-	thresholds := fs.String("thresholds", "", "alert thresholds in percent, e.g. 50,80,100 (default 50,80,100)")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
+	sf.register(cmd.flags, "the budget covers")
+	usd := cmd.flags.String("usd", "", "limit in USD, e.g. 50 or 12.5")
+	tokens := cmd.flags.Int64("tokens", 0, "limit in tokens (all kinds)")
+	period := cmd.flags.String("period", "", "period: day, week, month or total (required)")
+	tz := cmd.flags.String("timezone", "", "time zone in which the period starts, e.g. Europe/Berlin (default UTC)")
+	thresholds := cmd.flags.String("thresholds", "", "alert thresholds in percent, e.g. 50,80,100 (default 50,80,100)")
+	if _, err := cmd.parse(args); err != nil {
 		return flagErr(err)
-	}
-	if err := wantArgs("budgets create", pos); err != nil {
-		return err
 	}
 	kind, ref, err := sf.one(true)
 	if err != nil {
@@ -189,11 +182,11 @@ func budgetsCreate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	req := map[string]any{kind: ref, "period": *period}
 	if *usd != "" {
-		v := strings.TrimPrefix(*usd, "$")
-		if !usdRE.MatchString(v) {
-			return fmt.Errorf("--usd %q is not an amount of dollars such as 50 or 12.5", *usd)
+		v, err := parseUSD("--usd", *usd)
+		if err != nil {
+			return err
 		}
-		req["limit_usd"] = json.Number(v)
+		req["limit_usd"] = v
 	}
 	if *tokens != 0 {
 		req["limit_tokens"] = *tokens
@@ -212,7 +205,7 @@ func budgetsCreate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		req["thresholds"] = ts
 	}
-	c, err := af.client()
+	c, err := cmd.client()
 	if err != nil {
 		return err
 	}
@@ -223,7 +216,7 @@ func budgetsCreate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	if af.json {
+	if cmd.json {
 		return printJSON(stdout, raw)
 	}
 	b := resp.Budget
@@ -232,23 +225,17 @@ func budgetsCreate(ctx context.Context, args []string, stdout, stderr io.Writer)
 }
 
 func budgetsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("budgets list", "budgets list [--user U|--team T|--key K] [--json]", stderr)
-	var af adminFlags
-	af.register(fs, true)
+	cmd := newAdminCommand("budgets list", "[--user U|--team T|--key K] [--json]", true, stderr)
 	var sf scopeFlags
-	sf.register(fs, "only budgets on")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
+	sf.register(cmd.flags, "only budgets on")
+	if _, err := cmd.parse(args); err != nil {
 		return flagErr(err)
-	}
-	if err := wantArgs("budgets list", pos); err != nil {
-		return err
 	}
 	q, err := sf.query()
 	if err != nil {
 		return fmt.Errorf("budgets list: %w", err)
 	}
-	c, err := af.client()
+	c, err := cmd.client()
 	if err != nil {
 		return err
 	}
@@ -259,7 +246,7 @@ func budgetsList(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	if af.json {
+	if cmd.json {
 		return printJSON(stdout, raw)
 	}
 	if len(resp.Budgets) == 0 {
@@ -301,30 +288,7 @@ func (s *scopeFlags) query() (url.Values, error) {
 }
 
 func budgetsDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return deleteByID(ctx, "budgets", "/admin/budgets/", "budget", args, stdout, stderr)
-}
-
-// deleteByID is `tollgate budgets|limits delete ID`.
-func deleteByID(ctx context.Context, group, path, noun string, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet(group+" delete", group+" delete ID", stderr)
-	var af adminFlags
-	af.register(fs, false)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return flagErr(err)
-	}
-	if err := wantArgs(group+" delete", pos, "ID"); err != nil {
-		return err
-	}
-	c, err := af.client()
-	if err != nil {
-		return err
-	}
-	if err := c.del(ctx, path+escape(pos[0])); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "Deleted %s %s.\n", noun, pos[0])
-	return nil
+	return deleteCommand(ctx, "budgets", "/admin/budgets/", "ID", "Deleted budget %s.\n", args, stdout, stderr)
 }
 
 func runLimits(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -336,20 +300,14 @@ func runLimits(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func limitsCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("limits create", "limits create --user U|--team T|--key K [--rpm N] [--tpm N] [--concurrent N]", stderr)
-	var af adminFlags
-	af.register(fs, true)
+	cmd := newAdminCommand("limits create", "--user U|--team T|--key K [--rpm N] [--tpm N] [--concurrent N]", true, stderr)
 	var sf scopeFlags
-	sf.register(fs, "the limit applies to")
-	rpm := fs.Int64("rpm", 0, "requests per minute")
-	tpm := fs.Int64("tpm", 0, "tokens per minute")
-	concurrent := fs.Int64("concurrent", 0, "concurrent requests")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
+	sf.register(cmd.flags, "the limit applies to")
+	rpm := cmd.flags.Int64("rpm", 0, "requests per minute")
+	tpm := cmd.flags.Int64("tpm", 0, "tokens per minute")
+	concurrent := cmd.flags.Int64("concurrent", 0, "concurrent requests")
+	if _, err := cmd.parse(args); err != nil {
 		return flagErr(err)
-	}
-	if err := wantArgs("limits create", pos); err != nil {
-		return err
 	}
 	kind, ref, err := sf.one(true)
 	if err != nil {
@@ -364,7 +322,7 @@ func limitsCreate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			req[name] = v
 		}
 	}
-	c, err := af.client()
+	c, err := cmd.client()
 	if err != nil {
 		return err
 	}
@@ -375,7 +333,7 @@ func limitsCreate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	if af.json {
+	if cmd.json {
 		return printJSON(stdout, raw)
 	}
 	l := resp.Limit
@@ -384,23 +342,17 @@ func limitsCreate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 func limitsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("limits list", "limits list [--user U|--team T|--key K] [--json]", stderr)
-	var af adminFlags
-	af.register(fs, true)
+	cmd := newAdminCommand("limits list", "[--user U|--team T|--key K] [--json]", true, stderr)
 	var sf scopeFlags
-	sf.register(fs, "only limits on")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
+	sf.register(cmd.flags, "only limits on")
+	if _, err := cmd.parse(args); err != nil {
 		return flagErr(err)
-	}
-	if err := wantArgs("limits list", pos); err != nil {
-		return err
 	}
 	q, err := sf.query()
 	if err != nil {
 		return fmt.Errorf("limits list: %w", err)
 	}
-	c, err := af.client()
+	c, err := cmd.client()
 	if err != nil {
 		return err
 	}
@@ -411,7 +363,7 @@ func limitsList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if af.json {
+	if cmd.json {
 		return printJSON(stdout, raw)
 	}
 	if len(resp.Limits) == 0 {
@@ -426,5 +378,5 @@ func limitsList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func limitsDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return deleteByID(ctx, "limits", "/admin/limits/", "rate limit", args, stdout, stderr)
+	return deleteCommand(ctx, "limits", "/admin/limits/", "ID", "Deleted rate limit %s.\n", args, stdout, stderr)
 }

@@ -89,6 +89,16 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // usdRE is a decimal number of dollars as the CLI accepts it.
 var usdRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
 
+// parseUSD parses the dollar amount v of flag name ("--usd"), with or
+// without a leading "$", into the exact decimal the admin API takes.
+func parseUSD(name, v string) (json.Number, error) {
+	n := strings.TrimPrefix(v, "$")
+	if !usdRE.MatchString(n) {
+		return "", fmt.Errorf("%s %q is not an amount of dollars such as 50 or 12.5", name, v)
+	}
+	return json.Number(n), nil
+}
+
 // parseTags parses "repo=org/app,env=ci".
 func parseTags(s string) (map[string]string, error) {
 	if s == "" {
@@ -107,28 +117,22 @@ func parseTags(s string) (map[string]string, error) {
 }
 
 func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("keys create", "keys create --alias NAME [flags]", stderr)
-	var af adminFlags
-	af.register(fs, true)
-	alias := fs.String("alias", "", "the key's name in lists, usage and metrics (required)")
-	user := fs.String("user", "", "owning user (name or id)")
-	team := fs.String("team", "", "owning team (name or id)")
-	budgetUSD := fs.String("budget-usd", "", "a budget on the key in USD, e.g. 50 or 12.5")
-	budgetTokens := fs.Int64("budget-tokens", 0, "a budget on the key in tokens (all kinds)")
-	period := fs.String("period", "", "budget period: day, week, month or total (default month)")
-	tz := fs.String("timezone", "", "time zone of the budget period, e.g. Europe/Berlin (default UTC)")
-	models := fs.String("models", "", "comma-separated models the key may use (default all)")
-	tags := fs.String("tags", "", "comma-separated name=value tags put on every usage row, e.g. repo=org/app,env=ci")
-	expires := fs.String("expires", "", "expiry: a duration from now (30d, 12h, 2w) or an RFC 3339 time")
-	rpm := fs.Int64("rpm", 0, "rate limit on the key: requests per minute")
-	tpm := fs.Int64("tpm", 0, "rate limit on the key: tokens per minute")
-	concurrent := fs.Int64("concurrent", 0, "rate limit on the key: concurrent requests")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
+	cmd := newAdminCommand("keys create", "--alias NAME [flags]", true, stderr)
+	alias := cmd.flags.String("alias", "", "the key's name in lists, usage and metrics (required)")
+	user := cmd.flags.String("user", "", "owning user (name or id)")
+	team := cmd.flags.String("team", "", "owning team (name or id)")
+	budgetUSD := cmd.flags.String("budget-usd", "", "a budget on the key in USD, e.g. 50 or 12.5")
+	budgetTokens := cmd.flags.Int64("budget-tokens", 0, "a budget on the key in tokens (all kinds)")
+	period := cmd.flags.String("period", "", "budget period: day, week, month or total (default month)")
+	tz := cmd.flags.String("timezone", "", "time zone of the budget period, e.g. Europe/Berlin (default UTC)")
+	models := cmd.flags.String("models", "", "comma-separated models the key may use (default all)")
+	tags := cmd.flags.String("tags", "", "comma-separated name=value tags put on every usage row, e.g. repo=org/app,env=ci")
+	expires := cmd.flags.String("expires", "", "expiry: a duration from now (30d, 12h, 2w) or an RFC 3339 time")
+	rpm := cmd.flags.Int64("rpm", 0, "rate limit on the key: requests per minute")
+	tpm := cmd.flags.Int64("tpm", 0, "rate limit on the key: tokens per minute")
+	concurrent := cmd.flags.Int64("concurrent", 0, "rate limit on the key: concurrent requests")
+	if _, err := cmd.parse(args); err != nil {
 		return flagErr(err)
-	}
-	if err := wantArgs("keys create", pos); err != nil {
-		return err
 	}
 	if *alias == "" {
 		return fmt.Errorf("keys create: --alias is required (the name the key has in lists and usage)")
@@ -144,11 +148,11 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	setIf("period", *period)
 	setIf("timezone", *tz)
 	if *budgetUSD != "" {
-		v := strings.TrimPrefix(*budgetUSD, "$")
-		if !usdRE.MatchString(v) {
-			return fmt.Errorf("--budget-usd %q is not an amount of dollars such as 50 or 12.5", *budgetUSD)
+		usd, err := parseUSD("--budget-usd", *budgetUSD)
+		if err != nil {
+			return err
 		}
-		req["budget_usd"] = json.Number(v)
+		req["budget_usd"] = usd
 	}
 	for name, v := range map[string]int64{"budget_tokens": *budgetTokens, "rpm": *rpm, "tpm": *tpm, "concurrent": *concurrent} {
 		if v != 0 {
@@ -172,7 +176,7 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			req["expires_in"] = *expires
 		}
 	}
-	c, err := af.client()
+	c, err := cmd.client()
 	if err != nil {
 		return err
 	}
@@ -186,7 +190,7 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if af.json {
+	if cmd.json {
 		return printJSON(stdout, raw)
 	}
 	k := resp.Key
@@ -226,19 +230,13 @@ Then check the whole path with: tollgate doctor
 }
 
 func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("keys list", "keys list [--user U] [--team T] [--json]", stderr)
-	var af adminFlags
-	af.register(fs, true)
-	user := fs.String("user", "", "only keys of this user (name or id)")
-	team := fs.String("team", "", "only keys of this team (name or id)")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
+	cmd := newAdminCommand("keys list", "[--user U] [--team T] [--json]", true, stderr)
+	user := cmd.flags.String("user", "", "only keys of this user (name or id)")
+	team := cmd.flags.String("team", "", "only keys of this team (name or id)")
+	if _, err := cmd.parse(args); err != nil {
 		return flagErr(err)
 	}
-	if err := wantArgs("keys list", pos); err != nil {
-		return err
-	}
-	c, err := af.client()
+	c, err := cmd.client()
 	if err != nil {
 		return err
 	}
@@ -256,7 +254,7 @@ func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if af.json {
+	if cmd.json {
 		return printJSON(stdout, raw)
 	}
 	if len(resp.Keys) == 0 {
@@ -271,17 +269,12 @@ func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func keysShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("keys show", "keys show ID|ALIAS [--json]", stderr)
-	var af adminFlags
-	af.register(fs, true)
-	pos, err := parseArgs(fs, args)
+	cmd := newAdminCommand("keys show", "ID|ALIAS [--json]", true, stderr)
+	pos, err := cmd.parse(args, "ID|ALIAS")
 	if err != nil {
 		return flagErr(err)
 	}
-	if err := wantArgs("keys show", pos, "ID|ALIAS"); err != nil {
-		return err
-	}
-	c, err := af.client()
+	c, err := cmd.client()
 	if err != nil {
 		return err
 	}
@@ -292,7 +285,7 @@ func keysShow(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if af.json {
+	if cmd.json {
 		return printJSON(stdout, raw)
 	}
 	k := resp.Key
@@ -324,17 +317,12 @@ func keysShow(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("keys revoke", "keys revoke ID|ALIAS", stderr)
-	var af adminFlags
-	af.register(fs, true)
-	pos, err := parseArgs(fs, args)
+	cmd := newAdminCommand("keys revoke", "ID|ALIAS", true, stderr)
+	pos, err := cmd.parse(args, "ID|ALIAS")
 	if err != nil {
 		return flagErr(err)
 	}
-	if err := wantArgs("keys revoke", pos, "ID|ALIAS"); err != nil {
-		return err
-	}
-	c, err := af.client()
+	c, err := cmd.client()
 	if err != nil {
 		return err
 	}
@@ -345,7 +333,7 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if af.json {
+	if cmd.json {
 		return printJSON(stdout, raw)
 	}
 	fmt.Fprintf(stdout, "Revoked key %q (%s…): calls with it now get 401. Its usage history is kept.\n", resp.Key.Alias, resp.Key.Prefix)
@@ -353,23 +341,5 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func keysDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("keys delete", "keys delete ID|ALIAS", stderr)
-	var af adminFlags
-	af.register(fs, false)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return flagErr(err)
-	}
-	if err := wantArgs("keys delete", pos, "ID|ALIAS"); err != nil {
-		return err
-	}
-	c, err := af.client()
-	if err != nil {
-		return err
-	}
-	if err := c.del(ctx, "/admin/keys/"+escape(pos[0])); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "Deleted key %q.\n", pos[0])
-	return nil
+	return deleteCommand(ctx, "keys", "/admin/keys/", "ID|ALIAS", "Deleted key %q.\n", args, stdout, stderr)
 }

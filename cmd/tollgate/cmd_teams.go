@@ -34,17 +34,12 @@ func runTeams(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func teamsCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("teams create", "teams create NAME", stderr)
-	var af adminFlags
-	af.register(fs, true)
-	pos, err := parseArgs(fs, args)
+	cmd := newAdminCommand("teams create", "NAME", true, stderr)
+	pos, err := cmd.parse(args, "NAME")
 	if err != nil {
 		return flagErr(err)
 	}
-	if err := wantArgs("teams create", pos, "NAME"); err != nil {
-		return err
-	}
-	c, err := af.client()
+	c, err := cmd.client()
 	if err != nil {
 		return err
 	}
@@ -55,7 +50,7 @@ func teamsCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	if af.json {
+	if cmd.json {
 		return printJSON(stdout, raw)
 	}
 	fmt.Fprintf(stdout, "Created team %q (%s). Add people with: tollgate teams add-member %s USER\n", resp.Team.Name, resp.Team.ID, resp.Team.Name)
@@ -63,17 +58,11 @@ func teamsCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 func teamsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("teams list", "teams list [--json]", stderr)
-	var af adminFlags
-	af.register(fs, true)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
+	cmd := newAdminCommand("teams list", "[--json]", true, stderr)
+	if _, err := cmd.parse(args); err != nil {
 		return flagErr(err)
 	}
-	if err := wantArgs("teams list", pos); err != nil {
-		return err
-	}
-	c, err := af.client()
+	c, err := cmd.client()
 	if err != nil {
 		return err
 	}
@@ -84,7 +73,7 @@ func teamsList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if af.json {
+	if cmd.json {
 		return printJSON(stdout, raw)
 	}
 	if len(resp.Teams) == 0 {
@@ -99,17 +88,12 @@ func teamsList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func teamsAddMember(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("teams add-member", "teams add-member TEAM USER", stderr)
-	var af adminFlags
-	af.register(fs, true)
-	pos, err := parseArgs(fs, args)
+	cmd := newAdminCommand("teams add-member", "TEAM USER", true, stderr)
+	pos, err := cmd.parse(args, "TEAM", "USER")
 	if err != nil {
 		return flagErr(err)
 	}
-	if err := wantArgs("teams add-member", pos, "TEAM", "USER"); err != nil {
-		return err
-	}
-	c, err := af.client()
+	c, err := cmd.client()
 	if err != nil {
 		return err
 	}
@@ -120,7 +104,7 @@ func teamsAddMember(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	if af.json {
+	if cmd.json {
 		return printJSON(stdout, raw)
 	}
 	fmt.Fprintf(stdout, "Added %s to team %q; members: %s.\n", pos[1], resp.Team.Name, resp.Team.members())
@@ -128,17 +112,12 @@ func teamsAddMember(ctx context.Context, args []string, stdout, stderr io.Writer
 }
 
 func teamsRemoveMember(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("teams remove-member", "teams remove-member TEAM USER", stderr)
-	var af adminFlags
-	af.register(fs, false)
-	pos, err := parseArgs(fs, args)
+	cmd := newAdminCommand("teams remove-member", "TEAM USER", false, stderr)
+	pos, err := cmd.parse(args, "TEAM", "USER")
 	if err != nil {
 		return flagErr(err)
 	}
-	if err := wantArgs("teams remove-member", pos, "TEAM", "USER"); err != nil {
-		return err
-	}
-	c, err := af.client()
+	c, err := cmd.client()
 	if err != nil {
 		return err
 	}
@@ -150,5 +129,5 @@ func teamsRemoveMember(ctx context.Context, args []string, stdout, stderr io.Wri
 }
 
 func teamsDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return deleteByName(ctx, "teams", "/admin/teams/", "team", "NAME|ID", args, stdout, stderr)
+	return deleteCommand(ctx, "teams", "/admin/teams/", "NAME|ID", "Deleted team %q.\n", args, stdout, stderr)
 }

@@ -50,28 +50,22 @@ type usageResponse struct {
 }
 
 func runUsage(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("usage", "usage [--by user|team|key|model|tag|session] [--since 7d] [flags]", stderr)
-	var af adminFlags
-	af.register(fs, true)
-	by := fs.String("by", "", "group by user, team, key, model, tag or session (default user; tag when --tag is given)")
-	tag := fs.String("tag", "", "the tag to group by, e.g. repo (implies --by tag)")
-	since := fs.String("since", "", "start: a duration back from now (7d, 12h), a date (2025-06-01) or an RFC 3339 time (default 7d)")
-	until := fs.String("until", "", "end, in the same forms as --since (default now)")
-	gran := fs.String("granularity", "", "total, day or hour (default total)")
-	tz := fs.String("timezone", "", "time zone of day buckets, e.g. Europe/Berlin (default UTC)")
-	user := fs.String("user", "", "only this user's usage (name or id)")
-	team := fs.String("team", "", "only this team's usage (name or id)")
-	key := fs.String("key", "", "only this key's usage (alias or id)")
-	model := fs.String("model", "", "only this model's usage")
-	csv := fs.Bool("csv", false, "print CSV (the admin API's export) instead of a table")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
+	cmd := newAdminCommand("usage", "[--by user|team|key|model|tag|session] [--since 7d] [flags]", true, stderr)
+	by := cmd.flags.String("by", "", "group by user, team, key, model, tag or session (default user; tag when --tag is given)")
+	tag := cmd.flags.String("tag", "", "the tag to group by, e.g. repo (implies --by tag)")
+	since := cmd.flags.String("since", "", "start: a duration back from now (7d, 12h), a date (2025-06-01) or an RFC 3339 time (default 7d)")
+	until := cmd.flags.String("until", "", "end, in the same forms as --since (default now)")
+	gran := cmd.flags.String("granularity", "", "total, day or hour (default total)")
+	tz := cmd.flags.String("timezone", "", "time zone of day buckets, e.g. Europe/Berlin (default UTC)")
+	user := cmd.flags.String("user", "", "only this user's usage (name or id)")
+	team := cmd.flags.String("team", "", "only this team's usage (name or id)")
+	key := cmd.flags.String("key", "", "only this key's usage (alias or id)")
+	model := cmd.flags.String("model", "", "only this model's usage")
+	csv := cmd.flags.Bool("csv", false, "print CSV (the admin API's export) instead of a table")
+	if _, err := cmd.parse(args); err != nil {
 		return flagErr(err)
 	}
-	if err := wantArgs("usage", pos); err != nil {
-		return err
-	}
-	if *csv && af.json {
+	if *csv && cmd.json {
 		return fmt.Errorf("usage: give --csv or --json, not both")
 	}
 	if *by == "" && *tag != "" {
@@ -84,7 +78,7 @@ func runUsage(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			q.Set(name, v)
 		}
 	}
-	c, err := af.client()
+	c, err := cmd.client()
 	if err != nil {
 		return err
 	}
@@ -101,7 +95,7 @@ func runUsage(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if af.json {
+	if cmd.json {
 		return printJSON(stdout, raw)
 	}
 	return writeUsage(stdout, resp, *tag)
@@ -176,23 +170,17 @@ func writeUsage(w io.Writer, resp usageResponse, tag string) error {
 }
 
 func runSpend(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("spend", "spend [--user U|--team T|--key K] [--json]", stderr)
-	var af adminFlags
-	af.register(fs, true)
+	cmd := newAdminCommand("spend", "[--user U|--team T|--key K] [--json]", true, stderr)
 	var sf scopeFlags
-	sf.register(fs, "only budgets on")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
+	sf.register(cmd.flags, "only budgets on")
+	if _, err := cmd.parse(args); err != nil {
 		return flagErr(err)
-	}
-	if err := wantArgs("spend", pos); err != nil {
-		return err
 	}
 	q, err := sf.query()
 	if err != nil {
 		return fmt.Errorf("spend: %w", err)
 	}
-	c, err := af.client()
+	c, err := cmd.client()
 	if err != nil {
 		return err
 	}
@@ -201,7 +189,7 @@ func runSpend(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if af.json {
+	if cmd.json {
 		return printJSON(stdout, raw)
 	}
 	if len(resp.Budgets) == 0 {

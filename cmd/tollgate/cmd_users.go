@@ -27,18 +27,13 @@ func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func usersCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("users create", "users create NAME [--email ADDRESS]", stderr)
-	var af adminFlags
-	af.register(fs, true)
-	email := fs.String("email", "", "the user's email address")
-	pos, err := parseArgs(fs, args)
+	cmd := newAdminCommand("users create", "NAME [--email ADDRESS]", true, stderr)
+	email := cmd.flags.String("email", "", "the user's email address")
+	pos, err := cmd.parse(args, "NAME")
 	if err != nil {
 		return flagErr(err)
 	}
-	if err := wantArgs("users create", pos, "NAME"); err != nil {
-		return err
-	}
-	c, err := af.client()
+	c, err := cmd.client()
 	if err != nil {
 		return err
 	}
@@ -53,7 +48,7 @@ func usersCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	if af.json {
+	if cmd.json {
 		return printJSON(stdout, raw)
 	}
 	fmt.Fprintf(stdout, "Created user %q (%s). Give them a key with: tollgate keys create --alias %s-laptop --user %s\n",
@@ -62,17 +57,11 @@ func usersCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 func usersList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("users list", "users list [--json]", stderr)
-	var af adminFlags
-	af.register(fs, true)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
+	cmd := newAdminCommand("users list", "[--json]", true, stderr)
+	if _, err := cmd.parse(args); err != nil {
 		return flagErr(err)
 	}
-	if err := wantArgs("users list", pos); err != nil {
-		return err
-	}
-	c, err := af.client()
+	c, err := cmd.client()
 	if err != nil {
 		return err
 	}
@@ -83,7 +72,7 @@ func usersList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if af.json {
+	if cmd.json {
 		return printJSON(stdout, raw)
 	}
 	if len(resp.Users) == 0 {
@@ -108,28 +97,5 @@ func usersList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func usersDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return deleteByName(ctx, "users", "/admin/users/", "user", "NAME|ID", args, stdout, stderr)
-}
-
-// deleteByName is `tollgate users|teams delete NAME`.
-func deleteByName(ctx context.Context, group, path, noun, arg string, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet(group+" delete", group+" delete "+arg, stderr)
-	var af adminFlags
-	af.register(fs, false)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return flagErr(err)
-	}
-	if err := wantArgs(group+" delete", pos, arg); err != nil {
-		return err
-	}
-	c, err := af.client()
-	if err != nil {
-		return err
-	}
-	if err := c.del(ctx, path+escape(pos[0])); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "Deleted %s %q.\n", noun, pos[0])
-	return nil
+	return deleteCommand(ctx, "users", "/admin/users/", "NAME|ID", "Deleted user %q.\n", args, stdout, stderr)
 }

@@ -157,7 +157,7 @@ func (s *Store) CreateBudget(ctx context.Context, b Budget) (Budget, error) {
 
 const budgetCols = `id, scope_kind, scope_id, limit_usd_micros, limit_tokens, period, timezone, thresholds, created_at`
 
-func scanBudget(sc interface{ Scan(...any) error }) (Budget, error) {
+func scanBudget(sc scanner) (Budget, error) {
 	var b Budget
 	var usd, tokens sql.NullInt64
 	var thresholds string
@@ -219,25 +219,9 @@ func (s *Store) ListBudgets(ctx context.Context, f ScopeFilter) ([]Budget, error
 }
 
 func listBudgets(ctx context.Context, q queryer, f ScopeFilter) ([]Budget, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+budgetCols+` FROM budgets
+	return queryAll(ctx, q, "list budgets", scanBudget, `SELECT `+budgetCols+` FROM budgets
 		WHERE ($1 = '' OR scope_kind = $1) AND ($2 = '' OR scope_id = $2)
 		ORDER BY scope_kind, scope_id, period, id`, f.ScopeKind, f.ScopeID)
-	if err != nil {
-		return nil, fmt.Errorf("store: list budgets: %w", err)
-	}
-	defer rows.Close()
-	out := []Budget{}
-	for rows.Next() {
-		b, err := scanBudget(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list budgets: %w", err)
-		}
-		out = append(out, b)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list budgets: %w", err)
-	}
-	return out, nil
 }
 
 // UpdateBudget applies fn to the budget with id and saves it. fn may change
@@ -274,12 +258,18 @@ func (s *Store) UpdateBudget(ctx context.Context, id string, fn func(*Budget) er
 
 // DeleteBudget deletes the budget with id.
 func (s *Store) DeleteBudget(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM budgets WHERE id = $1`, id)
+	return s.deleteByID(ctx, "budgets", "budget", id)
+}
+
+// deleteByID deletes the row with id from table; what names the row in
+// errors ("budget"). A missing row is ErrNotFound.
+func (s *Store) deleteByID(ctx context.Context, table, what, id string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM `+table+` WHERE id = $1`, id)
 	if err != nil {
-		return fmt.Errorf("store: delete budget: %w", err)
+		return fmt.Errorf("store: delete %s: %w", what, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return notFound("budget %q not found", id)
+		return notFound("%s %q not found", what, id)
 	}
 	return nil
 }
@@ -329,7 +319,7 @@ func (s *Store) CreateLimit(ctx context.Context, l Limit) (Limit, error) {
 
 const limitCols = `id, scope_kind, scope_id, rpm, tpm, concurrent, created_at`
 
-func scanLimit(sc interface{ Scan(...any) error }) (Limit, error) {
+func scanLimit(sc scanner) (Limit, error) {
 	var l Limit
 	var created int64
 	err := sc.Scan(&l.ID, &l.ScopeKind, &l.ScopeID, &l.RPM, &l.TPM, &l.Concurrent, &created)
@@ -368,25 +358,9 @@ func (s *Store) ListLimits(ctx context.Context, f ScopeFilter) ([]Limit, error) 
 }
 
 func listLimits(ctx context.Context, q queryer, f ScopeFilter) ([]Limit, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+limitCols+` FROM rate_limits
+	return queryAll(ctx, q, "list limits", scanLimit, `SELECT `+limitCols+` FROM rate_limits
 		WHERE ($1 = '' OR scope_kind = $1) AND ($2 = '' OR scope_id = $2)
 		ORDER BY scope_kind, scope_id, id`, f.ScopeKind, f.ScopeID)
-	if err != nil {
-		return nil, fmt.Errorf("store: list limits: %w", err)
-	}
-	defer rows.Close()
-	out := []Limit{}
-	for rows.Next() {
-		l, err := scanLimit(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list limits: %w", err)
-		}
-		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list limits: %w", err)
-	}
-	return out, nil
 }
 
 // UpdateLimit applies fn to the limit with id and saves it. fn may change
@@ -418,14 +392,7 @@ func (s *Store) UpdateLimit(ctx context.Context, id string, fn func(*Limit) erro
 
 // DeleteLimit deletes the limit with id.
 func (s *Store) DeleteLimit(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM rate_limits WHERE id = $1`, id)
-	if err != nil {
-		return fmt.Errorf("store: delete limit: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return notFound("limit %q not found", id)
-	}
-	return nil
+	return s.deleteByID(ctx, "rate_limits", "limit", id)
 }
 
 // ---- snapshot and settings ----

@@ -152,7 +152,7 @@ func nonNilMap(v map[string]string) map[string]string {
 
 const keyCols = `id, alias, prefix, secret_hash, user_id, team_id, expires_at, models, tags, disabled, created_at, last_used_at`
 
-func scanKey(sc interface{ Scan(...any) error }) (Key, error) {
+func scanKey(sc scanner) (Key, error) {
 	var k Key
 	var user, team sql.NullString
 	var expires, lastUsed sql.NullInt64
@@ -227,24 +227,8 @@ func (s *Store) ListKeys(ctx context.Context, f KeyFilter) ([]Key, error) {
 }
 
 func listKeys(ctx context.Context, q queryer, userID, teamID string) ([]Key, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+keyCols+` FROM keys
+	return queryAll(ctx, q, "list keys", scanKey, `SELECT `+keyCols+` FROM keys
 		WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR team_id = $2) ORDER BY alias`, userID, teamID)
-	if err != nil {
-		return nil, fmt.Errorf("store: list keys: %w", err)
-	}
-	defer rows.Close()
-	keys := []Key{}
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list keys: %w", err)
-		}
-		keys = append(keys, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list keys: %w", err)
-	}
-	return keys, nil
 }
 
 // UpdateKey applies fn to the key named ref and saves it. fn may change

@@ -82,7 +82,7 @@ func (s *Store) CreateUser(ctx context.Context, u User) (User, error) {
 
 const userCols = `id, name, email, disabled, created_at`
 
-func scanUser(sc interface{ Scan(...any) error }) (User, error) {
+func scanUser(sc scanner) (User, error) {
 	var u User
 	var created int64
 	err := sc.Scan(&u.ID, &u.Name, &u.Email, &u.Disabled, &created)
@@ -119,25 +119,14 @@ func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
 }
 
 func listUsers(ctx context.Context, q queryer) ([]User, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY name`)
+	users, err := queryAll(ctx, q, "list users", scanUser, `SELECT `+userCols+` FROM users ORDER BY name`)
 	if err != nil {
-		return nil, fmt.Errorf("store: list users: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	users := []User{}
-	index := map[string]int{}
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list users: %w", err)
-		}
-		index[u.ID] = len(users)
-		users = append(users, u)
+	index := make(map[string]int, len(users))
+	for i, u := range users {
+		index[u.ID] = i
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list users: %w", err)
-	}
-	rows.Close()
 	err = pairs(ctx, q, `SELECT user_id, team_id FROM team_members ORDER BY user_id, team_id`, func(uid, tid string) {
 		if i, ok := index[uid]; ok {
 			users[i].TeamIDs = append(users[i].TeamIDs, tid)
@@ -180,23 +169,30 @@ func (s *Store) UpdateUser(ctx context.Context, ref string, fn func(*User) error
 // (ErrConflict): delete or revoke-and-delete its keys first, so no key
 // silently loses its owner and with it the owner's budget.
 func (s *Store) DeleteUser(ctx context.Context, ref string) error {
+	return s.deleteOwner(ctx, ScopeUser, "users", ref)
+}
+
+// deleteOwner deletes the user or team (kind) named ref from table, with the
+// budgets and limits on it; the schema cascades to its memberships. It
+// refuses (ErrConflict) while keys still belong to it.
+func (s *Store) deleteOwner(ctx context.Context, kind, table, ref string) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		id, err := resolve(ctx, tx, ScopeUser, ref)
+		id, err := resolve(ctx, tx, kind, ref)
 		if err != nil {
 			return err
 		}
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM keys WHERE user_id = $1`, id).Scan(&n); err != nil {
-			return fmt.Errorf("store: delete user: %w", err)
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM keys WHERE `+scopeColumn[kind]+` = $1`, id).Scan(&n); err != nil {
+			return fmt.Errorf("store: delete %s: %w", kind, err)
 		}
 		if n > 0 {
-			return conflict("user %q still owns %d key(s); delete them first", ref, n)
+			return conflict("%s %q still owns %d key(s); delete them first", kind, ref, n)
 		}
-		if err := deleteScoped(ctx, tx, ScopeUser, id); err != nil {
+		if err := deleteScoped(ctx, tx, kind, id); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, id); err != nil {
-			return fmt.Errorf("store: delete user: %w", err)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE id = $1`, id); err != nil {
+			return fmt.Errorf("store: delete %s: %w", kind, err)
 		}
 		return nil
 	})
@@ -234,7 +230,7 @@ func (s *Store) CreateTeam(ctx context.Context, t Team) (Team, error) {
 	return t, nil
 }
 
-func scanTeam(sc interface{ Scan(...any) error }) (Team, error) {
+func scanTeam(sc scanner) (Team, error) {
 	var t Team
 	var created int64
 	err := sc.Scan(&t.ID, &t.Name, &created)
@@ -271,25 +267,14 @@ func (s *Store) ListTeams(ctx context.Context) ([]Team, error) {
 }
 
 func listTeams(ctx context.Context, q queryer) ([]Team, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, name, created_at FROM teams ORDER BY name`)
+	teams, err := queryAll(ctx, q, "list teams", scanTeam, `SELECT id, name, created_at FROM teams ORDER BY name`)
 	if err != nil {
-		return nil, fmt.Errorf("store: list teams: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	teams := []Team{}
-	index := map[string]int{}
-	for rows.Next() {
-		t, err := scanTeam(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list teams: %w", err)
-		}
-		index[t.ID] = len(teams)
-		teams = append(teams, t)
+	index := make(map[string]int, len(teams))
+	for i, t := range teams {
+		index[t.ID] = i
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list teams: %w", err)
-	}
-	rows.Close()
 	err = pairs(ctx, q, `SELECT team_id, user_id FROM team_members ORDER BY team_id, user_id`, func(tid, uid string) {
 		if i, ok := index[tid]; ok {
 			teams[i].MemberIDs = append(teams[i].MemberIDs, uid)
@@ -329,37 +314,14 @@ func (s *Store) UpdateTeam(ctx context.Context, ref string, fn func(*Team) error
 // DeleteTeam deletes the team named ref, its memberships, budgets and
 // limits. A team that still owns keys is not deleted (ErrConflict).
 func (s *Store) DeleteTeam(ctx context.Context, ref string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		id, err := resolve(ctx, tx, ScopeTeam, ref)
-		if err != nil {
-			return err
-		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM keys WHERE team_id = $1`, id).Scan(&n); err != nil {
-			return fmt.Errorf("store: delete team: %w", err)
-		}
-		if n > 0 {
-			return conflict("team %q still owns %d key(s); delete them first", ref, n)
-		}
-		if err := deleteScoped(ctx, tx, ScopeTeam, id); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM teams WHERE id = $1`, id); err != nil {
-			return fmt.Errorf("store: delete team: %w", err)
-		}
-		return nil
-	})
+	return s.deleteOwner(ctx, ScopeTeam, "teams", ref)
 }
 
 // AddMember adds the user named userRef to the team named teamRef. Adding a
 // member twice is not an error.
 func (s *Store) AddMember(ctx context.Context, teamRef, userRef string) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		tid, err := resolve(ctx, tx, ScopeTeam, teamRef)
-		if err != nil {
-			return err
-		}
-		uid, err := resolve(ctx, tx, ScopeUser, userRef)
+		tid, uid, err := resolveMember(ctx, tx, teamRef, userRef)
 		if err != nil {
 			return err
 		}
@@ -375,11 +337,7 @@ func (s *Store) AddMember(ctx context.Context, teamRef, userRef string) error {
 // RemoveMember removes the user named userRef from the team named teamRef.
 func (s *Store) RemoveMember(ctx context.Context, teamRef, userRef string) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		tid, err := resolve(ctx, tx, ScopeTeam, teamRef)
-		if err != nil {
-			return err
-		}
-		uid, err := resolve(ctx, tx, ScopeUser, userRef)
+		tid, uid, err := resolveMember(ctx, tx, teamRef, userRef)
 		if err != nil {
 			return err
 		}
@@ -392,6 +350,17 @@ func (s *Store) RemoveMember(ctx context.Context, teamRef, userRef string) error
 		}
 		return nil
 	})
+}
+
+// resolveMember returns the ids of the team and the user of a membership.
+func resolveMember(ctx context.Context, tx *sql.Tx, teamRef, userRef string) (teamID, userID string, err error) {
+	if teamID, err = resolve(ctx, tx, ScopeTeam, teamRef); err != nil {
+		return "", "", err
+	}
+	if userID, err = resolve(ctx, tx, ScopeUser, userRef); err != nil {
+		return "", "", err
+	}
+	return teamID, userID, nil
 }
 
 // column returns the single string column of a query.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -185,7 +184,7 @@ func (s *Store) Usage(ctx context.Context, q UsageQuery) ([]UsageRow, error) {
 		default:
 			return invalid("unknown usage dimension %q: want key, user, team, model, tag or session", q.By)
 		}
-		rows, err = queryUsage(ctx, tx, query, args...)
+		rows, err = queryAll(ctx, tx, "usage query", scanUsageRow, query, args...)
 		if err != nil {
 			return err
 		}
@@ -203,29 +202,19 @@ func (s *Store) Usage(ctx context.Context, q UsageQuery) ([]UsageRow, error) {
 	return rows, nil
 }
 
-func queryUsage(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]UsageRow, error) {
-	rs, err := tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: usage query: %w", err)
+// scanUsageRow reads a row of the queries Usage builds: the bucket start (0
+// when not bucketed), the group, then the counters.
+func scanUsageRow(sc scanner) (UsageRow, error) {
+	var r UsageRow
+	var bucket int64
+	if err := sc.Scan(&bucket, &r.Group, &r.Requests, &r.Errors, &r.Unpriced, &r.InputTokens, &r.OutputTokens,
+		&r.CacheWrite5mTokens, &r.CacheWrite1hTokens, &r.CacheReadTokens, &r.CostMicros); err != nil {
+		return UsageRow{}, err
 	}
-	defer rs.Close()
-	out := []UsageRow{}
-	for rs.Next() {
-		var r UsageRow
-		var bucket int64
-		if err := rs.Scan(&bucket, &r.Group, &r.Requests, &r.Errors, &r.Unpriced, &r.InputTokens, &r.OutputTokens,
-			&r.CacheWrite5mTokens, &r.CacheWrite1hTokens, &r.CacheReadTokens, &r.CostMicros); err != nil {
-			return nil, fmt.Errorf("store: usage query: %w", err)
-		}
-		if bucket != 0 {
-			r.Time = time.UnixMilli(bucket).UTC()
-		}
-		out = append(out, r)
+	if bucket != 0 {
+		r.Time = time.UnixMilli(bucket).UTC()
 	}
-	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("store: usage query: %w", err)
-	}
-	return out, nil
+	return r, nil
 }
 
 // nameRows fills in the key aliases and user and team names of rows.

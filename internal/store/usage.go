@@ -170,43 +170,35 @@ func (s *Store) InsertUsage(ctx context.Context, recs []usage.Record) error {
 	})
 	keyIDs := sortedKeys(lastUsed, strings.Compare)
 
+	const hourlyCols = 5 + 9
+	hourlyArgs := make([]any, 0, len(hourKeys)*hourlyCols)
+	for _, k := range hourKeys {
+		hourlyArgs = append(hourlyArgs, k.hour, k.key, k.user, k.team, k.model)
+		hourlyArgs = append(hourlyArgs, hourly[k].args()...)
+	}
+	const tagCols = 4 + 9
+	tagArgs := make([]any, 0, len(tagKeys)*tagCols)
+	for _, k := range tagKeys {
+		tagArgs = append(tagArgs, k.hour, k.key, k.value, k.model)
+		tagArgs = append(tagArgs, tagged[k].args()...)
+	}
+
 	return s.write(ctx, func(tx *sql.Tx) error {
-		for start := 0; start < len(recs); start += chunkRows {
-			n := min(chunkRows, len(recs)-start)
-			q := `INSERT INTO usage_records (` + usageCols + `) VALUES ` + s.values(n, usageNCols)
-			if _, err := tx.ExecContext(ctx, q, raw[start*usageNCols:(start+n)*usageNCols]...); err != nil {
-				return fmt.Errorf("store: insert usage: %w", err)
-			}
+		err := s.insertRows(ctx, tx, `INSERT INTO usage_records (`+usageCols+`)`, "", usageNCols, raw)
+		if err != nil {
+			return fmt.Errorf("store: insert usage: %w", err)
 		}
-		const hourlyCols = 5 + 9
-		for start := 0; start < len(hourKeys); start += chunkRows {
-			n := min(chunkRows, len(hourKeys)-start)
-			args := make([]any, 0, n*hourlyCols)
-			for _, k := range hourKeys[start : start+n] {
-				args = append(args, k.hour, k.key, k.user, k.team, k.model)
-				args = append(args, hourly[k].args()...)
-			}
-			q := `INSERT INTO usage_hourly (hour_ms, key_id, user_id, team_id, model, ` + counterCols + `) VALUES ` +
-				s.values(n, hourlyCols) + ` ON CONFLICT (hour_ms, key_id, user_id, team_id, model) DO UPDATE SET ` +
-				fmt.Sprintf(counterUpdate, "usage_hourly")
-			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-				return fmt.Errorf("store: update hourly rollup: %w", err)
-			}
+		err = s.insertRows(ctx, tx, `INSERT INTO usage_hourly (hour_ms, key_id, user_id, team_id, model, `+counterCols+`)`,
+			` ON CONFLICT (hour_ms, key_id, user_id, team_id, model) DO UPDATE SET `+fmt.Sprintf(counterUpdate, "usage_hourly"),
+			hourlyCols, hourlyArgs)
+		if err != nil {
+			return fmt.Errorf("store: update hourly rollup: %w", err)
 		}
-		const tagCols = 4 + 9
-		for start := 0; start < len(tagKeys); start += chunkRows {
-			n := min(chunkRows, len(tagKeys)-start)
-			args := make([]any, 0, n*tagCols)
-			for _, k := range tagKeys[start : start+n] {
-				args = append(args, k.hour, k.key, k.value, k.model)
-				args = append(args, tagged[k].args()...)
-			}
-			q := `INSERT INTO usage_tag_hourly (hour_ms, tag_key, tag_value, model, ` + counterCols + `) VALUES ` +
-				s.values(n, tagCols) + ` ON CONFLICT (hour_ms, tag_key, tag_value, model) DO UPDATE SET ` +
-				fmt.Sprintf(counterUpdate, "usage_tag_hourly")
-			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-				return fmt.Errorf("store: update tag rollup: %w", err)
-			}
+		err = s.insertRows(ctx, tx, `INSERT INTO usage_tag_hourly (hour_ms, tag_key, tag_value, model, `+counterCols+`)`,
+			` ON CONFLICT (hour_ms, tag_key, tag_value, model) DO UPDATE SET `+fmt.Sprintf(counterUpdate, "usage_tag_hourly"),
+			tagCols, tagArgs)
+		if err != nil {
+			return fmt.Errorf("store: update tag rollup: %w", err)
 		}
 		for _, id := range keyIDs {
 			if _, err := tx.ExecContext(ctx, `UPDATE keys SET last_used_at = $2
@@ -216,6 +208,19 @@ func (s *Store) InsertUsage(ctx context.Context, recs []usage.Record) error {
 		}
 		return nil
 	})
+}
+
+// insertRows runs `insert VALUES (…), … onConflict` for the rows in args,
+// cols parameters a row, chunkRows rows per statement.
+func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, insert, onConflict string, cols int, args []any) error {
+	for start := 0; start < len(args); start += chunkRows * cols {
+		end := min(start+chunkRows*cols, len(args))
+		q := insert + ` VALUES ` + s.values((end-start)/cols, cols) + onConflict
+		if _, err := tx.ExecContext(ctx, q, args[start:end]...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func sortedKeys[K comparable, V any](m map[K]V, cmp func(a, b K) int) []K {
