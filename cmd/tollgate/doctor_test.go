@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/tollgate-gw/tollgate/internal/testutil"
 )
 
 // doctorVars are every variable doctor reads; each case starts with all of
@@ -18,7 +20,7 @@ func TestDoctor(t *testing.T) {
 	const gw = "{gateway}" // replaced by the test gateway's URL
 	for _, c := range []struct {
 		name    string
-		gateway []gatewayOption
+		gateway []testutil.Option
 		setup   func(t *testing.T) map[string]string // more variables, from the running gateway
 		env     map[string]string
 		args    []string
@@ -42,7 +44,7 @@ func TestDoctor(t *testing.T) {
 		},
 		{
 			name:    "healthy through an access rule, Bedrock mode with x-api-key in custom headers",
-			gateway: []gatewayOption{withAccessRule},
+			gateway: []testutil.Option{withAccessRule},
 			env: map[string]string{"CLAUDE_CODE_USE_BEDROCK": "1", "ANTHROPIC_BEDROCK_BASE_URL": gw, "AWS_REGION": "us-east-1",
 				"CLAUDE_CODE_SKIP_BEDROCK_AUTH": "1",
 				"ANTHROPIC_CUSTOM_HEADERS":      "x-api-key: " + testStaticKey + "\nX-Tollgate-Access: " + testAccessSecret + "\n"},
@@ -50,7 +52,7 @@ func TestDoctor(t *testing.T) {
 		},
 		{
 			name:    "healthy with a virtual key, verbose",
-			gateway: []gatewayOption{withAccessRule},
+			gateway: []testutil.Option{withAccessRule},
 			setup: func(t *testing.T) map[string]string {
 				return map[string]string{"ANTHROPIC_API_KEY": createKey(t, "--alias", "ci", "--budget-usd", "5", "--period", "day")}
 			},
@@ -111,14 +113,14 @@ func TestDoctor(t *testing.T) {
 		},
 		{
 			name:       "TLS certificate not trusted",
-			gateway:    []gatewayOption{withTLS},
+			gateway:    []testutil.Option{withTLS},
 			env:        map[string]string{"ANTHROPIC_BASE_URL": gw, "ANTHROPIC_API_KEY": testStaticKey},
 			wantFailed: "gateway reachable", wantHop: hopGateway,
 			want: []string{"https://127.0.0.1:", "certificate is not trusted", "NODE_EXTRA_CA_CERTS"},
 		},
 		{
 			name:       "http:// to a TLS port",
-			gateway:    []gatewayOption{withTLS},
+			gateway:    []testutil.Option{withTLS},
 			env:        map[string]string{"ANTHROPIC_BASE_URL": "{plain}", "ANTHROPIC_API_KEY": testStaticKey},
 			wantFailed: "gateway reachable", wantHop: hopGateway,
 			want: []string{"speaks HTTPS", "https://"},
@@ -142,14 +144,14 @@ func TestDoctor(t *testing.T) {
 		},
 		{
 			name:       "access header missing",
-			gateway:    []gatewayOption{withAccessRule},
+			gateway:    []testutil.Option{withAccessRule},
 			env:        map[string]string{"ANTHROPIC_BASE_URL": gw, "ANTHROPIC_API_KEY": testStaticKey},
 			wantFailed: "access rule and key", wantHop: hopGateway,
 			want: []string{`access rule "api" refused this client`, "no custom headers are set", "HTTP 403 permission_error", "ANTHROPIC_CUSTOM_HEADERS"},
 		},
 		{
 			name:    "access header with the wrong secret",
-			gateway: []gatewayOption{withAccessRule},
+			gateway: []testutil.Option{withAccessRule},
 			env: map[string]string{"ANTHROPIC_BASE_URL": gw, "ANTHROPIC_API_KEY": testStaticKey,
 				"ANTHROPIC_CUSTOM_HEADERS": "X-Tollgate-Access: not-the-secret-0123456789"},
 			wantFailed: "access rule and key", wantHop: hopGateway,
@@ -181,7 +183,7 @@ func TestDoctor(t *testing.T) {
 		},
 		{
 			name:       "Bedrock denies the gateway's role",
-			gateway:    []gatewayOption{withFault("denied")},
+			gateway:    []testutil.Option{withFault("denied")},
 			env:        map[string]string{"ANTHROPIC_BASE_URL": gw, "ANTHROPIC_API_KEY": testStaticKey},
 			wantFailed: "one-token call", wantHop: hopUpstream,
 			want: []string{"✓ model route", "lacks bedrock:InvokeModel for claude-haiku-4-5", "Bedrock (relayed by the gateway) said: HTTP 403",
@@ -189,21 +191,21 @@ func TestDoctor(t *testing.T) {
 		},
 		{
 			name:       "Bedrock denies the gateway's role, Bedrock mode",
-			gateway:    []gatewayOption{withFault("denied")},
+			gateway:    []testutil.Option{withFault("denied")},
 			env:        map[string]string{"CLAUDE_CODE_USE_BEDROCK": "1", "ANTHROPIC_BEDROCK_BASE_URL": gw, "AWS_REGION": "us-east-1", "AWS_BEARER_TOKEN_BEDROCK": testStaticKey},
 			wantFailed: "one-token call", wantHop: hopUpstream,
 			want: []string{"lacks bedrock:InvokeModel", "AccessDeniedException"},
 		},
 		{
 			name:       "Bedrock throttles",
-			gateway:    []gatewayOption{withFault("throttle"), withNoRetries},
+			gateway:    []testutil.Option{withFault("throttle"), withNoRetries},
 			env:        map[string]string{"ANTHROPIC_BASE_URL": gw, "ANTHROPIC_API_KEY": testStaticKey},
 			wantFailed: "one-token call", wantHop: hopUpstream,
 			want: []string{"Bedrock throttled the call"},
 		},
 		{
 			name:       "gateway cannot reach Bedrock",
-			gateway:    []gatewayOption{withClosedUpstream},
+			gateway:    []testutil.Option{withClosedUpstream(t)},
 			env:        map[string]string{"ANTHROPIC_BASE_URL": gw, "ANTHROPIC_API_KEY": testStaticKey},
 			wantFailed: "one-token call", wantHop: hopUpstream,
 			want: []string{"the gateway cannot reach Bedrock", "Bedrock could not be reached", "outbound HTTPS"},
@@ -256,14 +258,6 @@ func TestDoctor(t *testing.T) {
 			}
 		})
 	}
-}
-
-// withNoRetries makes the gateway pass upstream failures on at once.
-func withNoRetries(s *gatewaySetup) {
-	p := s.cfg.Providers["bedrock"]
-	zero := 0
-	p.MaxRetries = &zero
-	s.cfg.Providers["bedrock"] = p
 }
 
 func TestParseCustomHeaders(t *testing.T) {

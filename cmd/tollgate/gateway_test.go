@@ -4,23 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-
 	"github.com/tollgate-gw/tollgate/internal/access"
 	"github.com/tollgate-gw/tollgate/internal/bedrocksim"
 	"github.com/tollgate-gw/tollgate/internal/config"
-	"github.com/tollgate-gw/tollgate/internal/server"
+	"github.com/tollgate-gw/tollgate/internal/testutil"
 )
 
 const (
@@ -29,93 +22,64 @@ const (
 	testAccessSecret = "access-secret-0123456789abcdef"
 )
 
-// testGateway is a real gateway, built from a config as `tollgate serve`
-// builds it, in front of the Bedrock simulator, both on loopback.
-type testGateway struct {
-	URL string
-	gw  *server.Gateway
-}
-
-// gatewaySetup is what options adjust before the gateway starts.
-type gatewaySetup struct {
-	cfg            *config.Config
-	sim            bedrocksim.Options
-	closedUpstream bool // the bedrock provider points at a port nobody listens on
-	tls            bool // the gateway listens with TLS, with a certificate no one trusts
-}
-
-type gatewayOption func(*gatewaySetup)
-
-// withAccessRule guards /v1/* and /model/* with a rule that allows only
-// TEST-NET-3 addresses or the header X-Tollgate-Access: testAccessSecret.
-func withAccessRule(s *gatewaySetup) {
-	s.cfg.Access = access.Config{Rules: []access.Rule{{
-		Name:        "api",
-		Paths:       []string{"/v1/*", "/model/*"},
-		AllowCIDRs:  []string{"203.0.113.0/24"},
-		AllowHeader: &access.Header{Name: "X-Tollgate-Access", Secrets: []string{testAccessSecret}},
-	}}}
-}
+// Options of startGateway that the doctor tests use.
+var (
+	// withAccessRule guards /v1/* and /model/* with a rule that allows only
+	// TEST-NET-3 addresses or the header X-Tollgate-Access: testAccessSecret.
+	withAccessRule = testutil.WithConfig(func(c *config.Config) {
+		c.Access = access.Config{Rules: []access.Rule{{
+			Name:        "api",
+			Paths:       []string{"/v1/*", "/model/*"},
+			AllowCIDRs:  []string{"203.0.113.0/24"},
+			AllowHeader: &access.Header{Name: "X-Tollgate-Access", Secrets: []string{testAccessSecret}},
+		}}}
+	})
+	// withTLS makes the gateway listen with TLS, with a certificate no one
+	// trusts.
+	withTLS = testutil.WithTLS()
+	// withNoRetries makes the gateway pass upstream failures on at once.
+	withNoRetries = testutil.WithoutRetries()
+)
 
 // withFault makes the simulator fail every invoke with the fault marker.
-func withFault(fault string) gatewayOption {
-	return func(s *gatewaySetup) { s.sim.Fault = fault }
+func withFault(fault string) testutil.Option {
+	return testutil.WithSim(func(o *bedrocksim.Options) { o.Fault = fault })
 }
 
-func withClosedUpstream(s *gatewaySetup) { s.closedUpstream = true }
-
-func withTLS(s *gatewaySetup) { s.tls = true }
-
-// startGateway starts a gateway with a static key (testStaticKey), the admin
-// key testAdminKey, and TOLLGATE_URL and TOLLGATE_ADMIN_KEY set for the CLI.
-func startGateway(t *testing.T, opts ...gatewayOption) *testGateway {
-	t.Helper()
-	t.Setenv("TOLLGATE_ADMIN_KEY", testAdminKey) // read by FromConfig and by the CLI
-	set := gatewaySetup{
-		cfg: config.DefaultWith(func(string) (string, bool) { return "", false }),
-		sim: bedrocksim.Options{Region: "us-east-1"},
-	}
-	cfg := set.cfg
-	cfg.Database = "sqlite://" + filepath.Join(t.TempDir(), "tollgate.db")
-	cfg.Keys = []config.Key{{Name: "static", Secret: testStaticKey}}
-	cfg.Server.PingInterval = -1
-	cfg.Usage.FlushInterval = 10 * time.Millisecond
-	for _, o := range opts {
-		o(&set)
-	}
-	sim := httptest.NewServer(bedrocksim.New(set.sim))
-	t.Cleanup(sim.Close)
-	p := cfg.Providers["bedrock"]
-	p.Region = "us-east-1"
-	p.Endpoint = sim.URL
-	if set.closedUpstream {
-		p.Endpoint = "http://" + closedPort(t)
+// withClosedUpstream points the bedrock provider at a loopback port nobody
+// listens on, without retries.
+func withClosedUpstream(t *testing.T) testutil.Option {
+	addr := closedPort(t)
+	return testutil.WithConfig(func(c *config.Config) {
+		p := c.Providers["bedrock"]
+		p.Endpoint = "http://" + addr
 		zero := 0
 		p.MaxRetries = &zero
-	}
-	cfg.Providers["bedrock"] = p
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	gw, err := server.FromConfig(context.Background(), cfg, log, server.BuildOptions{
-		Credentials: map[string]aws.CredentialsProvider{
-			"bedrock": credentials.NewStaticCredentialsProvider(bedrocksim.DefaultAccessKeyID, bedrocksim.DefaultSecretAccessKey, ""),
-		},
+		c.Providers["bedrock"] = p
 	})
-	if err != nil {
-		t.Fatalf("FromConfig: %v", err)
+}
+
+// testGateway is a real gateway in front of the Bedrock simulator, both on
+// loopback.
+type testGateway struct{ *testutil.Harness }
+
+// startGateway starts a real gateway, built from a config as `tollgate serve`
+// builds it, in front of the Bedrock simulator, with a static key
+// (testStaticKey, also the key Do sends by default), the admin key testAdminKey,
+// and TOLLGATE_URL and TOLLGATE_ADMIN_KEY set for the CLI.
+func startGateway(t *testing.T, opts ...testutil.Option) *testGateway {
+	t.Helper()
+	base := []testutil.Option{
+		testutil.WithEnv("TOLLGATE_ADMIN_KEY", testAdminKey), // read by FromConfig and by the CLI
+		testutil.WithStaticKey("static", testStaticKey),
+		testutil.WithConfig(func(c *config.Config) {
+			c.Server.PingInterval = -1
+			c.Usage.FlushInterval = 10 * time.Millisecond
+		}),
 	}
-	t.Cleanup(func() { gw.Close(context.Background()) })
-	hs := httptest.NewUnstartedServer(gw.Server)
-	if set.tls {
-		hs.StartTLS()
-	} else {
-		hs.Start()
-	}
-	t.Cleanup(hs.Close)
-	t.Setenv("TOLLGATE_URL", hs.URL)
-	return &testGateway{URL: hs.URL, gw: gw}
+	h := testutil.Start(t, append(base, opts...)...)
+	t.Setenv("TOLLGATE_URL", h.URL)
+	return &testGateway{h}
 }
 
 // closedPort returns a loopback address where nothing listens.
@@ -166,21 +130,12 @@ func (g *testGateway) call(t *testing.T, key, model, prompt string) message {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"model": model, "max_tokens": 50,
 		"messages": []any{map[string]any{"role": "user", "content": prompt}}})
-	req, _ := http.NewRequest(http.MethodPost, g.URL+"/v1/messages", bytes.NewReader(body))
-	req.Header.Set("x-api-key", key)
-	req.Header.Set("anthropic-version", "2023-06-01")
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	m := message{status: resp.StatusCode, header: resp.Header, body: string(raw)}
+	status, hdr, raw := g.Post(t, "/v1/messages", string(body), map[string]string{"x-api-key": key})
+	m := message{status: status, header: hdr, body: raw}
 	var parsed struct {
 		Usage json.RawMessage `json:"usage"`
 	}
-	if json.Unmarshal(raw, &parsed) == nil && parsed.Usage != nil {
+	if json.Unmarshal([]byte(raw), &parsed) == nil && parsed.Usage != nil {
 		json.Unmarshal(parsed.Usage, &m.usage)
 	}
 	return m

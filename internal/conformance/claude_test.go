@@ -13,6 +13,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/tollgate-gw/tollgate/internal/bedrocksim"
+	"github.com/tollgate-gw/tollgate/internal/testutil"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
@@ -103,7 +104,7 @@ func runClaude(t *testing.T, g *gateway, m mode, key string, args ...string) ccR
 // tokens and a price, attributed to p with the client's session id (the same
 // on every row, and the one the client sent on every call) and the request
 // tags.
-func wantRows(t *testing.T, calls []hit, recs []usage.Record, n int, door string, p principal) {
+func wantRows(t *testing.T, calls []hit, recs []usage.Record, n int, door string, p testutil.Principal) {
 	t.Helper()
 	if len(recs) != n {
 		t.Fatalf("usage rows = %d, want %d: %+v", len(recs), n, recs)
@@ -155,7 +156,7 @@ func TestClaudeCodePlainAnswer(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
 			g := newGateway(t)
-			p := g.newPrincipal(t, "alice", 0)
+			p := g.NewPrincipal(t, "alice", testutil.PrincipalSpec{})
 			res := runClaude(t, g, m, p.Secret, "-p", "say hello")
 			if res.Exit != 0 || strings.TrimSpace(res.Stdout) != simReply {
 				t.Errorf("claude -p = exit %d, stdout %q; want exit 0, %q", res.Exit, res.Stdout, simReply)
@@ -178,7 +179,7 @@ func TestClaudeCodeToolLoop(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
 			g := newGateway(t)
-			p := g.newPrincipal(t, "bob", 0)
+			p := g.NewPrincipal(t, "bob", testutil.PrincipalSpec{})
 			res := runClaude(t, g, m, p.Secret, "-p", `run it [[sim:tool Bash {"command":"echo hi"}]]`, "--allowedTools", "Bash")
 			if res.Exit != 0 || !strings.Contains(res.Stdout, "Tool result: hi") {
 				t.Errorf("claude -p = exit %d, stdout %q; want exit 0 and the answer to the tool result (Tool result: hi)", res.Exit, res.Stdout)
@@ -222,7 +223,7 @@ func TestClaudeCodeModels(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			g := newGateway(t)
-			p := g.newPrincipal(t, "carol", 0)
+			p := g.NewPrincipal(t, "carol", testutil.PrincipalSpec{})
 			res := runClaude(t, g, tt.mode, p.Secret, "-p", "say hello", "--model", tt.model)
 			if res.Exit != 0 || strings.TrimSpace(res.Stdout) != simReply {
 				t.Errorf("claude -p --model %s = exit %d, stdout %q; want exit 0, %q", tt.model, res.Exit, res.Stdout, simReply)
@@ -256,7 +257,7 @@ func TestClaudeCodeStreamJSON(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
 			g := newGateway(t)
-			p := g.newPrincipal(t, "dave", 0)
+			p := g.NewPrincipal(t, "dave", testutil.PrincipalSpec{})
 			res := runClaude(t, g, m, p.Secret, "-p", "say hello", "--output-format", "stream-json", "--verbose")
 			if res.Exit != 0 {
 				t.Errorf("exit = %d, want 0", res.Exit)
@@ -307,7 +308,7 @@ func TestClaudeCodeOverBudget(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
 			g := newGateway(t)
-			p := g.newPrincipal(t, "erin", 0.000001)
+			p := g.NewPrincipal(t, "erin", testutil.PrincipalSpec{KeyUSD: 0.000001})
 			res := runClaude(t, g, m, p.Secret, "-p", "say hello")
 			if res.Exit == 0 || !strings.Contains(res.Stdout+res.Stderr, "over budget") {
 				t.Errorf("claude -p = exit %d, stdout %q; want a non-zero exit and the gateway's over-budget message", res.Exit, res.Stdout)
@@ -336,7 +337,7 @@ func TestClaudeCodeInvalidKey(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
 			g := newGateway(t)
-			g.newPrincipal(t, "ivan", 0) // a gateway without any key is open
+			g.NewPrincipal(t, "ivan", testutil.PrincipalSpec{}) // a gateway without any key is open
 			res := runClaude(t, g, m, "tg-not-a-valid-key-0123456789", "-p", "say hello")
 			if res.Exit == 0 || res.Took > 30*time.Second {
 				t.Errorf("claude -p = exit %d after %v; want a quick non-zero exit", res.Exit, res.Took)
@@ -359,7 +360,7 @@ func TestClaudeCodeAccessDenied(t *testing.T) {
 	requireEnv(t, "TOLLGATE_TEST_CLAUDE")
 	t.Parallel()
 	g := newGateway(t)
-	p := g.newPrincipal(t, "frank", 0)
+	p := g.NewPrincipal(t, "frank", testutil.PrincipalSpec{})
 	noAccess := mode{name: "api-key without access header", door: "anthropic", env: func(g *gateway, key string) []string {
 		return []string{"ANTHROPIC_BASE_URL=" + g.URL, "ANTHROPIC_API_KEY=" + key}
 	}}
@@ -381,7 +382,7 @@ func TestClaudeCodeUpstreamThrottled(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
 			g := newGateway(t)
-			p := g.newPrincipal(t, "grace", 0)
+			p := g.NewPrincipal(t, "grace", testutil.PrincipalSpec{})
 			res := runClaude(t, g, m, p.Secret, "-p", "say hello [[sim:throttle 1]]")
 			if res.Exit != 0 || strings.TrimSpace(res.Stdout) != simReply {
 				t.Errorf("claude -p = exit %d, stdout %q; want exit 0, %q", res.Exit, res.Stdout, simReply)
@@ -408,7 +409,7 @@ func TestClaudeCodeStreamCut(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
 			g := newGateway(t)
-			p := g.newPrincipal(t, "heidi", 0)
+			p := g.NewPrincipal(t, "heidi", testutil.PrincipalSpec{})
 			res := runClaude(t, g, m, p.Secret, "-p", "say hello [[sim:drop 1]]")
 			if res.Exit != 0 || strings.TrimSpace(res.Stdout) != simReply {
 				t.Errorf("claude -p = exit %d, stdout %q; want exit 0, %q once", res.Exit, res.Stdout, simReply)

@@ -1,28 +1,21 @@
 package conformance
 
 import (
-	"context"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/tidwall/gjson"
 
 	"github.com/tollgate-gw/tollgate/internal/access"
 	"github.com/tollgate-gw/tollgate/internal/bedrocksim"
 	"github.com/tollgate-gw/tollgate/internal/config"
-	"github.com/tollgate-gw/tollgate/internal/server"
-	"github.com/tollgate-gw/tollgate/internal/store"
+	"github.com/tollgate-gw/tollgate/internal/testutil"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
@@ -75,16 +68,13 @@ func (h hit) isCall() bool {
 // writes. Each scenario builds its own, so that scenarios run in parallel and
 // counts stay exact.
 type gateway struct {
-	URL string
-	Sim *bedrocksim.Server
-	Gwy *server.Gateway
+	*testutil.Harness
 
 	feed     <-chan usage.Record
 	mu       sync.Mutex
 	hits     []hit
 	inFlight int
 	records  []usage.Record
-	logs     *logBuf
 }
 
 // newGateway builds and starts a gateway with one access rule: the API paths
@@ -92,48 +82,19 @@ type gateway struct {
 // from any address (no CIDR, so loopback is not allowed by network).
 func newGateway(t *testing.T) *gateway {
 	t.Helper()
-	cfg := config.DefaultWith(func(string) (string, bool) { return "", false })
-	cfg.Database = "sqlite://" + filepath.Join(t.TempDir(), "tollgate.db")
-	cfg.Access = access.Config{Rules: []access.Rule{{
-		Name:        "api",
-		Paths:       []string{"/v1/*", "/model/*"},
-		AllowHeader: &access.Header{Name: accessHeader, Secrets: []string{accessSecret}},
-	}}}
-
-	sim := bedrocksim.New(bedrocksim.Options{Region: "us-east-1"})
-	simSrv := httptest.NewServer(sim)
-	t.Cleanup(simSrv.Close)
-	p := cfg.Providers["bedrock"]
-	p.Endpoint = simSrv.URL
-	p.Region = "us-east-1"
-	cfg.Providers["bedrock"] = p
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("config: %v", err)
-	}
-
-	logs := &logBuf{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	gwy, err := server.FromConfig(context.Background(), cfg, log, server.BuildOptions{
-		Credentials: map[string]aws.CredentialsProvider{
-			"bedrock": credentials.NewStaticCredentialsProvider(bedrocksim.DefaultAccessKeyID, bedrocksim.DefaultSecretAccessKey, ""),
-		},
-	})
-	if err != nil {
-		t.Fatalf("FromConfig: %v", err)
-	}
-	g := &gateway{Sim: sim, Gwy: gwy, logs: logs}
-	feed, cancel := gwy.Writer.Subscribe()
+	g := &gateway{}
+	g.Harness = testutil.Start(t,
+		testutil.WithConfig(func(c *config.Config) {
+			c.Access = access.Config{Rules: []access.Rule{{
+				Name:        "api",
+				Paths:       []string{"/v1/*", "/model/*"},
+				AllowHeader: &access.Header{Name: accessHeader, Secrets: []string{accessSecret}},
+			}}}
+		}),
+		testutil.WithMiddleware(g.count))
+	feed, cancel := g.Gateway.Writer.Subscribe()
+	t.Cleanup(cancel)
 	g.feed = feed
-	srv := httptest.NewServer(g.count(gwy.Server))
-	g.URL = srv.URL
-	t.Cleanup(func() {
-		srv.Close()
-		cancel()
-		gwy.Close(context.Background())
-		if t.Failed() {
-			t.Logf("gateway log:\n%s", logs.String())
-		}
-	})
 	return g
 }
 
@@ -209,42 +170,6 @@ func (g *gateway) settle(t *testing.T) (calls []hit, recs []usage.Record) {
 	return calls, slices.Clone(g.records)
 }
 
-// principal is a user, team and key created in the gateway's store.
-type principal struct {
-	UserID, TeamID, KeyID, Secret string
-}
-
-// newPrincipal creates a user, a team and a key; keyUSD > 0 adds a daily
-// budget on the key.
-func (g *gateway) newPrincipal(t *testing.T, name string, keyUSD float64) principal {
-	t.Helper()
-	ctx := context.Background()
-	st := g.Gwy.Store
-	u, err := st.CreateUser(ctx, store.User{Name: name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tm, err := st.CreateTeam(ctx, store.Team{Name: name + "-team"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, secret, err := st.CreateKey(ctx, store.Key{Alias: name + "-key", UserID: u.ID, TeamID: tm.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if keyUSD > 0 {
-		m := int64(keyUSD * 1e6)
-		if _, err := st.CreateBudget(ctx, store.Budget{ScopeKind: store.ScopeKey, ScopeID: k.ID,
-			Period: store.PeriodDay, Timezone: "UTC", LimitUSDMicros: &m}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := g.Gwy.Accounts.Reload(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return principal{UserID: u.ID, TeamID: tm.ID, KeyID: k.ID, Secret: secret}
-}
-
 // simInvokes returns the model calls the simulator received (what the
 // gateway sent upstream, retries included).
 func (g *gateway) simInvokes() []bedrocksim.RecordedRequest {
@@ -277,21 +202,3 @@ func (w *statusRecorder) Write(p []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the real writer's Flush.
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// logBuf collects log output from concurrent handlers.
-type logBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/tollgate-gw/tollgate/internal/testutil"
 )
 
 // runNode runs node/<script> <scenario> from the installed Node directory
@@ -61,7 +63,7 @@ func TestNodeSDKs(t *testing.T) {
 		t.Run(tt.door+"/stream", func(t *testing.T) {
 			t.Parallel()
 			g := newGateway(t)
-			p := g.newPrincipal(t, "judy", 0)
+			p := g.NewPrincipal(t, "judy", testutil.PrincipalSpec{})
 			session := "node-" + tt.door + "-stream"
 			out := runNode(t, g, tt.script, "stream", p.Secret, session)
 			events := out.Get("events").Array()
@@ -79,7 +81,7 @@ func TestNodeSDKs(t *testing.T) {
 		t.Run(tt.door+"/tool", func(t *testing.T) {
 			t.Parallel()
 			g := newGateway(t)
-			p := g.newPrincipal(t, "kim", 0)
+			p := g.NewPrincipal(t, "kim", testutil.PrincipalSpec{})
 			session := "node-" + tt.door + "-tool"
 			out := runNode(t, g, tt.script, "tool", p.Secret, session)
 			if out.Get("first.stop_reason").Str != "tool_use" || out.Get("first.tool.name").Str != "get_weather" ||

@@ -15,63 +15,9 @@ import (
 
 	"github.com/tollgate-gw/tollgate/internal/limits"
 	"github.com/tollgate-gw/tollgate/internal/store"
+	"github.com/tollgate-gw/tollgate/internal/testutil"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
-
-// principal is a user, team and key created in the store for a test.
-type principal struct {
-	userID, teamID, keyID, secret string
-}
-
-type keySpec struct {
-	models     []string
-	tags       map[string]string
-	keyUSD     float64 // key budget per day, 0 for none
-	userUSD    float64
-	teamUSD    float64
-	userTokens int64
-}
-
-func (h *harness) newPrincipal(t testing.TB, name string, ks keySpec) principal {
-	t.Helper()
-	ctx := context.Background()
-	st := h.gwy.Store
-	u, err := st.CreateUser(ctx, store.User{Name: name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tm, err := st.CreateTeam(ctx, store.Team{Name: name + "-team"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, secret, err := st.CreateKey(ctx, store.Key{Alias: name + "-key", UserID: u.ID, TeamID: tm.ID, Models: ks.models, Tags: ks.tags})
-	if err != nil {
-		t.Fatal(err)
-	}
-	budget := func(kind, id string, usd float64, tokens int64) {
-		if usd == 0 && tokens == 0 {
-			return
-		}
-		b := store.Budget{ScopeKind: kind, ScopeID: id, Period: store.PeriodDay, Timezone: "UTC"}
-		if usd > 0 {
-			m := int64(usd * 1e6)
-			b.LimitUSDMicros = &m
-		}
-		if tokens > 0 {
-			b.LimitTokens = &tokens
-		}
-		if _, err := st.CreateBudget(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	budget(store.ScopeKey, k.ID, ks.keyUSD, 0)
-	budget(store.ScopeUser, u.ID, ks.userUSD, ks.userTokens)
-	budget(store.ScopeTeam, tm.ID, ks.teamUSD, 0)
-	if err := h.gwy.Accounts.Reload(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return principal{userID: u.ID, teamID: tm.ID, keyID: k.ID, secret: secret}
-}
 
 // nextRecord waits for the next usage record on feed.
 func nextRecord(t *testing.T, feed <-chan usage.Record) usage.Record {
@@ -90,8 +36,8 @@ func nextRecord(t *testing.T, feed <-chan usage.Record) usage.Record {
 // price table and attribution from the key, headers and session.
 func TestMeteringEveryTokenKind(t *testing.T) {
 	h := newHarness(t)
-	p := h.newPrincipal(t, "alice", keySpec{tags: map[string]string{"team": "core", "repo": "org/old"}})
-	feed, cancel := h.gwy.Writer.Subscribe()
+	p := h.NewPrincipal(t, "alice", testutil.PrincipalSpec{Tags: map[string]string{"team": "core", "repo": "org/old"}})
+	feed, cancel := h.Gateway.Writer.Subscribe()
 	defer cancel()
 	prices, _ := usage.NewPrices(nil)
 	price, ok := prices.Lookup("bedrock", "global.anthropic.claude-sonnet-4-5-20250929-v1:0", "claude-sonnet-4-5-20250929")
@@ -110,8 +56,8 @@ func TestMeteringEveryTokenKind(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, hdr, body := h.post(t, tt.path, tt.body, map[string]string{
-				"x-api-key":                p.secret,
+			status, hdr, body := h.Post(t, tt.path, tt.body, map[string]string{
+				"x-api-key":                p.Secret,
 				"x-claude-code-session-id": "sess-" + tt.name,
 				"x-tollgate-tags":          "repo=org/app,pr=42",
 			})
@@ -130,7 +76,7 @@ func TestMeteringEveryTokenKind(t *testing.T) {
 			if r.CostMicros != want || r.Unpriced {
 				t.Errorf("cost = %d µUSD (unpriced %v), want %d", r.CostMicros, r.Unpriced, want)
 			}
-			if r.KeyID != p.keyID || r.UserID != p.userID || r.TeamID != p.teamID || r.SessionID != "sess-"+tt.name {
+			if r.KeyID != p.KeyID || r.UserID != p.UserID || r.TeamID != p.TeamID || r.SessionID != "sess-"+tt.name {
 				t.Errorf("attribution = key %s user %s team %s session %s", r.KeyID, r.UserID, r.TeamID, r.SessionID)
 			}
 			if r.Tags["repo"] != "org/app" || r.Tags["pr"] != "42" || r.Tags["team"] != "core" {
@@ -143,10 +89,10 @@ func TestMeteringEveryTokenKind(t *testing.T) {
 		})
 	}
 	// Everything above is persisted: flush and read the rollups back.
-	if err := h.gwy.Writer.Close(context.Background()); err != nil {
+	if err := h.Gateway.Writer.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := h.gwy.Store.Usage(context.Background(), store.UsageQuery{By: store.ByKey})
+	rows, err := h.Gateway.Store.Usage(context.Background(), store.UsageQuery{By: store.ByKey})
 	if err != nil || len(rows) != 1 {
 		t.Fatalf("usage rows = %+v, %v", rows, err)
 	}
@@ -159,13 +105,13 @@ func TestMeteringEveryTokenKind(t *testing.T) {
 // for the prompt and what was generated before the cut.
 func TestCutStreamIsCharged(t *testing.T) {
 	h := newHarness(t)
-	p := h.newPrincipal(t, "bob", keySpec{})
-	feed, cancel := h.gwy.Writer.Subscribe()
+	p := h.NewPrincipal(t, "bob", testutil.PrincipalSpec{})
+	feed, cancel := h.Gateway.Writer.Subscribe()
 	defer cancel()
 	words := strings.Repeat("lorem ipsum dolor sit amet ", 40)
-	req, _ := http.NewRequest(http.MethodPost, h.gw.URL+"/v1/messages", strings.NewReader(
+	req, _ := http.NewRequest(http.MethodPost, h.URL+"/v1/messages", strings.NewReader(
 		`{"model":"claude-sonnet-4-5","max_tokens":2000,"stream":true,"messages":[{"role":"user","content":"[[sim:text `+words+`]] [[sim:tps 40]]"}]}`))
-	req.Header.Set("x-api-key", p.secret)
+	req.Header.Set("x-api-key", p.Secret)
 	req.Header.Set("Content-Type", "application/json")
 	ctx, cut := context.WithCancel(context.Background())
 	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
@@ -206,7 +152,7 @@ func TestBudgetHoldsUnderConcurrency(t *testing.T) {
 	worst := usage.WorstCost(price, int64(len(body)+2)/3, 100)
 	actual := usage.Cost(price, usage.TokenCounts{Input: 200, Output: 50})
 	budgetUSD := float64(40*worst) / 1e6 // room for 40 calls at their worst case
-	p := h.newPrincipal(t, "carol", keySpec{keyUSD: budgetUSD})
+	p := h.NewPrincipal(t, "carol", testutil.PrincipalSpec{KeyUSD: budgetUSD})
 
 	var ok, refused, other atomic.Int64
 	var wg sync.WaitGroup
@@ -217,8 +163,8 @@ func TestBudgetHoldsUnderConcurrency(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			req, _ := http.NewRequest(http.MethodPost, h.gw.URL+"/v1/messages", strings.NewReader(body))
-			req.Header.Set("x-api-key", p.secret)
+			req, _ := http.NewRequest(http.MethodPost, h.URL+"/v1/messages", strings.NewReader(body))
+			req.Header.Set("x-api-key", p.Secret)
 			req.Header.Set("Content-Type", "application/json")
 			resp, err := client.Do(req)
 			if err != nil {
@@ -244,10 +190,10 @@ func TestBudgetHoldsUnderConcurrency(t *testing.T) {
 	if other.Load() != 0 {
 		t.Fatalf("%d requests neither succeeded nor were refused for budget", other.Load())
 	}
-	if err := h.gwy.Writer.Close(context.Background()); err != nil {
+	if err := h.Gateway.Writer.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := h.gwy.Store.Usage(context.Background(), store.UsageQuery{By: store.ByKey})
+	rows, err := h.Gateway.Store.Usage(context.Background(), store.UsageQuery{By: store.ByKey})
 	if err != nil || len(rows) != 1 {
 		t.Fatalf("usage rows = %+v, %v", rows, err)
 	}
@@ -267,7 +213,7 @@ func TestBudgetHoldsUnderConcurrency(t *testing.T) {
 		t.Error("no call was refused: the budget was not enforced")
 	}
 	// After the burst, the ledger agrees with the store and holds nothing.
-	st, found := h.gwy.Accounts.Ledger.Remaining([]limits.Scope{{Kind: "key", ID: p.keyID}})
+	st, found := h.Gateway.Accounts.Ledger.Remaining([]limits.Scope{{Kind: "key", ID: p.KeyID}})
 	if !found || st.Spent.Micros != spent || st.Reserved.Micros != 0 {
 		t.Errorf("ledger after burst: %+v, want spent %d and nothing reserved", st, spent)
 	}
@@ -277,15 +223,15 @@ func TestBudgetHoldsUnderConcurrency(t *testing.T) {
 // every budget covering the call is charged.
 func TestKeyUserTeamBudgets(t *testing.T) {
 	h := newHarness(t)
-	p := h.newPrincipal(t, "dave", keySpec{keyUSD: 100, userUSD: 0.5, teamUSD: 100})
+	p := h.NewPrincipal(t, "dave", testutil.PrincipalSpec{KeyUSD: 100, UserUSD: 0.5, TeamUSD: 100})
 	body := `{"model":"claude-haiku-4-5","max_tokens":1000,"messages":[{"role":"user","content":"x [[sim:usage in=100000 out=10 cw5m=0 cw1h=0 cr=0]]"}]}`
 	var statuses []int
 	for i := 0; i < 8; i++ {
-		status, hdr, resp := h.post(t, "/v1/messages", body, map[string]string{"x-api-key": p.secret})
+		status, hdr, resp := h.Post(t, "/v1/messages", body, map[string]string{"x-api-key": p.Secret})
 		statuses = append(statuses, status)
 		if status == 429 {
 			msg := gjson.Get(resp, "error.message").String()
-			if !strings.Contains(msg, p.userID) || !strings.Contains(msg, "resets at") || hdr.Get("x-should-retry") != "false" {
+			if !strings.Contains(msg, p.UserID) || !strings.Contains(msg, "resets at") || hdr.Get("x-should-retry") != "false" {
 				t.Errorf("refusal = %s (x-should-retry %q), want the user budget named with its reset", msg, hdr.Get("x-should-retry"))
 			}
 			break
@@ -297,9 +243,9 @@ func TestKeyUserTeamBudgets(t *testing.T) {
 	if statuses[len(statuses)-1] != 429 {
 		t.Fatalf("statuses = %v, want the user budget to run out", statuses)
 	}
-	led := h.gwy.Accounts.Ledger
+	led := h.Gateway.Accounts.Ledger
 	var spent []int64
-	for _, sc := range []limits.Scope{{Kind: "key", ID: p.keyID}, {Kind: "user", ID: p.userID}, {Kind: "team", ID: p.teamID}} {
+	for _, sc := range []limits.Scope{{Kind: "key", ID: p.KeyID}, {Kind: "user", ID: p.UserID}, {Kind: "team", ID: p.TeamID}} {
 		st, ok := led.Remaining([]limits.Scope{sc})
 		if !ok {
 			t.Fatalf("no budget for %v", sc)
@@ -313,22 +259,22 @@ func TestKeyUserTeamBudgets(t *testing.T) {
 
 func TestKeyRefusals(t *testing.T) {
 	h := newHarness(t)
-	p := h.newPrincipal(t, "erin", keySpec{models: []string{"claude-haiku-4-5"}})
+	p := h.NewPrincipal(t, "erin", testutil.PrincipalSpec{Models: []string{"claude-haiku-4-5"}})
 	body := func(model string) string {
 		return fmt.Sprintf(`{"model":%q,"max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`, model)
 	}
-	status, hdr, _ := h.post(t, "/v1/messages", body("claude-sonnet-4-5"), map[string]string{"x-api-key": p.secret})
+	status, hdr, _ := h.Post(t, "/v1/messages", body("claude-sonnet-4-5"), map[string]string{"x-api-key": p.Secret})
 	if status != 403 || hdr.Get("x-should-retry") != "false" {
 		t.Errorf("model outside allowlist = %d (x-should-retry %q), want 403 false", status, hdr.Get("x-should-retry"))
 	}
-	if status, _, _ := h.post(t, "/v1/messages", body("claude-haiku-4-5-20251001"), map[string]string{"x-api-key": p.secret}); status != 200 {
+	if status, _, _ := h.Post(t, "/v1/messages", body("claude-haiku-4-5-20251001"), map[string]string{"x-api-key": p.Secret}); status != 200 {
 		t.Errorf("allowed model by full name = %d, want 200", status)
 	}
-	if _, err := h.gwy.Store.RevokeKey(context.Background(), p.keyID); err != nil {
+	if _, err := h.Gateway.Store.RevokeKey(context.Background(), p.KeyID); err != nil {
 		t.Fatal(err)
 	}
-	h.gwy.Accounts.Reload(context.Background())
-	status, hdr, _ = h.post(t, "/v1/messages", body("claude-haiku-4-5"), map[string]string{"x-api-key": p.secret})
+	h.Gateway.Accounts.Reload(context.Background())
+	status, hdr, _ = h.Post(t, "/v1/messages", body("claude-haiku-4-5"), map[string]string{"x-api-key": p.Secret})
 	if status != 401 || hdr.Get("x-should-retry") != "false" {
 		t.Errorf("revoked key = %d (x-should-retry %q), want 401 false", status, hdr.Get("x-should-retry"))
 	}

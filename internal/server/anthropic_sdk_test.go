@@ -12,11 +12,14 @@ import (
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	"github.com/anthropics/anthropic-sdk-go/v2/option"
 	"github.com/tidwall/gjson"
+
+	"github.com/tollgate-gw/tollgate/internal/config"
+	"github.com/tollgate-gw/tollgate/internal/testutil"
 )
 
-func sdkClient(h *harness, opts ...option.RequestOption) anthropic.Client {
+func sdkClient(h *testutil.Harness, opts ...option.RequestOption) anthropic.Client {
 	base := []option.RequestOption{
-		option.WithBaseURL(h.gw.URL),
+		option.WithBaseURL(h.URL),
 		option.WithAPIKey(testKey),
 		option.WithMaxRetries(0),
 		option.WithRequestTimeout(20 * time.Second),
@@ -46,7 +49,7 @@ func TestSDKMessageJSON(t *testing.T) {
 	if u.InputTokens != 11 || u.OutputTokens != 7 || u.CacheReadInputTokens != 30 || u.CacheCreationInputTokens != 150 {
 		t.Errorf("usage = in %d out %d cr %d cw %d, want 11 7 30 150", u.InputTokens, u.OutputTokens, u.CacheReadInputTokens, u.CacheCreationInputTokens)
 	}
-	reqs := h.sim.Requests()
+	reqs := h.Sim.Requests()
 	if len(reqs) != 1 {
 		t.Fatalf("simulator saw %d requests, want 1", len(reqs))
 	}
@@ -98,7 +101,7 @@ func TestSDKStreaming(t *testing.T) {
 	if acc.Usage.InputTokens != 5 || acc.Usage.OutputTokens != 6 || acc.Usage.CacheReadInputTokens != 40 {
 		t.Errorf("usage = %+v", acc.Usage)
 	}
-	if got := h.sim.Requests()[0].Op; got != "InvokeModelWithResponseStream" {
+	if got := h.Sim.Requests()[0].Op; got != "InvokeModelWithResponseStream" {
 		t.Errorf("upstream op = %s", got)
 	}
 }
@@ -209,7 +212,7 @@ func TestSDKCountTokens(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CountTokens: %v", err)
 	}
-	reqs := h.sim.Requests()
+	reqs := h.Sim.Requests()
 	if len(reqs) != 1 || reqs[0].Op != "CountTokens" || reqs[0].ModelID != "anthropic.claude-sonnet-4-5-20250929-v1:0" {
 		t.Fatalf("upstream calls = %+v, want one count-tokens on the base model id", reqs)
 	}
@@ -231,12 +234,7 @@ func TestSDKUpstreamErrors(t *testing.T) {
 		{"[[sim:internal 99]]", 500, "api_error"},
 		{"[[sim:timeout 99]]", 408, "timeout_error"},
 	}
-	h := newHarness(t, withConfig(func(c *testConfig) {
-		zero := 0
-		p := c.Providers["bedrock"]
-		p.MaxRetries = &zero
-		c.Providers["bedrock"] = p
-	}))
+	h := newHarness(t, testutil.WithoutRetries())
 	c := sdkClient(h)
 	for _, tt := range tests {
 		for _, stream := range []bool{false, true} {
@@ -285,14 +283,14 @@ func TestRetryThenSucceed(t *testing.T) {
 	if msg.Content[0].Text == "" {
 		t.Error("empty answer")
 	}
-	if n := len(h.sim.Requests()); n != 3 {
+	if n := len(h.Sim.Requests()); n != 3 {
 		t.Errorf("simulator saw %d requests, want 3 (2 throttled + 1 success)", n)
 	}
 }
 
 func TestMidStreamErrorBecomesErrorEvent(t *testing.T) {
 	h := newHarness(t)
-	status, hdr, body := h.post(t, "/v1/messages", `{"model":"claude-sonnet-4-5","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"[[sim:text alpha beta gamma delta]] [[sim:midstream-error]]"}]}`, nil)
+	status, hdr, body := h.Post(t, "/v1/messages", `{"model":"claude-sonnet-4-5","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"[[sim:text alpha beta gamma delta]] [[sim:midstream-error]]"}]}`, nil)
 	if status != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "text/event-stream") {
 		t.Fatalf("status %d content-type %q, want 200 text/event-stream", status, hdr.Get("Content-Type"))
 	}
@@ -309,15 +307,15 @@ func TestMidStreamErrorBecomesErrorEvent(t *testing.T) {
 // never a silently truncated answer.
 func TestDroppedStreamBecomesErrorEvent(t *testing.T) {
 	h := newHarness(t)
-	_, _, body := h.post(t, "/v1/messages", `{"model":"claude-sonnet-4-5","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"[[sim:text alpha beta gamma delta]] [[sim:drop]]"}]}`, nil)
+	_, _, body := h.Post(t, "/v1/messages", `{"model":"claude-sonnet-4-5","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"[[sim:text alpha beta gamma delta]] [[sim:drop]]"}]}`, nil)
 	if !strings.Contains(body, "event: error") || strings.Contains(body, "message_stop") {
 		t.Errorf("want an error event and no message_stop, got:\n%s", body)
 	}
 }
 
 func TestPingsOnQuietStream(t *testing.T) {
-	h := newHarness(t, withConfig(func(c *testConfig) { c.Server.PingInterval = 20 * time.Millisecond }))
-	_, _, body := h.post(t, "/v1/messages", `{"model":"claude-sonnet-4-5","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"[[sim:text a b c d]] [[sim:tps 8]]"}]}`, nil)
+	h := newHarness(t, testutil.WithConfig(func(c *config.Config) { c.Server.PingInterval = 20 * time.Millisecond }))
+	_, _, body := h.Post(t, "/v1/messages", `{"model":"claude-sonnet-4-5","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"[[sim:text a b c d]] [[sim:tps 8]]"}]}`, nil)
 	if n := strings.Count(body, "event: ping\ndata: {\"type\":\"ping\"}\n\n"); n < 2 {
 		t.Errorf("got %d pings on a slow stream, want several:\n%s", n, body)
 	}
@@ -333,13 +331,13 @@ func TestCountTokensEstimateWhenUnsupported(t *testing.T) {
 	h := newHarness(t)
 	arn := "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/abc123"
 	prompt := strings.Repeat("estimate me please ", 80)
-	status, _, body := h.post(t, "/v1/messages/count_tokens", `{"model":"`+arn+`","messages":[{"role":"user","content":"`+prompt+`"}],"tools":[]}`, nil)
+	status, _, body := h.Post(t, "/v1/messages/count_tokens", `{"model":"`+arn+`","messages":[{"role":"user","content":"`+prompt+`"}],"tools":[]}`, nil)
 	if status != 200 {
 		t.Fatalf("count_tokens = %d %s", status, body)
 	}
 	est := gjson.Get(body, "input_tokens").Int()
 	// The simulator counts the base model id; ask it directly for the truth.
-	status, _, body = h.post(t, "/v1/messages/count_tokens", `{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"`+prompt+`"}],"tools":[]}`, nil)
+	status, _, body = h.Post(t, "/v1/messages/count_tokens", `{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"`+prompt+`"}],"tools":[]}`, nil)
 	exact := gjson.Get(body, "input_tokens").Int()
 	if status != 200 || exact == 0 {
 		t.Fatalf("exact count = %d %s", status, body)
@@ -347,7 +345,7 @@ func TestCountTokensEstimateWhenUnsupported(t *testing.T) {
 	if est < exact {
 		t.Errorf("estimate %d is lower than the real count %d; estimates must err high", est, exact)
 	}
-	for _, r := range h.sim.Requests() {
+	for _, r := range h.Sim.Requests() {
 		if strings.HasPrefix(r.ModelID, "arn:") {
 			t.Errorf("gateway asked Bedrock to count an ARN it cannot count: %s", r.ModelID)
 		}

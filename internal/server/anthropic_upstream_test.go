@@ -14,6 +14,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/tollgate-gw/tollgate/internal/config"
+	"github.com/tollgate-gw/tollgate/internal/testutil"
 )
 
 // fakeAnthropic is an in-test stand-in for the Anthropic API that records
@@ -67,12 +68,12 @@ func (f *fakeAnthropic) last() recorded {
 	return f.reqs[len(f.reqs)-1]
 }
 
-func newAnthropicHarness(t *testing.T) (*harness, *fakeAnthropic) {
+func newAnthropicHarness(t *testing.T) (*testutil.Harness, *fakeAnthropic) {
 	fake := &fakeAnthropic{}
 	up := httptest.NewServer(fake)
 	t.Cleanup(up.Close)
 	t.Setenv("TEST_UPSTREAM_ANTHROPIC_KEY", "sk-ant-server-key")
-	h := newHarness(t, withConfig(func(c *config.Config) {
+	h := newHarness(t, testutil.WithConfig(func(c *config.Config) {
 		c.Providers["anthropic"] = config.Provider{Type: config.ProviderAnthropic, BaseURL: up.URL, APIKeyEnv: "TEST_UPSTREAM_ANTHROPIC_KEY"}
 		c.Models = append(c.Models, config.Model{
 			Name:    "claude-direct",
@@ -85,7 +86,7 @@ func newAnthropicHarness(t *testing.T) (*harness, *fakeAnthropic) {
 func TestAnthropicUpstreamPassThrough(t *testing.T) {
 	h, fake := newAnthropicHarness(t)
 	body := `{"model":"claude-direct","max_tokens":10,"messages":[{"role":"user","content":"hi"},{"role":"system","content":"mid"}],"future_field":{"x":[1, 2]},"context_management":{"edits":[]}}`
-	status, hdr, resp := h.post(t, "/v1/messages?beta=true", body, map[string]string{
+	status, hdr, resp := h.Post(t, "/v1/messages?beta=true", body, map[string]string{
 		"anthropic-beta":           "claude-code-20250219,dropped-beta-2099-01-01,context-management-2025-06-27",
 		"x-claude-code-session-id": "sess-1",
 	})

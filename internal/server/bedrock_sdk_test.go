@@ -14,19 +14,21 @@ import (
 	brtypes "github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 	"github.com/aws/smithy-go/auth/bearer"
 	"github.com/tidwall/gjson"
+
+	"github.com/tollgate-gw/tollgate/internal/testutil"
 )
 
 // bedrockClient is the official AWS SDK client pointed at the gateway's
 // Bedrock front door, authenticating with the gateway key as a bearer token
 // (what AWS_BEARER_TOKEN_BEDROCK does).
-func bedrockClient(h *harness) *bedrockruntime.Client {
+func bedrockClient(h *testutil.Harness) *bedrockruntime.Client {
 	return bedrockruntime.New(bedrockruntime.Options{
 		Region:                  "us-east-1",
-		BaseEndpoint:            aws.String(h.gw.URL),
+		BaseEndpoint:            aws.String(h.URL),
 		BearerAuthTokenProvider: bearer.StaticTokenProvider{Token: bearer.Token{Value: testKey}},
 		AuthSchemePreference:    []string{"httpBearerAuth"},
 		RetryMaxAttempts:        1,
-		HTTPClient:              sdkDoer{h.gw.Client()},
+		HTTPClient:              sdkDoer{h.Server.Client()},
 	})
 }
 
@@ -57,7 +59,7 @@ func jsonString(s string) string {
 }
 
 func TestBedrockDoorInvoke(t *testing.T) {
-	h := newHarness(t, useTLS)
+	h := newHarness(t, testutil.WithTLS())
 	c := bedrockClient(h)
 	out, err := c.InvokeModel(context.Background(), &bedrockruntime.InvokeModelInput{
 		ModelId:     aws.String("us.anthropic.claude-sonnet-4-5-20250929-v1:0"),
@@ -73,7 +75,7 @@ func TestBedrockDoorInvoke(t *testing.T) {
 	if gjson.GetBytes(out.Body, "usage.output_tokens").Int() != 4 {
 		t.Errorf("usage = %s", gjson.GetBytes(out.Body, "usage").Raw)
 	}
-	r := h.sim.Requests()[0]
+	r := h.Sim.Requests()[0]
 	// The client's us. profile is mapped to the operator's choice (global).
 	if r.ModelID != "global.anthropic.claude-sonnet-4-5-20250929-v1:0" {
 		t.Errorf("upstream model = %s", r.ModelID)
@@ -84,7 +86,7 @@ func TestBedrockDoorInvoke(t *testing.T) {
 }
 
 func TestBedrockDoorStream(t *testing.T) {
-	h := newHarness(t, useTLS)
+	h := newHarness(t, testutil.WithTLS())
 	c := bedrockClient(h)
 	out, err := c.InvokeModelWithResponseStream(context.Background(), &bedrockruntime.InvokeModelWithResponseStreamInput{
 		ModelId:     aws.String("claude-haiku-4-5-20251001"),
@@ -123,7 +125,7 @@ func TestBedrockDoorStream(t *testing.T) {
 }
 
 func TestBedrockDoorCountTokens(t *testing.T) {
-	h := newHarness(t, useTLS)
+	h := newHarness(t, testutil.WithTLS())
 	c := bedrockClient(h)
 	out, err := c.CountTokens(context.Background(), &bedrockruntime.CountTokensInput{
 		ModelId: aws.String("us.anthropic.claude-sonnet-4-5-20250929-v1:0"),
@@ -138,12 +140,7 @@ func TestBedrockDoorCountTokens(t *testing.T) {
 }
 
 func TestBedrockDoorErrors(t *testing.T) {
-	h := newHarness(t, useTLS, withConfig(func(c *testConfig) {
-		zero := 0
-		p := c.Providers["bedrock"]
-		p.MaxRetries = &zero
-		c.Providers["bedrock"] = p
-	}))
+	h := newHarness(t, testutil.WithTLS(), testutil.WithoutRetries())
 	c := bedrockClient(h)
 	_, err := c.InvokeModel(context.Background(), &bedrockruntime.InvokeModelInput{
 		ModelId: aws.String("us.anthropic.claude-sonnet-4-5-20250929-v1:0"),

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"bytes"
-	"context"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"io"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/tollgate-gw/tollgate/internal/bedrocksim"
 	"github.com/tollgate-gw/tollgate/internal/store"
+	"github.com/tollgate-gw/tollgate/internal/testutil"
 )
 
 // The request-path benchmarks compare, in one run, a call through the gateway
@@ -24,16 +24,10 @@ import (
 //
 //	go test ./internal/server -run '^$' -bench 'RequestPath' -benchtime 3s
 
-func benchHarness(b *testing.B) (*harness, principal) {
-	h := newHarness(b, withSim(func(o *bedrocksim.Options) { o.MaxRecorded = 1 }))
-	p := h.newPrincipal(b, "bench", keySpec{keyUSD: 1e9, userUSD: 1e9, teamUSD: 1e9})
-	ctx := context.Background()
-	if _, err := h.gwy.Store.CreateLimit(ctx, store.Limit{ScopeKind: store.ScopeKey, ScopeID: p.keyID, RPM: 1 << 30, TPM: 1 << 40, Concurrent: 1 << 20}); err != nil {
-		b.Fatal(err)
-	}
-	if err := h.gwy.Accounts.Reload(ctx); err != nil {
-		b.Fatal(err)
-	}
+func benchHarness(b *testing.B) (*testutil.Harness, testutil.Principal) {
+	h := newHarness(b, testutil.WithSim(func(o *bedrocksim.Options) { o.MaxRecorded = 1 }))
+	p := h.NewPrincipal(b, "bench", testutil.PrincipalSpec{KeyUSD: 1e9, UserUSD: 1e9, TeamUSD: 1e9,
+		KeyLimit: &store.Limit{RPM: 1 << 30, TPM: 1 << 40, Concurrent: 1 << 20}})
 	return h, p
 }
 
@@ -62,26 +56,26 @@ func runCalls(b *testing.B, client *http.Client, url string, body []byte, hdr ma
 func BenchmarkRequestPath(b *testing.B) {
 	h, p := benchHarness(b)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
-	signer := newSigner(b, h.simURL)
+	signer := newSigner(b, h.SimURL)
 	anth := []byte(`{"model":"claude-haiku-4-5","max_tokens":64,"messages":[{"role":"user","content":"benchmark [[sim:usage in=100 out=20 cw5m=10 cw1h=0 cr=50]]"}]}`)
 	invoke := []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":64,"messages":[{"role":"user","content":"benchmark [[sim:usage in=100 out=20 cw5m=10 cw1h=0 cr=50]]"}]}`)
 	streamAnth := append(bytes.TrimSuffix(anth, []byte("}")), []byte(`,"stream":true}`)...)
 	const model = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
 
 	b.Run("json/direct", func(b *testing.B) {
-		runCalls(b, signer, h.simURL+"/model/"+model+"/invoke", invoke, nil)
+		runCalls(b, signer, h.SimURL+"/model/"+model+"/invoke", invoke, nil)
 	})
 	b.Run("json/gateway", func(b *testing.B) {
-		runCalls(b, client, h.gw.URL+"/v1/messages", anth, map[string]string{"x-api-key": p.secret})
+		runCalls(b, client, h.URL+"/v1/messages", anth, map[string]string{"x-api-key": p.Secret})
 	})
 	b.Run("stream/direct", func(b *testing.B) {
-		runCalls(b, signer, h.simURL+"/model/"+model+"/invoke-with-response-stream", invoke, nil)
+		runCalls(b, signer, h.SimURL+"/model/"+model+"/invoke-with-response-stream", invoke, nil)
 	})
 	b.Run("stream/gateway", func(b *testing.B) {
-		runCalls(b, client, h.gw.URL+"/v1/messages", streamAnth, map[string]string{"x-api-key": p.secret})
+		runCalls(b, client, h.URL+"/v1/messages", streamAnth, map[string]string{"x-api-key": p.Secret})
 	})
 	b.StopTimer()
-	st := h.gwy.Writer.Stats()
+	st := h.Gateway.Writer.Stats()
 	if st.Dropped > 0 {
 		b.Errorf("usage writer dropped %d rows", st.Dropped)
 	}

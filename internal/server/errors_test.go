@@ -50,7 +50,7 @@ func TestClientErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, hdr, body := h.do(t, tt.method, tt.path, tt.body, tt.hdr)
+			status, hdr, body := h.Do(t, tt.method, tt.path, tt.body, tt.hdr)
 			if status != tt.wantStatus {
 				t.Errorf("status = %d, want %d (body %.300s)", status, tt.wantStatus, body)
 			}
@@ -80,7 +80,7 @@ func TestClientErrors(t *testing.T) {
 			}
 		})
 	}
-	if n := len(h.sim.Requests()); n != 0 {
+	if n := len(h.Sim.Requests()); n != 0 {
 		t.Errorf("bad requests reached the upstream %d times", n)
 	}
 }
@@ -88,12 +88,12 @@ func TestClientErrors(t *testing.T) {
 func TestUnauthenticatedProbes(t *testing.T) {
 	h := newHarness(t)
 	for _, path := range []string{"/", "/api/hello"} {
-		status, _, _ := h.do(t, http.MethodHead, path, "", map[string]string{"x-api-key": ""})
+		status, _, _ := h.Do(t, http.MethodHead, path, "", map[string]string{"x-api-key": ""})
 		if status != http.StatusOK {
 			t.Errorf("HEAD %s = %d, want 200", path, status)
 		}
 	}
-	status, _, body := h.do(t, http.MethodGet, "/inference-profiles?type=SYSTEM_DEFINED", "", map[string]string{"x-api-key": ""})
+	status, _, body := h.Do(t, http.MethodGet, "/inference-profiles?type=SYSTEM_DEFINED", "", map[string]string{"x-api-key": ""})
 	if status != 200 || !gjson.Get(body, "inferenceProfileSummaries.#(inferenceProfileId==\"global.anthropic.claude-sonnet-4-5-20250929-v1:0\")").Exists() {
 		t.Errorf("GET /inference-profiles = %d %.500s", status, body)
 	}
@@ -101,7 +101,7 @@ func TestUnauthenticatedProbes(t *testing.T) {
 
 func TestModelsList(t *testing.T) {
 	h := newHarness(t)
-	status, _, body := h.do(t, http.MethodGet, "/v1/models?limit=1000", "", map[string]string{"Authorization": "Bearer " + testKey, "x-api-key": ""})
+	status, _, body := h.Do(t, http.MethodGet, "/v1/models?limit=1000", "", map[string]string{"Authorization": "Bearer " + testKey, "x-api-key": ""})
 	if status != 200 {
 		t.Fatalf("GET /v1/models = %d %s", status, body)
 	}
@@ -117,7 +117,7 @@ func TestModelsList(t *testing.T) {
 			t.Errorf("/v1/models lacks %s: %s", want, body)
 		}
 	}
-	status, _, body = h.do(t, http.MethodGet, "/v1/models?limit=1", "", nil)
+	status, _, body = h.Do(t, http.MethodGet, "/v1/models?limit=1", "", nil)
 	if status != 200 || len(gjson.Get(body, "data").Array()) != 1 || !gjson.Get(body, "has_more").Bool() {
 		t.Errorf("GET /v1/models?limit=1 = %d %s", status, body)
 	}
@@ -129,7 +129,7 @@ func TestHostileBetaHeader(t *testing.T) {
 	h := newHarness(t)
 	hostile := strings.Repeat("b,", 200000)
 	start := time.Now()
-	status, _, body := h.post(t, "/v1/messages", `{"model":"claude-sonnet-4-5","max_tokens":1,"messages":[]}`, map[string]string{"anthropic-beta": hostile})
+	status, _, body := h.Post(t, "/v1/messages", `{"model":"claude-sonnet-4-5","max_tokens":1,"messages":[]}`, map[string]string{"anthropic-beta": hostile})
 	if status != 400 || !strings.Contains(body, "anthropic-beta") {
 		t.Errorf("status %d body %.200s, want 400 naming anthropic-beta", status, body)
 	}
@@ -141,11 +141,11 @@ func TestHostileBetaHeader(t *testing.T) {
 		betas = append(betas, fmt.Sprintf("%q", fmt.Sprintf("beta-%d", i)))
 	}
 	many := `{"anthropic_version":"bedrock-2023-05-31","max_tokens":1,"messages":[{"role":"user","content":"hi"}],"anthropic_beta":[` + strings.Join(betas, ",") + `]}`
-	status, _, body = h.post(t, "/model/us.anthropic.claude-sonnet-4-5-20250929-v1:0/invoke", many, nil)
+	status, _, body = h.Post(t, "/model/us.anthropic.claude-sonnet-4-5-20250929-v1:0/invoke", many, nil)
 	if status != 400 || !strings.Contains(body, "anthropic_beta") {
 		t.Errorf("body with 100 distinct betas = %d %s, want 400 naming anthropic_beta", status, body)
 	}
-	if n := len(h.sim.Requests()); n != 0 {
+	if n := len(h.Sim.Requests()); n != 0 {
 		t.Errorf("%d hostile requests reached the upstream", n)
 	}
 }

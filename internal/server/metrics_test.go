@@ -11,13 +11,14 @@ import (
 
 	"github.com/tollgate-gw/tollgate/internal/access"
 	"github.com/tollgate-gw/tollgate/internal/config"
+	"github.com/tollgate-gw/tollgate/internal/testutil"
 )
 
 // scrapeGateway reads /metrics from the gateway and returns every series as
 // "name{label=value,...}" → value (histograms: their count).
-func scrapeGateway(t *testing.T, h *harness) (map[string]float64, string) {
+func scrapeGateway(t *testing.T, h *testutil.Harness) (map[string]float64, string) {
 	t.Helper()
-	status, _, body := h.do(t, "GET", "/metrics", "", nil)
+	status, _, body := h.Do(t, "GET", "/metrics", "", nil)
 	if status != 200 {
 		t.Fatalf("GET /metrics = %d", status)
 	}
@@ -52,24 +53,24 @@ func scrapeGateway(t *testing.T, h *harness) (map[string]float64, string) {
 // error with retries, a budget refusal, a bad key, an access denial — and
 // checks the series /metrics then exports.
 func TestMetricsAfterTraffic(t *testing.T) {
-	h := newHarness(t, withConfig(func(c *config.Config) {
+	h := newHarness(t, testutil.WithConfig(func(c *config.Config) {
 		c.Access = access.Config{Rules: []access.Rule{{
 			Name:       "admin",
 			Paths:      []string{"/admin/*"},
 			AllowCIDRs: []string{"192.0.2.0/24"},
 		}}}
 	}))
-	p := h.newPrincipal(t, "mia", keySpec{userUSD: 0.002})
+	p := h.NewPrincipal(t, "mia", testutil.PrincipalSpec{UserUSD: 0.002})
 	ok := `{"model":"claude-haiku-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi [[sim:usage in=100 out=20 cw5m=300 cw1h=0 cr=40]]"}]}`
 	for i := 0; i < 2; i++ {
-		if status, _, body := h.post(t, "/v1/messages", ok, map[string]string{"x-api-key": p.secret}); status != 200 {
+		if status, _, body := h.Post(t, "/v1/messages", ok, map[string]string{"x-api-key": p.Secret}); status != 200 {
 			t.Fatalf("status %d %s", status, body)
 		}
 	}
-	h.post(t, "/v1/messages", `{"model":"claude-haiku-4-5","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"x [[sim:throttle 99]]"}]}`, map[string]string{"x-api-key": p.secret})
-	h.post(t, "/v1/messages", `{"model":"claude-haiku-4-5","max_tokens":30000,"messages":[{"role":"user","content":"big"}]}`, map[string]string{"x-api-key": p.secret})
-	h.post(t, "/v1/messages", ok, map[string]string{"x-api-key": "wrong"})
-	if status, hdr, _ := h.do(t, "GET", "/admin/users", "", nil); status != 403 || hdr.Get("x-tollgate-error-origin") != "client" {
+	h.Post(t, "/v1/messages", `{"model":"claude-haiku-4-5","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"x [[sim:throttle 99]]"}]}`, map[string]string{"x-api-key": p.Secret})
+	h.Post(t, "/v1/messages", `{"model":"claude-haiku-4-5","max_tokens":30000,"messages":[{"role":"user","content":"big"}]}`, map[string]string{"x-api-key": p.Secret})
+	h.Post(t, "/v1/messages", ok, map[string]string{"x-api-key": "wrong"})
+	if status, hdr, _ := h.Do(t, "GET", "/admin/users", "", nil); status != 403 || hdr.Get("x-tollgate-error-origin") != "client" {
 		t.Errorf("admin from a non-allowlisted IP = %d origin %q, want 403 client", status, hdr.Get("x-tollgate-error-origin"))
 	}
 
@@ -106,7 +107,7 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	if got[`tollgate_budget_limit_usd{name=mia,period=day,scope=user}`] != 0.002 {
 		t.Errorf("budget gauge missing or wrong:\n%s", grepLines(body, "tollgate_budget_"))
 	}
-	for _, secret := range []string{p.secret, p.keyID, p.userID} {
+	for _, secret := range []string{p.Secret, p.KeyID, p.UserID} {
 		if strings.Contains(body, secret) {
 			t.Errorf("metrics expose %q", secret)
 		}
