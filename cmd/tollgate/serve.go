@@ -102,27 +102,10 @@ func serve(ctx context.Context, cfg *config.Config, source string, log *slog.Log
 	if gw.AdminSecret != "" {
 		fmt.Fprintf(stdout, "\nA new admin key was created for this database. It is shown only this once; keep it:\n\n    export TOLLGATE_ADMIN_KEY=%s\n\n(or set TOLLGATE_ADMIN_KEY before starting to choose your own)\n\n", gw.AdminSecret)
 	}
-	runCtx, stopRun := context.WithCancel(ctx)
-	defer stopRun()
-	go gw.Run(runCtx)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
-	hs := gw.Server.HTTPServer(cfg.Listen, cfg.Server.ReadHeaderTimeout, cfg.Server.IdleTimeout)
-	err = server.Serve(ctx, hs, ln, cfg.Server.ShutdownGrace)
-	// Streams still open when the grace period ended were cut; wait for their
-	// handlers to settle and queue their usage, then flush the last rows.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if derr := gw.Server.Drain(cctx); derr != nil {
-		log.Error("shutdown", "err", derr)
-	}
-	if cerr := gw.Close(cctx); cerr != nil {
-		log.Error("closing the gateway", "err", cerr)
-		if err == nil {
-			err = cerr
-		}
-	}
+	err = gw.Serve(ctx, ln)
 	log.Info("tollgate stopped")
 	return err
 }

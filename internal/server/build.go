@@ -2,15 +2,18 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/tollgate-gw/tollgate/internal/store"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tollgate-gw/tollgate/internal/admin"
@@ -45,6 +48,9 @@ type Gateway struct {
 
 	cfg *config.Config
 	log *slog.Logger
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // FromConfig builds a Gateway from a validated config: it opens (and
@@ -181,15 +187,48 @@ func (g *Gateway) Run(ctx context.Context) {
 	}
 }
 
-// Close flushes every queued usage row and closes the database. Call it after
-// the HTTP server has drained, so that the last requests are recorded.
-func (g *Gateway) Close(ctx context.Context) error {
-	werr := g.Writer.Close(ctx)
-	serr := g.Store.Close()
-	if werr != nil {
-		return fmt.Errorf("flush usage: %w", werr)
+// Serve runs the gateway on ln until ctx ends, then shuts down without losing
+// usage: new connections stop, open streams get the config's shutdown grace
+// to finish, streams still open after it are cut, every handler is waited for
+// so that it settles its budget and queues its usage row, and the usage
+// writer is flushed before the database closes.
+func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	go g.Run(runCtx)
+	hs := g.Server.HTTPServer(ln.Addr().String(), g.cfg.Server.ReadHeaderTimeout, g.cfg.Server.IdleTimeout)
+	err := Serve(ctx, hs, ln, g.cfg.Server.ShutdownGrace)
+	if errors.Is(err, ErrGraceExpired) {
+		g.log.Warn("shutdown: streams still open after the grace period were cut; they are charged for what they generated",
+			"grace", g.cfg.Server.ShutdownGrace)
+		err = nil
 	}
-	return serr
+
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if derr := g.Server.Drain(cctx); derr != nil {
+		g.log.Error("shutdown: handlers still running; their usage may be lost", "err", derr)
+	}
+	if cerr := g.Close(cctx); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Close flushes every queued usage row and closes the database. Call it after
+// the HTTP server has drained, so that the last requests are recorded. It is
+// safe to call more than once.
+func (g *Gateway) Close(ctx context.Context) error {
+	g.closeOnce.Do(func() {
+		werr := g.Writer.Close(ctx)
+		serr := g.Store.Close()
+		if werr != nil {
+			g.closeErr = fmt.Errorf("flush usage: %w", werr)
+		} else {
+			g.closeErr = serr
+		}
+	})
+	return g.closeErr
 }
 
 // ensureSQLiteDir creates the directory of a sqlite:// database file.

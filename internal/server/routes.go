@@ -182,7 +182,19 @@ func (s *Server) logExchange(r *http.Request, w *statusWriter, x *exchange) {
 	if x.ttfb > 0 {
 		attrs = append(attrs, slog.Float64("ttfb_ms", float64(x.ttfb.Microseconds())/1000))
 	}
-	if u := x.usage; u != nil {
+	if r := x.record; r != nil {
+		// The recorded (and charged) figures, which for a cut stream include
+		// the estimate of what was generated.
+		stop := ""
+		if x.usage != nil {
+			stop = x.usage.StopReason
+		}
+		attrs = append(attrs, slog.Group("usage",
+			slog.Int64("input", r.InputTokens), slog.Int64("output", r.OutputTokens),
+			slog.Int64("cache_read", r.CacheReadTokens), slog.Int64("cache_write_5m", r.CacheWrite5mTokens),
+			slog.Int64("cache_write_1h", r.CacheWrite1hTokens), slog.Int64("cost_micros", r.CostMicros),
+			slog.String("stop_reason", stop)))
+	} else if u := x.usage; u != nil {
 		attrs = append(attrs, slog.Group("usage",
 			slog.Int64("input", u.InputTokens), slog.Int64("output", u.OutputTokens),
 			slog.Int64("cache_read", u.CacheReadTokens), slog.Int64("cache_write_5m", u.CacheWrite5mTokens),

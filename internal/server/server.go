@@ -200,7 +200,15 @@ func Serve(ctx context.Context, hs *http.Server, ln net.Listener, grace time.Dur
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
 		hs.Close()
+		if errors.Is(err, context.DeadlineExceeded) {
+			return ErrGraceExpired
+		}
 		return fmt.Errorf("server: shutdown: %w", err)
 	}
 	return nil
 }
+
+// ErrGraceExpired is returned by Serve when requests were still running at
+// the end of the shutdown grace period and were cut: an expected outcome of
+// shutting down under load, not a failure.
+var ErrGraceExpired = errors.New("server: shutdown grace period ended with requests still running; they were cut")

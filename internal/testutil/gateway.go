@@ -41,6 +41,8 @@ type Harness struct {
 	Sim *bedrocksim.Server
 	// SimURL is the simulator's base URL, for calls that bypass the gateway.
 	SimURL string
+	// Config is the configuration the gateway was built from.
+	Config *config.Config
 
 	key  string // sent as x-api-key by Do, "" for none
 	logs *logBuffer
@@ -174,7 +176,7 @@ func Start(t testing.TB, opts ...Option) *Harness {
 			t.Logf("gateway log:\n%s", logs.String())
 		}
 	})
-	return &Harness{URL: hs.URL, Server: hs, Gateway: gwy, Sim: sim, SimURL: simSrv.URL, key: set.key, logs: logs}
+	return &Harness{URL: hs.URL, Server: hs, Gateway: gwy, Sim: sim, SimURL: simSrv.URL, Config: cfg, key: set.key, logs: logs}
 }
 
 // Logs returns what the gateway has logged so far, as JSON lines.
