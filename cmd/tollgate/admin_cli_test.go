@@ -288,8 +288,8 @@ func TestAdminCLIConnectionAndCredentials(t *testing.T) {
 		}
 	})
 	t.Run("usage errors", func(t *testing.T) {
-		if _, _, err := cli(t, "keys", "create"); err == nil || !strings.Contains(err.Error(), "--alias is required") {
-			t.Errorf("keys create without alias: %v", err)
+		if out, _, err := cli(t, "keys", "create", "--budget-usd", "50", "--period", "month"); err != nil || !strings.Contains(out, `Created key "key_`) {
+			t.Errorf("keys create without alias = %q, %v; want a key named by its id", out, err)
 		}
 		if _, _, err := cli(t, "keys", "frobnicate"); err == nil {
 			t.Error("unknown subcommand accepted")

@@ -117,8 +117,8 @@ func parseTags(s string) (map[string]string, error) {
 }
 
 func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cmd := newAdminCommand("keys create", "--alias NAME [flags]", true, stderr)
-	alias := cmd.flags.String("alias", "", "the key's name in lists, usage and metrics (required)")
+	cmd := newAdminCommand("keys create", "[--alias NAME] [flags]", true, stderr)
+	alias := cmd.flags.String("alias", "", "the key's name in lists, usage and metrics (default: its id)")
 	user := cmd.flags.String("user", "", "owning user (name or id)")
 	team := cmd.flags.String("team", "", "owning team (name or id)")
 	budgetUSD := cmd.flags.String("budget-usd", "", "a budget on the key in USD, e.g. 50 or 12.5")
@@ -134,10 +134,12 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if _, err := cmd.parse(args); err != nil {
 		return flagErr(err)
 	}
-	if *alias == "" {
-		return fmt.Errorf("keys create: --alias is required (the name the key has in lists and usage)")
+	// Without --alias the key is named by its id, so that the issue-style
+	// one-liner `tollgate keys create --user alice --budget-usd 50` works.
+	req := map[string]any{}
+	if *alias != "" {
+		req["alias"] = *alias
 	}
-	req := map[string]any{"alias": *alias}
 	setIf := func(name, v string) {
 		if v != "" {
 			req[name] = v
