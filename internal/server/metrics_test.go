@@ -1,6 +1,9 @@
 package server_test
 
 import (
+	"encoding/json"
+	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -110,6 +113,80 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	for _, secret := range []string{p.Secret, p.KeyID, p.UserID} {
 		if strings.Contains(body, secret) {
 			t.Errorf("metrics expose %q", secret)
+		}
+	}
+}
+
+// TestDashboardMatchesGatewayMetrics loads the Grafana dashboard and checks
+// that every metric any panel queries is exported by a real gateway's
+// /metrics after traffic: a renamed metric must break this test, not a
+// customer's dashboard.
+func TestDashboardMatchesGatewayMetrics(t *testing.T) {
+	raw, err := os.ReadFile("../../deploy/grafana/dashboards/tollgate.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exprs []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if s, ok := x.(string); ok && k == "expr" {
+					exprs = append(exprs, s)
+				}
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	var doc any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("dashboard JSON: %v", err)
+	}
+	walk(doc)
+	if len(exprs) < 10 {
+		t.Fatalf("found only %d panel queries in the dashboard", len(exprs))
+	}
+
+	// Traffic that makes every series exist: a success, an upstream error
+	// retried and then failed over to a second target, a denial by an
+	// access rule, USD and token budgets.
+	h := newHarness(t, testutil.WithConfig(func(c *config.Config) {
+		c.Models = append(c.Models, config.Model{Name: "two-targets", Targets: []config.Target{
+			{Provider: "bedrock", Model: "us.anthropic.claude-haiku-4-5-20251001-v1:0"},
+			{Provider: "bedrock", Model: "global.anthropic.claude-haiku-4-5-20251001-v1:0"},
+		}})
+		c.Access = access.Config{Rules: []access.Rule{{Name: "admin", Paths: []string{"/admin/*"}, AllowCIDRs: []string{"192.0.2.0/24"}}}}
+	}))
+	p := h.NewPrincipal(t, "dash", testutil.PrincipalSpec{UserUSD: 10, TeamUSD: 10, UserTokens: 1_000_000})
+	auth := map[string]string{"x-api-key": p.Secret}
+	h.Post(t, "/v1/messages", `{"model":"claude-haiku-4-5","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi [[sim:usage in=10 out=5 cw5m=3 cw1h=2 cr=1]]"}]}`, auth)
+	if status, _, body := h.Post(t, "/v1/messages", `{"model":"two-targets","max_tokens":10,"messages":[{"role":"user","content":"hi [[sim:throttle 3]]"}]}`, auth); status != 200 {
+		t.Fatalf("fallback call = %d %s", status, body)
+	}
+	h.Do(t, "GET", "/admin/users", "", nil)
+	_, body := scrapeGateway(t, h)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := regexp.MustCompile(`tollgate_[a-z0-9_]+`)
+	for _, e := range exprs {
+		for _, m := range name.FindAllString(e, -1) {
+			base := m
+			for _, suf := range []string{"_bucket", "_sum", "_count"} {
+				if f, ok := fams[strings.TrimSuffix(m, suf)]; ok && strings.HasSuffix(m, suf) && f.GetType() == dto.MetricType_HISTOGRAM {
+					base = strings.TrimSuffix(m, suf)
+				}
+			}
+			if _, ok := fams[base]; !ok {
+				t.Errorf("dashboard queries %s (in %q), which /metrics does not export", m, e)
+			}
 		}
 	}
 }
