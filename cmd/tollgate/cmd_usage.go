@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tollgate-gw/tollgate/internal/anthropic"
 )
 
 // usageRowJSON is one row of GET /admin/usage.
@@ -62,8 +67,16 @@ func runUsage(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	key := cmd.flags.String("key", "", "only this key's usage (alias or id)")
 	model := cmd.flags.String("model", "", "only this model's usage")
 	csv := cmd.flags.Bool("csv", false, "print CSV (the admin API's export) instead of a table")
+	follow := cmd.flags.Bool("follow", false, "print every call as it finishes, live, until interrupted (Ctrl-C)")
 	if _, err := cmd.parse(args); err != nil {
 		return flagErr(err)
+	}
+	if *follow {
+		c, err := cmd.client()
+		if err != nil {
+			return err
+		}
+		return followUsage(ctx, c, cmd.json, stdout)
 	}
 	if *csv && cmd.json {
 		return fmt.Errorf("usage: give --csv or --json, not both")
@@ -223,4 +236,78 @@ func runSpend(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	return t.write(stdout)
+}
+
+// followUsage prints the gateway's live usage feed, a line a call (or the
+// feed's JSON with --json), until ctx ends or the gateway closes the feed.
+func followUsage(ctx context.Context, c *adminClient, asJSON bool, stdout io.Writer) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/admin/usage/live", nil)
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("User-Agent", "tollgate-cli/"+version)
+	// The feed runs until interrupted: no client timeout, only ctx.
+	resp, err := (&http.Client{Transport: c.hc.Transport}).Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("cannot reach the gateway at %s: %s; check TOLLGATE_URL (or --url)", c.base, netReason(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return errorFromResponse(resp, raw)
+	}
+	if !asJSON {
+		fmt.Fprintf(stdout, "%-8s  %-20s  %-28s  %6s  %9s  %7s  %9s  %9s  %10s  %s\n",
+			"TIME", "KEY", "MODEL", "STATUS", "INPUT", "OUTPUT", "CACHE W", "CACHE R", "COST USD", "LATENCY")
+	}
+	events := anthropic.NewSSEReader(resp.Body)
+	for {
+		ev, err := events.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("live usage feed: %w", err)
+		}
+		if ev.Type != "usage" {
+			continue
+		}
+		if asJSON {
+			fmt.Fprintf(stdout, "%s\n", ev.Data)
+			continue
+		}
+		var r struct {
+			Time         time.Time `json:"time"`
+			Key          string    `json:"key"`
+			Model        string    `json:"model"`
+			Status       int       `json:"status"`
+			ErrorOrigin  string    `json:"error_origin"`
+			LatencyMs    int64     `json:"latency_ms"`
+			InputTokens  int64     `json:"input_tokens"`
+			OutputTokens int64     `json:"output_tokens"`
+			CacheWrite   int64     `json:"cache_write_tokens"`
+			CacheRead    int64     `json:"cache_read_tokens"`
+			CostMicros   int64     `json:"cost_micros"`
+			Unpriced     bool      `json:"unpriced"`
+		}
+		if err := json.Unmarshal(ev.Data, &r); err != nil {
+			continue
+		}
+		status := strconv.Itoa(r.Status)
+		if r.ErrorOrigin != "" {
+			status += "/" + r.ErrorOrigin
+		}
+		cost := fmt.Sprintf("%.4f", float64(r.CostMicros)/1e6)
+		if r.Unpriced {
+			cost += "*"
+		}
+		fmt.Fprintf(stdout, "%-8s  %-20s  %-28s  %6s  %9d  %7d  %9d  %9d  %10s  %dms\n",
+			r.Time.Local().Format("15:04:05"), firstLine(r.Key, 20), firstLine(r.Model, 28), status,
+			r.InputTokens, r.OutputTokens, r.CacheWrite, r.CacheRead, cost, r.LatencyMs)
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tollgate-gw/tollgate/internal/store"
+	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
 // Options configure the API.
@@ -32,6 +33,9 @@ type Options struct {
 	// goroutine before the response is written; keep it quick (or have it
 	// signal a reloader).
 	OnChange func()
+	// Live, when set, subscribes to the usage records of calls as they
+	// finish, for GET /admin/usage/live; the returned func unsubscribes.
+	Live func() (<-chan usage.Record, func())
 	// Now is the clock used for creation times, "since 7d" and budget
 	// periods; nil means time.Now.
 	Now func() time.Time
@@ -97,6 +101,7 @@ func New(st *store.Store, opts Options) *API {
 		{"GET /admin/usage", a.usage},
 		{"GET /admin/usage.csv", a.usageCSV},
 		{"GET /admin/spend", a.spend},
+		{"GET /admin/usage/live", a.live},
 	}
 	for _, r := range routes {
 		a.mux.Handle(r.pattern, a.adapt(r.h))

@@ -109,13 +109,21 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		st.Close()
 		return nil, fmt.Errorf("load keys and budgets: %w", err)
 	}
+	writer := usage.NewWriter(st, usage.WriterOptions{
+		QueueSize:     cfg.Usage.QueueSize,
+		BatchSize:     cfg.Usage.BatchSize,
+		FlushInterval: cfg.Usage.FlushInterval,
+		Logger:        log,
+	})
 	adminSecret, err := admin.Bootstrap(ctx, st, os.Getenv("TOLLGATE_ADMIN_KEY"))
 	if err != nil {
+		writer.Close(ctx)
 		st.Close()
 		return nil, fmt.Errorf("admin credential: %w", err)
 	}
 	adminAPI := admin.New(st, admin.Options{
 		Logger: log,
+		Live:   writer.Subscribe,
 		// Reload before the admin call answers, so that a key created by
 		// the CLI works on the very next request.
 		OnChange: func() {
@@ -123,12 +131,6 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 				log.Error("reloading keys and budgets after an admin change failed", "err", err)
 			}
 		},
-	})
-	writer := usage.NewWriter(st, usage.WriterOptions{
-		QueueSize:     cfg.Usage.QueueSize,
-		BatchSize:     cfg.Usage.BatchSize,
-		FlushInterval: cfg.Usage.FlushInterval,
-		Logger:        log,
 	})
 	m := metrics.New(bo.Version)
 	m.RegisterBudgets(accts.BudgetSamples)
