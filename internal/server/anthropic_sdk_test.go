@@ -263,6 +263,9 @@ func TestSDKUpstreamErrors(t *testing.T) {
 				if o := apiErr.Response.Header.Get("x-tollgate-error-origin"); o != "upstream" {
 					t.Errorf("x-tollgate-error-origin = %q, want upstream", o)
 				}
+				if x := apiErr.Response.Header.Get("x-tollgate-upstream-error"); !strings.HasSuffix(x, "Exception") {
+					t.Errorf("x-tollgate-upstream-error = %q, want the Bedrock exception name", x)
+				}
 				if apiErr.Response.Header.Get("x-request-id") == "" {
 					t.Error("no x-request-id")
 				}

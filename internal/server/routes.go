@@ -140,6 +140,12 @@ func (s *Server) writeError(w http.ResponseWriter, x *exchange, err error) {
 	}
 	h := w.Header()
 	h.Set("x-tollgate-error-origin", string(e.Origin))
+	if e.ExceptionType != "" {
+		// Bedrock's own name for the failure (ThrottlingException,
+		// AccessDeniedException, ...), which the Anthropic error type
+		// cannot carry, for operators and tollgate doctor.
+		h.Set("x-tollgate-upstream-error", e.ExceptionType)
+	}
 	if e.RetryAfter > 0 {
 		h.Set("retry-after", fmt.Sprint(int((e.RetryAfter+time.Second-1)/time.Second)))
 	}
