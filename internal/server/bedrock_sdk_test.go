@@ -75,6 +75,12 @@ func TestBedrockDoorInvoke(t *testing.T) {
 	if gjson.GetBytes(out.Body, "usage.output_tokens").Int() != 4 {
 		t.Errorf("usage = %s", gjson.GetBytes(out.Body, "usage").Raw)
 	}
+	status, hdr, _ := h.Post(t, "/model/us.anthropic.claude-sonnet-4-5-20250929-v1:0/invoke",
+		string(invokeBody("[[sim:usage in=3 out=4 cw5m=0 cw1h=0 cr=0]]", "")), map[string]string{"x-api-key": testKey})
+	if status != 200 || hdr.Get("X-Amzn-Bedrock-Input-Token-Count") != "3" || hdr.Get("X-Amzn-Bedrock-Output-Token-Count") != "4" ||
+		hdr.Get("x-amzn-RequestId") == "" {
+		t.Errorf("invoke headers = %v", hdr)
+	}
 	r := h.Sim.Requests()[0]
 	// The client's us. profile is mapped to the operator's choice (global).
 	if r.ModelID != "global.anthropic.claude-sonnet-4-5-20250929-v1:0" {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -135,6 +136,11 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, x *exchange, s
 		x.usage = &u
 		x.ttfb = time.Since(x.start)
 		w.Header().Set("Content-Type", "application/json")
+		if _, ok := x.door.(bedrockDoor); ok {
+			// InvokeModel reports the token counts in headers too.
+			w.Header().Set("X-Amzn-Bedrock-Input-Token-Count", strconv.FormatInt(u.InputTokens, 10))
+			w.Header().Set("X-Amzn-Bedrock-Output-Token-Count", strconv.FormatInt(u.OutputTokens, 10))
+		}
 		_, err := w.Write(res.resp.Body)
 		return err
 	}

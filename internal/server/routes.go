@@ -99,6 +99,10 @@ func (s *Server) handle(d door, h handlerFunc) http.Handler {
 		rw := &statusWriter{ResponseWriter: w}
 		x.w = rw
 		rw.Header().Set("x-request-id", x.id)
+		if _, ok := d.(bedrockDoor); ok {
+			// The AWS SDKs report this id in their errors and logs.
+			rw.Header().Set("x-amzn-RequestId", x.id)
+		}
 		s.active.Add(1)
 		defer func() {
 			p := recover()
