@@ -35,5 +35,6 @@ eval "$cc_env"
 
 log "go test"
 # CI=true makes every suite that needs a service fail, never skip, when the
-# service is missing.
-CI=true go test -count=1 -timeout 20m ./...
+# service is missing. -race: the gateway is concurrent everywhere (streams,
+# reservations, the usage writer); the race detector runs on every CI run.
+CI=true go test -race -count=1 -timeout 30m ./...
