@@ -1,16 +1,17 @@
 package server_test
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"time"
-
-	"bytes"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"io"
 	"net/http"
+	"slices"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/tollgate-gw/tollgate/internal/bedrocksim"
 	"github.com/tollgate-gw/tollgate/internal/store"
@@ -50,6 +51,51 @@ func runCalls(b *testing.B, client *http.Client, url string, body []byte, hdr ma
 				b.Fatalf("status %d", resp.StatusCode)
 			}
 		}
+	})
+}
+
+// BenchmarkLatency sends calls one at a time, so that nothing queues for the
+// CPU, and reports the 50th and 99th percentile latency of each path; the
+// gateway's added latency is the difference between the two sub-benchmarks
+// of the same run:
+//
+//	go test ./internal/server -run '^$' -bench 'Latency' -benchtime 5000x
+func BenchmarkLatency(b *testing.B) {
+	h, p := benchHarness(b)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	signer := newSigner(b, h.SimURL)
+	anth := []byte(`{"model":"claude-haiku-4-5","max_tokens":64,"messages":[{"role":"user","content":"benchmark [[sim:usage in=100 out=20 cw5m=10 cw1h=0 cr=50]]"}]}`)
+	invoke := []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":64,"messages":[{"role":"user","content":"benchmark [[sim:usage in=100 out=20 cw5m=10 cw1h=0 cr=50]]"}]}`)
+	const model = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
+	measure := func(b *testing.B, c *http.Client, url string, body []byte, hdr map[string]string) {
+		lat := make([]time.Duration, 0, b.N)
+		for b.Loop() {
+			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			for k, v := range hdr {
+				req.Header.Set(k, v)
+			}
+			start := time.Now()
+			resp, err := c.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			lat = append(lat, time.Since(start))
+			if resp.StatusCode != 200 {
+				b.Fatalf("status %d", resp.StatusCode)
+			}
+		}
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	}
+	b.Run("json/direct", func(b *testing.B) {
+		measure(b, signer, h.SimURL+"/model/"+model+"/invoke", invoke, nil)
+	})
+	b.Run("json/gateway", func(b *testing.B) {
+		measure(b, client, h.URL+"/v1/messages", anth, map[string]string{"x-api-key": p.Secret})
 	})
 }
 
