@@ -1,7 +1,12 @@
 package bedrock
 
 import (
+	"strings"
+
+	"github.com/tidwall/gjson"
+
 	"flag"
+	"github.com/tollgate-gw/tollgate/internal/anthropic"
 	"net/url"
 	"testing"
 
@@ -123,4 +128,47 @@ func TestUpstreamError(t *testing.T) {
 				tt.excType, tt.status, e.Status, e.Type, e.Retryable, e.Message, tt.wantHTTP, tt.wantType, tt.retryable)
 		}
 	}
+}
+
+// FuzzTransformRequest: for any JSON object and beta header, the InvokeModel
+// body is valid JSON, has no model or stream, has Bedrock's anthropic_version,
+// and keeps every other top-level field byte for byte.
+func FuzzTransformRequest(f *testing.F) {
+	f.Add([]byte(`{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}],"max_tokens":5}`), "claude-code-20250219,interleaved-thinking-2025-05-14")
+	f.Add([]byte(`{"anthropic_beta":["a","b"],"messages":[],"x":{"y":[1,2,{"z":null}]},"thinking":{"type":"enabled","signature":"a\/b"}}`), "a")
+	f.Add([]byte(`{"model.x":1,"a*b":2}`), "")
+	f.Fuzz(func(t *testing.T, body []byte, header string) {
+		if !gjson.ValidBytes(body) || !gjson.ParseBytes(body).IsObject() {
+			return
+		}
+		var set anthropic.BetaSet
+		if set.AddHeader([]string{header}) != nil {
+			return
+		}
+		out, _, err := TransformRequest(body, set.List(), Rules{DropFields: []string{"x"}})
+		if err != nil {
+			return // e.g. too many betas in the body
+		}
+		if !gjson.ValidBytes(out) {
+			t.Fatalf("invalid JSON out of %q: %q", body, out)
+		}
+		res := gjson.ParseBytes(out)
+		if res.Get("model").Exists() || res.Get("stream").Exists() || res.Get("x").Exists() || res.Get("anthropic_version").String() != AnthropicVersion {
+			t.Fatalf("TransformRequest(%q) = %q", body, out)
+		}
+		gjson.ParseBytes(body).ForEach(func(k, v gjson.Result) bool {
+			switch k.String() {
+			case "model", "stream", "x", "anthropic_beta", "anthropic_version":
+				return true
+			}
+			if got := res.Get(anthropic.FieldPath(k.String())); got.Raw != v.Raw && k.String() != "" {
+				// Duplicate keys are the one case where "the" value is
+				// ambiguous; skip them.
+				if strings.Count(string(body), `"`+k.String()+`"`) == 1 {
+					t.Fatalf("field %q changed: %q -> %q", k.String(), v.Raw, got.Raw)
+				}
+			}
+			return true
+		})
+	})
 }
