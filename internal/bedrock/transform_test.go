@@ -1,16 +1,15 @@
 package bedrock
 
 import (
-	"strings"
-
-	"github.com/tidwall/gjson"
-
 	"flag"
-	"github.com/tollgate-gw/tollgate/internal/anthropic"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/tidwall/gjson"
+
+	"github.com/tollgate-gw/tollgate/internal/anthropic"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
