@@ -152,14 +152,14 @@ func (s *scopeFlags) one(required bool) (string, string, error) {
 
 func runBudgets(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return dispatch(ctx, "budgets", "tollgate budgets: spending limits in USD and/or tokens per day, week, month or in total, on a user, team or key.", []subcommand{
-		{"create", "--user U|--team T|--key K --usd N [--tokens N] --period day|week|month|total [--timezone Z] [--thresholds 50,80,100]", budgetsCreate},
+		{"create", "--user U|--team T|--key K [--usd N] [--tokens N] (at least one) --period day|week|month|total [--timezone Z] [--thresholds 50,80,100]", budgetsCreate},
 		{"list", "[--user U|--team T|--key K] [--json]", budgetsList},
 		{"delete", "ID", budgetsDelete},
 	}, args, stdout, stderr)
 }
 
 func budgetsCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cmd := newAdminCommand("budgets create", "--user U|--team T|--key K --usd N [--tokens N] --period P [flags]", true, stderr)
+	cmd := newAdminCommand("budgets create", "--user U|--team T|--key K [--usd N] [--tokens N] --period P [flags]", true, stderr)
 	var sf scopeFlags
 	sf.register(cmd.flags, "the budget covers")
 	usd := cmd.flags.String("usd", "", "limit in USD, e.g. 50 or 12.5")

@@ -78,7 +78,7 @@ func when(t *time.Time, zero string) string {
 
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return dispatch(ctx, "keys", "tollgate keys: virtual keys for Claude Code and CI clients, with budgets, model allowlists and tags.", []subcommand{
-		{"create", "--alias NAME [--user U] [--team T] [--budget-usd N] [--budget-tokens N] [--period month] [--timezone Z] [--models a,b] [--tags k=v,…] [--expires 30d]", keysCreate},
+		{"create", "[--alias NAME] [--user U] [--team T] [--budget-usd N] [--budget-tokens N] [--period month] [--timezone Z] [--models a,b] [--tags k=v,…] [--expires 30d]", keysCreate},
 		{"list", "[--user U] [--team T] [--json]", keysList},
 		{"show", "ID|ALIAS [--json]", keysShow},
 		{"revoke", "ID|ALIAS", keysRevoke},

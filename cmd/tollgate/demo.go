@@ -28,7 +28,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:4000", "gateway listen address")
-	simListen := fs.String("sim-listen", "127.0.0.1:0", "simulator listen address (default: a free loopback port)")
+	simListen := fs.String("sim-listen", "127.0.0.1:0", "simulator listen address; port 0 picks a free one")
 	key := fs.String("key", "", "client key to accept (default: a random one, printed)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
@@ -56,6 +56,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	cfg := config.Default()
 	cfg.Listen = *listen
+	cfg.Log.Format = "text" // the demo logs for a person watching a terminal
 	dataDir, err := os.MkdirTemp("", "tollgate-demo-")
 	if err != nil {
 		return err

@@ -35,11 +35,12 @@ Administration (over the admin API at $TOLLGATE_URL with $TOLLGATE_ADMIN_KEY):
   tollgate teams create|list|add-member|…|delete   teams of users
   tollgate budgets create|list|delete              USD/token budgets per day, week, month, total
   tollgate limits create|list|delete               rate limits: requests/min, tokens/min, concurrent
-  tollgate usage [--by user|team|key|model|tag]    usage and cost as a table, --csv or --json
+  tollgate usage [--by user|team|key|model|tag|session] [--follow]
+                                                   usage and cost as a table, --csv, --json; live with --follow
   tollgate spend                                   budgets: spent, remaining, when they reset
 
 Diagnostics:
-  tollgate doctor [--verbose]                      check each hop of a Claude Code call from here
+  tollgate doctor [--model NAME] [--verbose]       check each hop of a Claude Code call from here
   tollgate healthcheck [--url URL]                 GET a health URL, exit 0 on 2xx (containers)
 
 Run "tollgate COMMAND --help" for a command's flags.

@@ -105,3 +105,19 @@ func TestDemo(t *testing.T) {
 		t.Fatal("demo did not stop after cancel")
 	}
 }
+
+// TestCheckReportsMissingKeyVariables: check fails, as serve would, when a
+// provider's API-key variable is unset.
+func TestCheckReportsMissingKeyVariables(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(path, []byte("providers:\n  claude:\n    type: anthropic\n    api_key_env: TG_TEST_SURELY_UNSET_KEY\n"), 0o600)
+	var out, errb bytes.Buffer
+	err := run(context.Background(), []string{"check", "--config", path}, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "TG_TEST_SURELY_UNSET_KEY is empty or unset") {
+		t.Fatalf("check = %v, want the unset variable named", err)
+	}
+	t.Setenv("TG_TEST_SURELY_UNSET_KEY", "sk-ant-x")
+	if err := run(context.Background(), []string{"check", "--config", path}, &out, &errb); err != nil {
+		t.Fatalf("check with the variable set = %v", err)
+	}
+}

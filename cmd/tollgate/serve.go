@@ -124,6 +124,26 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if missing := missingKeyVars(cfg); len(missing) > 0 {
+		return fmt.Errorf("config: %s: %s", source, strings.Join(missing, "; "))
+	}
 	fmt.Fprintf(stdout, "config: %s: OK\n%s\n", source, strings.TrimRight(cfg.Describe(), "\n"))
 	return nil
+}
+
+// missingKeyVars lists the API-key environment variables the config names
+// that are unset, which serve would refuse to start with.
+func missingKeyVars(cfg *config.Config) []string {
+	var out []string
+	for _, name := range cfg.ProviderNames() {
+		p := cfg.Providers[name]
+		env := p.APIKeyEnv
+		if env == "" {
+			continue // a bedrock provider on the AWS credential chain
+		}
+		if os.Getenv(env) == "" {
+			out = append(out, fmt.Sprintf("provider %s: the API key variable %s is empty or unset", name, env))
+		}
+	}
+	return out
 }

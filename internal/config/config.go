@@ -54,9 +54,10 @@ type Config struct {
 	// every client may connect (keys are still required).
 	Access access.Config `yaml:"access"`
 
-	// Keys are static client keys accepted on the front doors. When the list
-	// is empty the gateway accepts any key (and says so loudly at start);
-	// virtual keys from the store replace this list. Names and secrets must
+	// Keys are static client keys accepted on the front doors, in addition
+	// to the virtual keys in the database. With no static keys and no
+	// virtual key yet, the gateway accepts any key (and says so loudly at
+	// start); the first virtual key closes it. Names and secrets must
 	// be unique.
 	Keys []Key `yaml:"keys"`
 

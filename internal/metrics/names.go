@@ -70,7 +70,7 @@ const (
 const (
 	DoorAnthropic = "anthropic"
 	DoorBedrock   = "bedrock"
-	DoorOpenAI    = "openai"
+	DoorOpenAI    = "openai" // reserved for the OpenAI-compatible door; no route serves it yet
 )
 
 // Error origins, the values of the origin label besides "none". They match

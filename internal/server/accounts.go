@@ -30,7 +30,6 @@ type Accounts struct {
 	names atomic.Pointer[map[string]string]
 
 	mu      sync.Mutex // serialises reloads
-	kick    chan struct{}
 	lastErr error
 }
 
@@ -42,20 +41,12 @@ func NewAccounts(st *store.Store, static *keys.Static, log *slog.Logger) *Accoun
 		Ledger:  limits.NewLedger(nil),
 		Limiter: limits.NewLimiter(nil),
 		log:     log,
-		kick:    make(chan struct{}, 1),
 	}
 }
 
-// Changed asks for a reload soon; the admin API calls it after every
-// mutation. It never blocks.
-func (a *Accounts) Changed() {
-	select {
-	case a.kick <- struct{}{}:
-	default:
-	}
-}
-
-// Run reloads on Changed and every interval until ctx ends.
+// Run reloads every interval until ctx ends, so that replicas sharing a
+// database see each other's admin changes and settled spend. (Admin changes
+// made through this replica reload at once, synchronously.)
 func (a *Accounts) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -63,7 +54,6 @@ func (a *Accounts) Run(ctx context.Context, interval time.Duration) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-a.kick:
 		case <-t.C:
 		}
 		if err := a.Reload(ctx); err != nil && ctx.Err() == nil {
