@@ -93,9 +93,6 @@ func merge[T any](spans []span[T], compare func(a, b T) int, next func(T) (T, bo
 	return slices.Clip(out)
 }
 
-// empty reports whether the set has no address.
-func (s *addrSet) empty() bool { return len(s.v4) == 0 && len(s.v6) == 0 }
-
 // contains reports whether a, unmapped and without a zone, is in the set. The
 // invalid Addr is in no set.
 func (s *addrSet) contains(a netip.Addr) bool {

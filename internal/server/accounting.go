@@ -39,7 +39,6 @@ type account struct {
 	door      string
 	session   string
 	tags      map[string]string
-	region    string
 	// deltaBytes counts the text, thinking and tool-input bytes relayed on
 	// a stream, to estimate output tokens when a stream is cut before its
 	// final usage arrives.

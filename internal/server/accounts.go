@@ -29,8 +29,7 @@ type Accounts struct {
 	// metric labels (which never carry ids).
 	names atomic.Pointer[map[string]string]
 
-	mu      sync.Mutex // serialises reloads
-	lastErr error
+	mu sync.Mutex // serialises reloads
 }
 
 // NewAccounts builds the caches over st. Call Reload once before serving.

@@ -23,7 +23,6 @@ type exchange struct {
 	id       string
 	door     door
 	start    time.Time
-	status   int
 	origin   apierror.Origin
 	errMsg   string
 	keyName  string
