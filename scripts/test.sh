@@ -13,6 +13,9 @@ log() { printf '\n== %s\n' "$*"; }
 log "go vet"
 go vet ./...
 
+log "staticcheck"
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
 log "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
