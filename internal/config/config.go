@@ -30,6 +30,10 @@ type Config struct {
 	// "127.0.0.1:4000": loopback, so that a gateway started without a
 	// config file is never reachable from the network by accident.
 	Listen string `yaml:"listen"`
+	// TLS, when set, makes Listen serve HTTPS (HTTP/2 and HTTP/1.1 chosen
+	// by ALPN) instead of plain HTTP. Default: plain HTTP, where HTTP/1.1
+	// and HTTP/2 with prior knowledge (h2c) share the port.
+	TLS TLS `yaml:"tls"`
 	// DataDir holds the embedded SQLite database and other state. Default
 	// "./tollgate-data".
 	DataDir string `yaml:"data_dir"`
@@ -80,6 +84,27 @@ type Config struct {
 	// AllModels.
 	Models []Model `yaml:"models"`
 }
+
+// TLS is the gateway's own certificate, for a single machine with no proxy or
+// load balancer in front to terminate TLS. Both files are PEM; relative paths
+// are taken from the working directory. They are read at start (a pair that
+// does not load stops the gateway) and looked at again at most every 5
+// seconds during handshakes: when either file's modification time or size
+// changes, the pair is reloaded without a restart, so a renewal (certbot,
+// acme.sh) takes effect within seconds. A new pair that does not load is
+// refused with a warning in the log and the previous certificate is kept.
+type TLS struct {
+	// CertFile is the server certificate, followed by its intermediate
+	// certificates, e.g. /etc/letsencrypt/live/gw.example.com/fullchain.pem.
+	// Required with KeyFile.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is CertFile's private key, e.g. .../privkey.pem. Required
+	// with CertFile.
+	KeyFile string `yaml:"key_file"`
+}
+
+// Enabled reports whether the main listener serves HTTPS.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
 
 // Log configures the process log.
 type Log struct {

@@ -363,6 +363,21 @@ func TestParseErrors(t *testing.T) {
 			want: `t.yaml: routing.default_provider: required when there are several providers and none is named "bedrock" (providers: a, b)`,
 		},
 		{
+			name: "tls key without certificate",
+			src:  "listen: 0.0.0.0:4443\ntls:\n  key_file: /etc/tollgate/key.pem\n",
+			want: "t.yaml:2:1: tls.cert_file: required with tls.key_file: the PEM certificate (and its chain) to serve",
+		},
+		{
+			name: "tls certificate without key",
+			src:  "tls:\n  cert_file: /etc/tollgate/cert.pem\n",
+			want: "t.yaml:1:1: tls.key_file: required with tls.cert_file: the PEM private key of the certificate",
+		},
+		{
+			name: "tls field typo",
+			src:  "tls:\n  cert_fil: a.pem\n  key_file: b.pem\n",
+			want: "t.yaml:1:1: tls.cert_file: required with tls.key_file: the PEM certificate (and its chain) to serve\nt.yaml:2:3: tls.cert_fil: unknown field \"cert_fil\" (did you mean \"cert_file\"?)",
+		},
+		{
 			name: "not a mapping",
 			src:  "- a\n- b\n",
 			want: "t.yaml:1:1: expected a mapping, found a list",
@@ -461,6 +476,10 @@ keys: 1 static keys, plus the virtual keys in the database`
 		if strings.Contains(got, secret) {
 			t.Errorf("Describe() leaks %q", secret)
 		}
+	}
+	tc := mustParse(t, "tls:\n  cert_file: /etc/tls/cert.pem\n  key_file: /etc/tls/key.pem\n")
+	if got, want := tc.Describe(), "tls: HTTPS with /etc/tls/cert.pem and /etc/tls/key.pem, reloaded when they change\n"; !strings.Contains(got, want) {
+		t.Errorf("Describe() with tls = %q, want it to contain %q", got, want)
 	}
 	if got := DefaultWith(mapEnv(nil)).Describe(); !strings.Contains(got, "keys: NONE CONFIGURED") ||
 		!strings.Contains(got, "SigV4 with the default AWS credential chain") {

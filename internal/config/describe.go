@@ -13,6 +13,9 @@ import (
 func (c *Config) Describe() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "listen %s, data dir %s, log %s/%s\n", c.Listen, c.DataDir, c.Log.Level, c.Log.Format)
+	if c.TLS.Enabled() {
+		fmt.Fprintf(&b, "tls: HTTPS with %s and %s, reloaded when they change\n", c.TLS.CertFile, c.TLS.KeyFile)
+	}
 	fmt.Fprintf(&b, "database %s\n", redactURL(c.Database))
 	for _, name := range c.ProviderNames() {
 		p := c.Providers[name]

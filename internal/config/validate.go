@@ -57,6 +57,7 @@ func (v *validator) add(path, format string, args ...any) {
 func (c *Config) validate(pos *positions) []Problem {
 	v := &validator{c: c, pos: pos}
 	v.listen()
+	v.tls()
 	v.oneOf("log.level", c.Log.Level, logLevels)
 	v.oneOf("log.format", c.Log.Format, logFormats)
 	v.server()
@@ -145,6 +146,16 @@ func (v *validator) listen() {
 	}
 	if err != nil {
 		v.add("listen", "%q is not a host:port address such as 127.0.0.1:4000 or :4000", v.c.Listen)
+	}
+}
+
+func (v *validator) tls() {
+	t := v.c.TLS
+	switch {
+	case t.CertFile == "" && t.KeyFile != "":
+		v.add("tls.cert_file", "required with tls.key_file: the PEM certificate (and its chain) to serve")
+	case t.KeyFile == "" && t.CertFile != "":
+		v.add("tls.key_file", "required with tls.cert_file: the PEM private key of the certificate")
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -96,6 +97,40 @@ func TestNodeSDKs(t *testing.T) {
 				t.Errorf("calls = %+v, want two non-streaming calls in session %s", calls, session)
 			}
 			wantRows(t, calls, recs, 2, tt.door, p)
+		})
+	}
+}
+
+// TestNodeAWSSDK runs the AWS SDK for JavaScript v3 BedrockRuntimeClient
+// with its default request handler through the Bedrock door. That handler
+// speaks HTTP/2 with prior knowledge (h2c) to an http:// endpoint; a gateway
+// that spoke only HTTP/1.1 fails it with ERR_HTTP2_ERROR before any call.
+func TestNodeAWSSDK(t *testing.T) {
+	requireEnv(t, "TOLLGATE_TEST_NODE_DIR")
+	for _, scenario := range []string{"invoke", "stream"} {
+		t.Run(scenario, func(t *testing.T) {
+			t.Parallel()
+			g := newGateway(t)
+			p := g.NewPrincipal(t, "lee", testutil.PrincipalSpec{})
+			session := "node-aws-sdk-" + scenario
+			out := runNode(t, g, "aws-sdk.mjs", scenario, p.Secret, session)
+			if got := out.Get("handler").Str; got != "NodeHttp2Handler" {
+				t.Errorf("request handler = %q, want the default NodeHttp2Handler", got)
+			}
+			if out.Get("text").Str != simReply || out.Get("stop_reason").Str != "end_turn" || out.Get("usage.output_tokens").Int() <= 0 {
+				t.Errorf("%s = %s, want %q, end_turn, output tokens", scenario, out.Raw, simReply)
+			}
+			if scenario == "stream" {
+				events := out.Get("events").Array()
+				if len(events) < 4 || events[0].Str != "message_start" || events[len(events)-1].Str != "message_stop" {
+					t.Errorf("events = %s, want a complete stream (message_start … message_stop)", out.Get("events").Raw)
+				}
+			}
+			calls, recs := g.settle(t)
+			if len(calls) != 1 || calls[0].Stream != (scenario == "stream") || calls[0].Session != session || calls[0].Status != http.StatusOK {
+				t.Errorf("calls = %+v, want one %s call in session %s answered 200", calls, scenario, session)
+			}
+			wantRows(t, calls, recs, 1, "bedrock", p)
 		})
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tollgate-gw/tollgate/internal/admin"
+	"github.com/tollgate-gw/tollgate/internal/certs"
 	"github.com/tollgate-gw/tollgate/internal/config"
 	"github.com/tollgate-gw/tollgate/internal/keys"
 	"github.com/tollgate-gw/tollgate/internal/metrics"
@@ -48,6 +49,7 @@ type Gateway struct {
 
 	cfg *config.Config
 	log *slog.Logger
+	tls *certs.Reloader // nil: plain HTTP
 
 	closeOnce sync.Once
 	closeErr  error
@@ -60,6 +62,10 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 	rt, err := router.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("build router: %w", err)
+	}
+	tlsCerts, err := loadTLS(cfg, log)
+	if err != nil {
+		return nil, err
 	}
 	providers := make(map[string]provider.Provider, len(cfg.Providers))
 	retries := make(map[string]int, len(cfg.Providers))
@@ -165,7 +171,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		st.Close()
 		return nil, err
 	}
-	return &Gateway{Server: srv, Store: st, Accounts: accts, Writer: writer, AdminSecret: adminSecret, cfg: cfg, log: log}, nil
+	return &Gateway{Server: srv, Store: st, Accounts: accts, Writer: writer, AdminSecret: adminSecret, cfg: cfg, log: log, tls: tlsCerts}, nil
 }
 
 // Run runs the gateway's background work until ctx ends: reloading keys and
@@ -199,6 +205,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	defer stopRun()
 	go g.Run(runCtx)
 	hs := g.Server.HTTPServer(ln.Addr().String(), g.cfg.Server.ReadHeaderTimeout, g.cfg.Server.IdleTimeout)
+	ln = g.secure(hs, ln)
 	err := Serve(ctx, hs, ln, g.cfg.Server.ShutdownGrace)
 	if errors.Is(err, ErrGraceExpired) {
 		g.log.Warn("shutdown: streams still open after the grace period were cut; they are charged for what they generated",

@@ -162,6 +162,10 @@ func Start(t testing.TB, opts ...Option) *Harness {
 		h = set.middleware[i](h)
 	}
 	hs := httptest.NewUnstartedServer(h)
+	// The protocols `tollgate serve` speaks: HTTP/2 with prior knowledge
+	// next to HTTP/1.1 on plain HTTP (clients such as the AWS SDK for
+	// JavaScript need it).
+	hs.Config.Protocols = server.Protocols()
 	if set.tls {
 		hs.StartTLS()
 	} else {
