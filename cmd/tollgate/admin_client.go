@@ -179,7 +179,7 @@ func (c *adminClient) do(ctx context.Context, method, path string, q url.Values,
 	}
 	req.Header.Set("Authorization", "Bearer "+c.key)
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "tollgate-cli/"+version)
+	req.Header.Set("User-Agent", "tollgate-cli/"+build.Version)
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -247,7 +247,7 @@ func followUsage(ctx context.Context, c *adminClient, asJSON bool, stdout io.Wri
 	}
 	req.Header.Set("Authorization", "Bearer "+c.key)
 	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("User-Agent", "tollgate-cli/"+version)
+	req.Header.Set("User-Agent", "tollgate-cli/"+build.Version)
 	// The feed runs until interrupted: no client timeout, only ctx.
 	resp, err := (&http.Client{Transport: c.hc.Transport}).Do(req)
 	if err != nil {

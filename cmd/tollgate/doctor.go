@@ -417,7 +417,7 @@ func (d *doctor) send(ctx context.Context, method, path string, body []byte, tim
 		return nil, err
 	}
 	req.Header = d.setup.header.Clone()
-	req.Header.Set("User-Agent", "tollgate-doctor/"+version)
+	req.Header.Set("User-Agent", "tollgate-doctor/"+build.Version)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

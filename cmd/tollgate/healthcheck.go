@@ -42,7 +42,7 @@ func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return fmt.Errorf("healthcheck: %w", err)
 	}
-	req.Header.Set("User-Agent", "tollgate-healthcheck/"+version)
+	req.Header.Set("User-Agent", "tollgate-healthcheck/"+build.Version)
 	// No proxy: the check is about this host's gateway, whatever
 	// HTTP_PROXY the container inherited.
 	hc := &http.Client{Transport: &http.Transport{Proxy: nil, TLSHandshakeTimeout: *timeout}}

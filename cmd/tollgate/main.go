@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/tollgate-gw/tollgate/internal/buildinfo"
 )
 
 func main() {
@@ -27,7 +29,7 @@ Usage:
   tollgate serve [--config FILE] [--listen ADDR]   run the gateway (config also from TOLLGATE_CONFIG)
   tollgate demo  [--listen ADDR]                   run the gateway against a built-in Bedrock simulator
   tollgate check [--config FILE]                   validate a config file and print what it would serve
-  tollgate version                                 print the version
+  tollgate version                                 print the version, commit, date and Go version
 
 Administration (over the admin API at $TOLLGATE_URL with $TOLLGATE_ADMIN_KEY):
   tollgate keys create|list|show|revoke|delete     virtual keys, their secret shown once
@@ -46,8 +48,21 @@ Diagnostics:
 Run "tollgate COMMAND --help" for a command's flags.
 `
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version, commit and date are stamped by release builds:
+//
+//	go build -ldflags "-X main.version=v1.2.3 -X main.commit=$(git rev-parse HEAD) -X main.date=$(date -u +%FT%TZ)"
+//
+// Left as they are, the toolchain's build information fills them in (see
+// internal/buildinfo), so `go install …@v1.2.3` and a plain `go build` in a
+// checkout still say what they are.
+var (
+	version = buildinfo.Dev
+	commit  = ""
+	date    = ""
+)
+
+// build is what this binary knows about itself.
+var build = buildinfo.Read(buildinfo.Info{Version: version, Revision: commit, Time: date})
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -80,7 +95,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "healthcheck":
 		return runHealthcheck(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "tollgate", version)
+		printVersion(stdout, build)
 		return nil
 	case "help", "--help", "-h":
 		fmt.Fprint(stdout, usage)
@@ -88,4 +103,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// printVersion prints the build's identity, one fact per line after the
+// first, for bug reports: "tollgate v1.2.3" and then commit, date and Go
+// version. Unknown facts say so rather than disappear.
+func printVersion(w io.Writer, b buildinfo.Info) {
+	rev := b.Revision
+	switch {
+	case rev == "":
+		rev = "unknown"
+	case b.Modified:
+		rev += " (modified: built with uncommitted changes)"
+	}
+	date := b.Time
+	if date == "" {
+		date = "unknown"
+	}
+	fmt.Fprintf(w, "tollgate %s\ncommit:  %s\ndate:    %s\ngo:      %s\n", b.Version, rev, date, b.GoVersion)
 }

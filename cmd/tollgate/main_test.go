@@ -6,12 +6,16 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tollgate-gw/tollgate/internal/buildinfo"
 )
 
 // syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
@@ -119,5 +123,53 @@ func TestCheckReportsMissingKeyVariables(t *testing.T) {
 	t.Setenv("TG_TEST_SURELY_UNSET_KEY", "sk-ant-x")
 	if err := run(context.Background(), []string{"check", "--config", path}, &out, &errb); err != nil {
 		t.Fatalf("check with the variable set = %v", err)
+	}
+}
+
+func TestPrintVersion(t *testing.T) {
+	tests := []struct {
+		name string
+		in   buildinfo.Info
+		want string
+	}{
+		{"release", buildinfo.Info{Version: "v1.2.3", Revision: "0123456789ab", Time: "2026-01-02T15:04:05Z", GoVersion: "go1.26.8"},
+			"tollgate v1.2.3\ncommit:  0123456789ab\ndate:    2026-01-02T15:04:05Z\ngo:      go1.26.8\n"},
+		{"dirty checkout", buildinfo.Info{Version: "dev", Revision: "0123456789ab", Modified: true, GoVersion: "go1.26.8"},
+			"tollgate dev\ncommit:  0123456789ab (modified: built with uncommitted changes)\ndate:    unknown\ngo:      go1.26.8\n"},
+		{"nothing known", buildinfo.Info{Version: "dev", GoVersion: "go1.26.8"},
+			"tollgate dev\ncommit:  unknown\ndate:    unknown\ngo:      go1.26.8\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			printVersion(&b, tt.in)
+			if b.String() != tt.want {
+				t.Errorf("printVersion(%+v) =\n%s\nwant\n%s", tt.in, b.String(), tt.want)
+			}
+		})
+	}
+}
+
+// TestVersionStamped builds the binary the way the Dockerfile does, with
+// -ldflags -X, and checks that the stamped values are what `tollgate
+// version` prints: the variable names in the flags and in main must agree.
+func TestVersionStamped(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "tollgate")
+	ldflags := "-X main.version=v9.8.7 -X main.commit=fedcba9876543210fedcba9876543210fedcba98 -X main.date=2026-03-04T05:06:07Z"
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "go", "build", "-ldflags", ldflags, "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.CommandContext(ctx, bin, "version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tollgate version: %v\n%s", err, out)
+	}
+	want := "tollgate v9.8.7\ncommit:  fedcba987654\ndate:    2026-03-04T05:06:07Z\ngo:      " + runtime.Version() + "\n"
+	if string(out) != want {
+		t.Errorf("tollgate version =\n%s\nwant\n%s", out, want)
 	}
 }

@@ -75,7 +75,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // serve builds the gateway from cfg, prints what it serves and runs until ctx
 // ends. ready, if set, is called with the bound address once it listens.
 func serve(ctx context.Context, cfg *config.Config, source string, log *slog.Logger, bo server.BuildOptions, stdout io.Writer, ready func(addr string)) error {
-	bo.Version = version
+	bo.Build = build
 	gw, err := server.FromConfig(ctx, cfg, log, bo)
 	if err != nil {
 		return err
@@ -98,7 +98,7 @@ func serve(ctx context.Context, cfg *config.Config, source string, log *slog.Log
 		gw.Close(ctx)
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	fmt.Fprintf(stdout, "tollgate %s serving on %s://%s\nconfig: %s\n%s\n", version, gw.Scheme(), ln.Addr(), source, strings.TrimRight(cfg.Describe(), "\n"))
+	fmt.Fprintf(stdout, "tollgate %s serving on %s://%s\nconfig: %s\n%s\n", build.Version, gw.Scheme(), ln.Addr(), source, strings.TrimRight(cfg.Describe(), "\n"))
 	if gw.AdminSecret != "" {
 		fmt.Fprintf(stdout, "\nA new admin key was created for this database. It is shown only this once; keep it:\n\n    export TOLLGATE_ADMIN_KEY=%s\n\n(or set TOLLGATE_ADMIN_KEY before starting to choose your own)\n\n", gw.AdminSecret)
 	}

@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"github.com/tollgate-gw/tollgate/internal/buildinfo"
+
 	"encoding/json"
 	"os"
 	"regexp"
@@ -110,7 +112,7 @@ func TestDashboardQueriesUseExportedMetrics(t *testing.T) {
 // returns every sample name it exports (histograms with their _bucket, _sum
 // and _count series).
 func exportedNames(t *testing.T) map[string]bool {
-	m := New("test")
+	m := New(buildinfo.Info{Version: "test"})
 	m.ObserveRequest(benchSample())
 	m.ObserveRequest(RequestSample{Door: DoorBedrock, Model: "claude-haiku-4-5", Provider: "bedrock", Status: 529,
 		Origin: OriginUpstream, Duration: time.Second})

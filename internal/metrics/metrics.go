@@ -2,11 +2,14 @@ package metrics
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tollgate-gw/tollgate/internal/buildinfo"
 )
 
 // Metrics holds Tollgate's metrics and the registry that exports them. Make
@@ -93,13 +96,14 @@ type costKey struct {
 }
 
 // New returns Tollgate's metrics on a fresh registry that also carries the
-// Go runtime and process collectors. version is exported as
-// tollgate_build_info{version}.
-func New(version string) *Metrics { return NewWithCaps(version, Caps{}) }
+// Go runtime and process collectors. build is exported as
+// tollgate_build_info{version, revision, date, goversion, modified}, so that
+// a dashboard can tell which commit each replica runs.
+func New(build buildinfo.Info) *Metrics { return NewWithCaps(build, Caps{}) }
 
 // NewWithCaps is New with label caps other than DefaultCaps; zero fields
 // keep the defaults.
-func NewWithCaps(version string, caps Caps) *Metrics {
+func NewWithCaps(build buildinfo.Info, caps Caps) *Metrics {
 	caps = caps.withDefaults()
 	m := &Metrics{
 		reg:        prometheus.NewRegistry(),
@@ -163,9 +167,10 @@ func NewWithCaps(version string, caps Caps) *Metrics {
 	}, []string{labelDoor})
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: nameBuildInfo,
-		Help: "Always 1; the version label is the running build.",
-	}, []string{labelVersion})
-	buildInfo.WithLabelValues(labelValue(version)).Set(1)
+		Help: "Always 1; the labels identify the running build: version, VCS revision (12 hex digits) and commit or build date (none when unknown), Go version, and modified=true for a build from a tree with uncommitted changes.",
+	}, []string{labelVersion, labelRevision, labelDate, labelGoVersion, labelModified})
+	buildInfo.WithLabelValues(labelValue(build.Version), labelValue(build.Revision), labelValue(build.Time),
+		labelValue(build.GoVersion), strconv.FormatBool(build.Modified)).Set(1)
 
 	for d := range numDoors {
 		g, s := inFlight.WithLabelValues(doorNames[d]), openStreams.WithLabelValues(doorNames[d])

@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"github.com/tollgate-gw/tollgate/internal/buildinfo"
+
 	"fmt"
 	"io"
 	"net/http"
@@ -76,7 +78,7 @@ func series(fams map[string]*dto.MetricFamily, name string) map[string]float64 {
 }
 
 func TestObserveRequest(t *testing.T) {
-	m := New("1.2.3")
+	m := New(buildinfo.Info{Version: "1.2.3", Revision: "0123456789ab", Time: "2026-01-02T15:04:05Z", GoVersion: "go1.26.8", Modified: true})
 	m.ObserveRequest(RequestSample{
 		Door: DoorAnthropic, Model: "claude-sonnet-4-5", Provider: "bedrock", Status: 200, Stream: true,
 		Duration: 3 * time.Second, TTFT: 400 * time.Millisecond,
@@ -123,7 +125,7 @@ func TestObserveRequest(t *testing.T) {
 		{nameCost, map[string]float64{
 			"key=alice-laptop,model=claude-sonnet-4-5,team=platform,user=alice": 0.013345,
 		}},
-		{nameBuildInfo, map[string]float64{"version=1.2.3": 1}},
+		{nameBuildInfo, map[string]float64{"date=2026-01-02T15:04:05Z,goversion=go1.26.8,modified=true,revision=0123456789ab,version=1.2.3": 1}},
 	}
 	for _, tt := range tests {
 		got := series(fams, tt.name)
@@ -171,7 +173,7 @@ func labelOf(m *dto.Metric, name string) string {
 }
 
 func TestCountersAndGauges(t *testing.T) {
-	m := New("dev")
+	m := New(buildinfo.Info{Version: "dev"})
 	doneA := m.InFlight(DoorAnthropic)
 	m.InFlight(DoorAnthropic)
 	doneB := m.InFlight(DoorBedrock)
@@ -223,7 +225,7 @@ func TestCountersAndGauges(t *testing.T) {
 }
 
 func TestBudgetsAndWriter(t *testing.T) {
-	m := New("dev")
+	m := New(buildinfo.Info{Version: "dev"})
 	fams, _ := scrape(t, m)
 	if fams[nameBudgetUsedUSD] != nil || fams[nameWriterQueueDepth] != nil {
 		t.Fatalf("budget or writer metrics exported before anything was registered")
@@ -287,7 +289,7 @@ func TestBudgetsAndWriter(t *testing.T) {
 }
 
 func TestLabelCaps(t *testing.T) {
-	m := NewWithCaps("dev", Caps{Models: 3, Users: 2})
+	m := NewWithCaps(buildinfo.Info{Version: "dev"}, Caps{Models: 3, Users: 2})
 	for i := range 10 {
 		m.ObserveRequest(RequestSample{Door: DoorAnthropic, Model: fmt.Sprintf("claude-x-%d", i), Status: 200,
 			Duration: time.Second, CostMicros: 1, UserAlias: fmt.Sprintf("user%d", i)})
@@ -328,7 +330,7 @@ func TestSecretsNeverBecomeLabels(t *testing.T) {
 		"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 		"Zx8Kq2Lm/9Pw4Rt7Yv1Nb5Hc3+Jd6Fg0SaTeUiOpAs",
 	}
-	m := New("dev")
+	m := New(buildinfo.Info{Version: "dev"})
 	for _, s := range secrets {
 		m.ObserveRequest(RequestSample{Door: DoorAnthropic, Model: s, Provider: s, Status: 200, Duration: time.Second,
 			Tokens: Tokens{Input: 1}, CostMicros: 1, KeyAlias: s, UserAlias: s, TeamAlias: s})
@@ -422,7 +424,7 @@ func TestNilMetrics(t *testing.T) {
 }
 
 func TestRuntimeCollectors(t *testing.T) {
-	fams, _ := scrape(t, New("dev"))
+	fams, _ := scrape(t, New(buildinfo.Info{Version: "dev"}))
 	for _, name := range []string{"go_goroutines", "go_memstats_alloc_bytes", "process_resident_memory_bytes"} {
 		if fams[name] == nil {
 			t.Errorf("%s not exported", name)
@@ -431,7 +433,7 @@ func TestRuntimeCollectors(t *testing.T) {
 }
 
 func TestObserveRequestDoesNotAllocate(t *testing.T) {
-	m := New("dev")
+	m := New(buildinfo.Info{Version: "dev"})
 	s := benchSample()
 	m.ObserveRequest(s) // create the series
 	if n := testing.AllocsPerRun(100, func() { m.ObserveRequest(s) }); n != 0 {
@@ -452,7 +454,7 @@ func benchSample() RequestSample {
 }
 
 func BenchmarkObserveRequest(b *testing.B) {
-	m := New("dev")
+	m := New(buildinfo.Info{Version: "dev"})
 	s := benchSample()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -461,7 +463,7 @@ func BenchmarkObserveRequest(b *testing.B) {
 }
 
 func BenchmarkObserveRequestParallel(b *testing.B) {
-	m := New("dev")
+	m := New(buildinfo.Info{Version: "dev"})
 	models := []string{"claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-5"}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -476,7 +478,7 @@ func BenchmarkObserveRequestParallel(b *testing.B) {
 }
 
 func BenchmarkInFlight(b *testing.B) {
-	m := New("dev")
+	m := New(buildinfo.Info{Version: "dev"})
 	b.ReportAllocs()
 	for b.Loop() {
 		m.InFlight(DoorAnthropic)()
@@ -486,7 +488,7 @@ func BenchmarkInFlight(b *testing.B) {
 // TestConcurrentUse exercises the copy-on-write caches and label sets from
 // several goroutines while scraping; run with -race.
 func TestConcurrentUse(t *testing.T) {
-	m := NewWithCaps("dev", Caps{Models: 5})
+	m := NewWithCaps(buildinfo.Info{Version: "dev"}, Caps{Models: 5})
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {

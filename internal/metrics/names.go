@@ -56,6 +56,11 @@ const (
 	labelName     = "name"
 	labelPeriod   = "period"
 	labelVersion  = "version"
+
+	labelRevision  = "revision"
+	labelDate      = "date"
+	labelGoVersion = "goversion"
+	labelModified  = "modified"
 )
 
 // Special label values.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tollgate-gw/tollgate/internal/admin"
+	"github.com/tollgate-gw/tollgate/internal/buildinfo"
 	"github.com/tollgate-gw/tollgate/internal/certs"
 	"github.com/tollgate-gw/tollgate/internal/config"
 	"github.com/tollgate-gw/tollgate/internal/keys"
@@ -28,8 +29,8 @@ import (
 // BuildOptions adjust FromConfig for embedders such as `tollgate demo` and
 // tests.
 type BuildOptions struct {
-	// Version is reported by the build_info metric.
-	Version string
+	// Build identifies the running binary, for the build_info metric.
+	Build buildinfo.Info
 
 	// Credentials overrides the AWS credential chain per Bedrock provider
 	// name.
@@ -138,7 +139,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 			}
 		},
 	})
-	m := metrics.New(bo.Version)
+	m := metrics.New(bo.Build)
 	m.RegisterBudgets(accts.BudgetSamples)
 	m.RegisterWriter(func() metrics.WriterStats {
 		st := writer.Stats()
