@@ -1,7 +1,9 @@
 // Package conformance proves that Tollgate speaks the protocol its real
 // clients speak, by running them: the Claude Code CLI (`claude -p`, in
 // Anthropic and in Bedrock mode) and the official Node SDKs
-// (@anthropic-ai/sdk, @anthropic-ai/bedrock-sdk), each against a gateway in
+// (@anthropic-ai/sdk, @anthropic-ai/bedrock-sdk, and the AWS SDK for
+// JavaScript's @aws-sdk/client-bedrock-runtime with its default HTTP/2
+// handler), each against a gateway in
 // front of the Bedrock simulator, on loopback.
 //
 // Reading the API documentation tells what a client may send; only the client
