@@ -269,6 +269,7 @@ func newProvider(ctx context.Context, name string, pc config.Provider, creds aws
 		ConnectTimeout:      pc.ConnectTimeout,
 		FirstByteTimeout:    pc.FirstByteTimeout,
 		NonStreamTimeout:    pc.NonStreamTimeout,
+		ReadIdleTimeout:     pc.ReadIdleTimeout,
 		MaxIdleConnsPerHost: pc.MaxIdleConnsPerHost,
 	}
 	switch pc.Type {
