@@ -148,6 +148,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		Logger:          log,
 		MaxBodyBytes:    cfg.Server.MaxBodyBytes,
 		PingInterval:    cfg.Server.PingInterval,
+		BodyReadTimeout: cfg.Server.BodyReadTimeout,
 		MaxRetries:      retries,
 		Region:          region,
 		ProviderTypes:   types,

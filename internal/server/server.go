@@ -39,6 +39,9 @@ type Options struct {
 
 	// MaxBodyBytes caps request bodies. Default 32 MiB.
 	MaxBodyBytes int64
+	// BodyReadTimeout bounds reading a request body, from the moment its
+	// handler starts. Default 60s.
+	BodyReadTimeout time.Duration
 	// PingInterval is the upstream silence after which a keep-alive ping is
 	// sent to a streaming client. Default 15s; negative disables.
 	PingInterval time.Duration
@@ -129,6 +132,9 @@ func New(o Options) (*Server, error) {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 32 << 20
 	}
+	if o.BodyReadTimeout <= 0 {
+		o.BodyReadTimeout = 60 * time.Second
+	}
 	if o.PingInterval == 0 {
 		o.PingInterval = 15 * time.Second
 	}
@@ -166,6 +172,8 @@ func (s *Server) denyAccess(w http.ResponseWriter, r *http.Request, d access.Dec
 	x := &exchange{id: newRequestID(), door: d0, start: time.Now(), w: w}
 	rw := &statusWriter{ResponseWriter: w}
 	rw.Header().Set("x-request-id", x.id)
+	_, body := s.guardBody(w, r)
+	body.abandon(rw.Header()) // the body is never read: close, do not drain
 	e := apierror.Client(http.StatusForbidden, apierror.TypePermission,
 		"access denied by rule %q: this client may not reach %s (ask the gateway operator for the access header or an allowlisted network)", d.Rule, r.URL.Path).NoRetry()
 	s.writeError(rw, x, e)
