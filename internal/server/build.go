@@ -200,7 +200,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	defer stopRun()
 	go g.Run(runCtx)
 	hs := g.Server.HTTPServer(ln.Addr().String(), g.cfg.Server.ReadHeaderTimeout, g.cfg.Server.IdleTimeout)
-	err := Serve(ctx, hs, ln, g.cfg.Server.ShutdownGrace)
+	err := g.Server.Serve(ctx, hs, ln, g.cfg.Server.ShutdownGrace)
 	if errors.Is(err, ErrGraceExpired) {
 		g.log.Warn("shutdown: streams still open after the grace period were cut; they are charged for what they generated",
 			"grace", g.cfg.Server.ShutdownGrace)

@@ -121,11 +121,16 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, x *exchange, s
 		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "%v", err)
 	}
 	betas := spec.betas.List()
-	res, err := s.dispatch(r.Context(), x, rt, func(t router.Target) *provider.Call {
+	ctx, stop := s.callContext(r.Context())
+	defer stop()
+	res, err := s.dispatch(ctx, x, rt, func(t router.Target) *provider.Call {
 		return &provider.Call{Model: t.Model, Body: spec.body, Stream: spec.stream, Betas: betas,
 			Header: spec.header, DropBetas: t.DropBetas, DropFields: t.DropFields}
 	})
 	if err != nil {
+		if errors.Is(context.Cause(ctx), errShuttingDown) {
+			return shutdownError()
+		}
 		return err
 	}
 	for k, v := range res.resp.Header {
@@ -144,7 +149,7 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, x *exchange, s
 		_, err := w.Write(res.resp.Body)
 		return err
 	}
-	return s.relay(w, r, x, res)
+	return s.relay(ctx, w, x, res)
 }
 
 // dispatched is a successful upstream answer. For a stream, the events come
@@ -334,7 +339,10 @@ func streamError(err error) error {
 // longer than its read idle timeout ends the stream with an in-stream
 // timeout_error, origin upstream; a shutdown whose grace has run out ends it
 // with an in-stream overloaded_error, origin gateway.
-func (s *Server) relay(w http.ResponseWriter, r *http.Request, x *exchange, res *dispatched) error {
+//
+// ctx is the call's context: it ends when the client leaves or when the
+// shutdown grace runs out (cause errShuttingDown).
+func (s *Server) relay(ctx context.Context, w http.ResponseWriter, x *exchange, res *dispatched) error {
 	pump := res.pump
 	defer pump.stop()
 	defer s.opts.Metrics.OpenStream(x.door.name())()
@@ -413,8 +421,8 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, x *exchange, res 
 					}
 					return nil
 				}
-				if r.Context().Err() != nil {
-					return clientGone(r.Context().Err())
+				if ctx.Err() != nil {
+					return s.stopped(ctx, fail)
 				}
 				return fail(apierror.From(streamError(it.err)))
 			}
@@ -438,10 +446,19 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, x *exchange, res 
 				return err
 			}
 			pingT.Reset(s.opts.PingInterval)
-		case <-r.Context().Done():
-			return clientGone(r.Context().Err())
+		case <-ctx.Done():
+			return s.stopped(ctx, fail)
 		}
 	}
+}
+
+// stopped ends a stream whose call context ended: in-stream with the
+// shutdown error when the gateway cut it, quietly when the client left.
+func (s *Server) stopped(ctx context.Context, fail func(*apierror.Error) error) error {
+	if errors.Is(context.Cause(ctx), errShuttingDown) {
+		return fail(shutdownError())
+	}
+	return clientGone(ctx.Err())
 }
 
 // deltaSize is the size of the generated content a delta event carries.

@@ -92,6 +92,30 @@ type Server struct {
 	handler   http.Handler   // mux behind the access rules
 	unpriced  sync.Map       // upstream model ids already warned about
 	active    sync.WaitGroup // handlers running, for Drain
+
+	// cut ends when the shutdown grace has run out; calls still running
+	// then end with an error in their own format (see Serve).
+	cut     context.Context
+	cutCall context.CancelCauseFunc
+}
+
+// errShuttingDown is the cause of calls cut at the end of the shutdown grace.
+var errShuttingDown = errors.New("server: shutdown grace period ended")
+
+// shutdownError is what a client whose call was cut by a shutdown is told:
+// overloaded_error (Bedrock door: ServiceUnavailableException), which every
+// client retries — on another replica, or on this one once it is back.
+func shutdownError() *apierror.Error {
+	return &apierror.Error{Status: http.StatusServiceUnavailable, Type: apierror.TypeOverloaded, Origin: apierror.OriginGateway,
+		Message: "the gateway is shutting down and cut this call; retry it", Err: errShuttingDown}
+}
+
+// callContext returns the context of a model call: r's, cancelled with
+// cause errShuttingDown when the shutdown grace runs out.
+func (s *Server) callContext(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	stop := context.AfterFunc(s.cut, func() { cancel(errShuttingDown) })
+	return ctx, func() { stop(); cancel(nil) }
 }
 
 // Drain waits until every handler has returned — and so settled and queued
@@ -148,6 +172,7 @@ func New(o Options) (*Server, error) {
 		o.Region = "us-east-1"
 	}
 	s := &Server{providers: o.Providers, auth: o.Auth, log: o.Logger, opts: o}
+	s.cut, s.cutCall = context.WithCancelCause(context.Background())
 	s.router.Store(o.Router)
 	s.mux = s.routes()
 	s.handler = o.Access.Middleware(s.mux, s.denyAccess)
@@ -181,22 +206,46 @@ func (s *Server) denyAccess(w http.ResponseWriter, r *http.Request, d access.Dec
 	s.logExchange(r, rw, x)
 }
 
+// maxHeaderBytes caps a request's header block, set explicitly rather than
+// left to net/http's default (the same 1 MiB): Claude Code sends a few KB of
+// headers, and custom headers (ANTHROPIC_CUSTOM_HEADERS) and long beta lists
+// stay far below this. A request over it is answered by net/http itself, with
+// a plain-text "431 Request Header Fields Too Large" and no x-request-id or
+// error origin, before any handler runs: net/http offers no hook for that
+// answer, nor for the plain-text 400s it writes for requests it cannot parse.
+// Those are the only answers the gateway does not write itself.
+const maxHeaderBytes = 1 << 20
+
 // HTTPServer returns an http.Server for this handler with timeouts fit for
 // streaming: a short header timeout, and no read or write timeout, because a
-// stream may legitimately run for many minutes.
+// stream may legitimately run for many minutes. Request bodies are bounded
+// per request instead (Options.BodyReadTimeout), and stalled clients by a
+// write deadline per stream event.
 func (s *Server) HTTPServer(addr string, readHeaderTimeout, idleTimeout time.Duration) *http.Server {
 	return &http.Server{
 		Addr:              addr,
 		Handler:           s,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 }
 
+// cutWait bounds the wait, after calls were cut at the end of the shutdown
+// grace, for their handlers to write the error and return. A handler only
+// lingers while a client does not read its error event.
+const cutWait = 5 * time.Second
+
 // Serve serves on ln until ctx is cancelled, then shuts down gracefully,
-// letting open streams run for up to grace.
-func Serve(ctx context.Context, hs *http.Server, ln net.Listener, grace time.Duration) error {
+// letting open streams run for up to grace. Calls still running when grace
+// runs out are cut by the gateway, not by a closed socket: a stream gets an
+// in-stream overloaded_error (an exception frame on the Bedrock door) saying
+// the gateway is shutting down, a call still waiting for its upstream gets
+// a 503 in its door's format, both recorded with origin gateway; the
+// connections are closed once their handlers have returned, or after
+// cutWait.
+func (s *Server) Serve(ctx context.Context, hs *http.Server, ln net.Listener, grace time.Duration) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -207,6 +256,10 @@ func Serve(ctx context.Context, hs *http.Server, ln net.Listener, grace time.Dur
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
+		s.cutCall(errShuttingDown)
+		wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), cutWait)
+		_ = s.Drain(wctx)
+		wcancel()
 		hs.Close()
 		if errors.Is(err, context.DeadlineExceeded) {
 			return ErrGraceExpired
