@@ -67,6 +67,9 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("GET /v1/models", s.handle(a, s.anthropicModels))
 	mux.Handle("GET /v1/models/{id}", s.handle(a, s.anthropicModel))
 	mux.Handle("/v1/", s.handle(a, methodOrNotFound))
+	// Without an exact pattern, ServeMux redirects /v1 to /v1/ (and /model,
+	// /admin likewise); the gateway never redirects.
+	mux.Handle("/v1", s.handle(a, methodOrNotFound))
 
 	// Bedrock front door.
 	mux.Handle("POST /model/{id}/invoke", s.handle(b, s.bedrockInvoke))
@@ -75,6 +78,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("GET /inference-profiles", s.handle(b, s.bedrockListProfiles))
 	mux.Handle("GET /inference-profiles/{id}", s.handle(b, s.bedrockGetProfile))
 	mux.Handle("/model/", s.handle(b, methodOrNotFound))
+	mux.Handle("/model", s.handle(b, methodOrNotFound))
 	mux.Handle("/inference-profiles", s.handle(b, methodOrNotFound))
 
 	if s.opts.MetricsOnMain && s.opts.Metrics != nil {
@@ -89,6 +93,7 @@ func (s *Server) routes() *http.ServeMux {
 		}))
 	}
 
+	mux.Handle("/admin", s.handle(a, methodOrNotFound))
 	mux.Handle("/", s.handle(a, methodOrNotFound))
 	return mux
 }

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -175,7 +176,7 @@ func New(o Options) (*Server, error) {
 	s.cut, s.cutCall = context.WithCancelCause(context.Background())
 	s.router.Store(o.Router)
 	s.mux = s.routes()
-	s.handler = o.Access.Middleware(s.mux, s.denyAccess)
+	s.handler = o.Access.Middleware(s.canonicalPaths(s.mux), s.denyAccess)
 	return s, nil
 }
 
@@ -190,11 +191,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // of the front door the path belongs to, origin client, logged.
 func (s *Server) denyAccess(w http.ResponseWriter, r *http.Request, d access.Decision) {
 	s.opts.Metrics.AccessDenied(d.Rule)
-	var d0 door = anthropicDoor{}
-	if strings.HasPrefix(r.URL.Path, "/model/") || strings.HasPrefix(r.URL.Path, "/inference-profiles") {
-		d0 = bedrockDoor{}
-	}
-	x := &exchange{id: newRequestID(), door: d0, start: time.Now(), w: w}
+	x := &exchange{id: newRequestID(), door: doorFor(r.URL.Path), start: time.Now(), w: w}
 	rw := &statusWriter{ResponseWriter: w}
 	rw.Header().Set("x-request-id", x.id)
 	_, body := s.guardBody(w, r)
@@ -215,6 +212,58 @@ func (s *Server) denyAccess(w http.ResponseWriter, r *http.Request, d access.Dec
 // answer, nor for the plain-text 400s it writes for requests it cannot parse.
 // Those are the only answers the gateway does not write itself.
 const maxHeaderBytes = 1 << 20
+
+// doorFor returns the door whose format answers a request for path outside
+// the routes: the Bedrock door's paths, or the Anthropic door for the rest.
+func doorFor(path string) door {
+	if strings.HasPrefix(path, "/model/") || strings.HasPrefix(path, "/inference-profiles") {
+		return bedrockDoor{}
+	}
+	return anthropicDoor{}
+}
+
+// canonicalPaths answers a request whose path is not in canonical form
+// ("//v1/messages", "/v1/./messages") with a 404 in its door's format, with
+// a request id and origin client, instead of the redirect ServeMux would
+// send. A redirected POST loses its body or its credentials in many clients
+// and Claude Code expects none; serving the cleaned path instead would let a
+// request reach a route by a spelling the access rules, which match the path
+// as sent, were not written for.
+func (s *Server) canonicalPaths(next http.Handler) http.Handler {
+	a, b := s.handle(anthropicDoor{}, notCanonical), s.handle(bedrockDoor{}, notCanonical)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect && cleanPath(r.URL.Path) != r.URL.Path {
+			if _, ok := doorFor(cleanPath(r.URL.Path)).(bedrockDoor); ok {
+				b.ServeHTTP(w, r)
+			} else {
+				a.ServeHTTP(w, r)
+			}
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func notCanonical(w http.ResponseWriter, r *http.Request, x *exchange) error {
+	return apierror.Client(http.StatusNotFound, apierror.TypeNotFound,
+		"no route for %s %s: the path is not in canonical form (the gateway does not redirect; send %s)", r.Method, r.URL.Path, cleanPath(r.URL.Path))
+}
+
+// cleanPath is the canonical form of p as ServeMux computes it: path.Clean,
+// keeping a trailing slash.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
+}
 
 // HTTPServer returns an http.Server for this handler with timeouts fit for
 // streaming: a short header timeout, and no read or write timeout, because a
