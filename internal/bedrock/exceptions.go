@@ -20,6 +20,8 @@ type exception struct {
 // The Anthropic types are a design choice (protocols.md §4.5): throttling is
 // rate_limit_error so Claude Code backs off and honours retry-after;
 // ServiceUnavailable is overloaded_error, Anthropic's "try again" signal.
+// ModelTimeoutException is not retried: it comes after Bedrock has waited out
+// its whole model timeout, so each retry would cost that wait again.
 var exceptions = map[string]exception{
 	"ValidationException":                 {http.StatusBadRequest, apierror.TypeInvalidRequest, false},
 	"ServiceQuotaExceededException":       {http.StatusBadRequest, apierror.TypeInvalidRequest, false},
@@ -27,7 +29,7 @@ var exceptions = map[string]exception{
 	"UnrecognizedClientException":         {http.StatusForbidden, apierror.TypePermission, false},
 	"InvalidSignatureException":           {http.StatusForbidden, apierror.TypePermission, false},
 	"ResourceNotFoundException":           {http.StatusNotFound, apierror.TypeNotFound, false},
-	"ModelTimeoutException":               {http.StatusRequestTimeout, apierror.TypeTimeout, true},
+	"ModelTimeoutException":               {http.StatusRequestTimeout, apierror.TypeTimeout, false},
 	"ModelErrorException":                 {http.StatusFailedDependency, apierror.TypeAPI, false},
 	"ModelStreamErrorException":           {http.StatusFailedDependency, apierror.TypeAPI, false},
 	"ThrottlingException":                 {http.StatusTooManyRequests, apierror.TypeRateLimit, true},

@@ -115,7 +115,7 @@ func TestUpstreamError(t *testing.T) {
 		{"AccessDeniedException", 403, 403, "permission_error", false},
 		{"ResourceNotFoundException", 404, 404, "not_found_error", false},
 		{"modelStreamErrorException", 0, 502, "api_error", false},
-		{"ModelTimeoutException", 408, 408, "timeout_error", true},
+		{"ModelTimeoutException", 408, 408, "timeout_error", false},
 		{"ServiceUnavailableException", 503, 529, "overloaded_error", true},
 		{"InternalServerException", 500, 500, "api_error", true},
 		{"aws.protocols#SomethingNew", 502, 502, "api_error", true},

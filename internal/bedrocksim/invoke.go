@@ -125,6 +125,12 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, c *call) error {
 		h.Set("X-Amzn-Bedrock-Cache-Write-Input-Token-Count", strconv.Itoa(u.cacheWrite()))
 	}
 	w.WriteHeader(http.StatusOK)
+	if p.fault != nil && p.fault.Kind == faultStall {
+		_, _ = w.Write(body[:len(body)/2])
+		_ = http.NewResponseController(w).Flush()
+		<-r.Context().Done() // hold the connection, silent, until the client leaves
+		return nil
+	}
 	if p.fault != nil && p.fault.Kind == faultDrop {
 		_, _ = w.Write(body[:len(body)/2])
 		_ = http.NewResponseController(w).Flush()

@@ -141,6 +141,7 @@ const (
 	faultMidstream                  // exception frame after the first delta
 	faultDrop                       // cut the connection after the first delta
 	faultSlow                       // stall before the first frame
+	faultStall                      // headers (and half a body), then nothing until the client leaves
 )
 
 // fault is one failure a request may suffer.
@@ -332,6 +333,15 @@ func compileFault(name, args string) (fault, error) {
 			f.Count, _ = strconv.Atoi(words[0])
 		}
 		return f, nil
+	case "stall":
+		f := fault{Kind: faultStall}
+		if len(words) > 1 || len(words) == 1 && !isCount(words[0]) {
+			return fault{}, fmt.Errorf("stall takes only an optional count, got %q", args)
+		}
+		if len(words) == 1 {
+			f.Count, _ = strconv.Atoi(words[0])
+		}
+		return f, nil
 	case "slow-first-byte":
 		if len(words) == 0 || len(words) > 2 {
 			return fault{}, fmt.Errorf("slow-first-byte wants a duration and an optional count")
@@ -461,6 +471,9 @@ whole number is the COUNT, the rest of the arguments is the message):
                                     stream: send headers, then stall DUR
                                     before the first frame; /invoke: like
                                     latency
+  [[sim:stall [COUNT]]]             stream: send headers, then nothing until
+                                    the client leaves; /invoke: headers and
+                                    half the body, then nothing
 
 Without a block marker the reply is the configured reply text ("Hello from
 bedrock-sim."), or "Tool result: <text of the first tool_result>" when the

@@ -63,6 +63,7 @@ func TestMarkerErrors(t *testing.T) {
 		{"[[sim:midstream-error accessDenied]]", "not a stream exception"},
 		{"[[sim:drop often]]", "optional count"},
 		{"[[sim:slow-first-byte]]", "duration"},
+		{"[[sim:stall soon]]", "optional count"},
 	}
 	for _, tt := range tests {
 		ms, err := bedrocksim.ParseMarkers(tt.in)
@@ -121,7 +122,7 @@ func TestMarkerHelpCoversREADME(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"text", "thinking", "redacted-thinking", "tool", "stop", "usage", "latency", "tps",
-		"throttle", "validation", "unavailable", "internal", "timeout", "denied", "error", "midstream-error", "drop", "slow-first-byte"} {
+		"throttle", "validation", "unavailable", "internal", "timeout", "denied", "error", "midstream-error", "drop", "slow-first-byte", "stall"} {
 		marker := "[[sim:" + name
 		if !strings.Contains(bedrocksim.MarkerHelp, marker) || !strings.Contains(string(readme), marker) {
 			t.Errorf("%s... is missing from MarkerHelp or README.md", marker)

@@ -159,6 +159,12 @@ func (s *Server) invokeStream(w http.ResponseWriter, r *http.Request, c *call) e
 	h.Set("X-Amzn-Bedrock-Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	sw := &streamWriter{w: w, rc: http.NewResponseController(w), enc: eventstream.NewEncoder(), rng: c.rng}
+	if p.fault != nil && p.fault.Kind == faultStall {
+		if sw.rc.Flush() == nil {
+			<-ctx.Done() // hold the stream, silent, until the client leaves
+		}
+		return nil
+	}
 	if p.fault != nil && p.fault.Kind == faultSlow {
 		if sw.rc.Flush() != nil || sleep(ctx, p.fault.Delay) != nil {
 			return nil

@@ -133,6 +133,12 @@ type Server struct {
 	// sent on an open stream. Default 15s; 0 keeps the default, negative
 	// disables pings.
 	PingInterval time.Duration `yaml:"ping_interval"`
+	// BodyReadTimeout bounds reading one request body, counted from the
+	// moment its handler starts. Default 60s: Claude Code's largest bodies
+	// (a few hundred KB) take well under a second on any working link, and a
+	// body trickled byte by byte would otherwise hold a connection, and
+	// everything it reserved, for as long as the sender likes.
+	BodyReadTimeout time.Duration `yaml:"body_read_timeout"`
 }
 
 // Usage configures metering and the usage writer.
@@ -223,6 +229,16 @@ type Provider struct {
 	// only once fully generated. Default 15m. A call that times out is not
 	// retried: the upstream may have generated (and billed) it.
 	NonStreamTimeout time.Duration `yaml:"non_stream_timeout"`
+	// ReadIdleTimeout bounds the silence between two reads of an upstream
+	// answer once its headers arrived: a stream before its first event or
+	// between events, or a non-streaming body stalled half-way. The call
+	// then fails with timeout_error (an in-stream error once the client's
+	// stream has started), origin upstream, and is not retried. Default 5m:
+	// Claude Code's own watchdog accepts 300 s of silence on a Bedrock
+	// stream, which never pings, so a healthy stream is never quieter than
+	// that (a large tool input, generated in one silent piece, or the first
+	// token of a very long prompt can take minutes).
+	ReadIdleTimeout time.Duration `yaml:"read_idle_timeout"`
 	// MaxIdleConnsPerHost sizes the keep-alive pool. Default 256.
 	MaxIdleConnsPerHost int `yaml:"max_idle_conns_per_host"`
 	// MaxRetries is how many times a retryable failure (throttling, 5xx,

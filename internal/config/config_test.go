@@ -156,6 +156,7 @@ func TestDefaults(t *testing.T) {
 			IdleTimeout:       10 * time.Minute,
 			ShutdownGrace:     30 * time.Second,
 			PingInterval:      15 * time.Second,
+			BodyReadTimeout:   60 * time.Second,
 		},
 		Providers: map[string]Provider{
 			"bedrock": {
@@ -164,6 +165,7 @@ func TestDefaults(t *testing.T) {
 				ConnectTimeout:      10 * time.Second,
 				FirstByteTimeout:    120 * time.Second,
 				NonStreamTimeout:    15 * time.Minute,
+				ReadIdleTimeout:     5 * time.Minute,
 				MaxIdleConnsPerHost: 256,
 				MaxRetries:          &two,
 			},

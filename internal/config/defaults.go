@@ -18,6 +18,7 @@ const (
 	DefaultIdleTimeout       = 10 * time.Minute
 	DefaultShutdownGrace     = 30 * time.Second
 	DefaultPingInterval      = 15 * time.Second
+	DefaultBodyReadTimeout   = 60 * time.Second
 
 	DefaultUsageFlushInterval = time.Second
 	DefaultUsageBatchSize     = 500
@@ -30,6 +31,7 @@ const (
 	DefaultConnectTimeout      = 10 * time.Second
 	DefaultFirstByteTimeout    = 120 * time.Second
 	DefaultNonStreamTimeout    = 15 * time.Minute
+	DefaultReadIdleTimeout     = 5 * time.Minute
 	DefaultMaxIdleConnsPerHost = 256
 	DefaultMaxRetries          = 2
 
@@ -65,6 +67,7 @@ func (c *Config) applyDefaults(lookup LookupEnv) {
 	s.IdleTimeout = orZero(s.IdleTimeout, DefaultIdleTimeout)
 	s.ShutdownGrace = orZero(s.ShutdownGrace, DefaultShutdownGrace)
 	s.PingInterval = orZero(s.PingInterval, DefaultPingInterval)
+	s.BodyReadTimeout = orZero(s.BodyReadTimeout, DefaultBodyReadTimeout)
 
 	if len(c.Providers) == 0 {
 		c.Providers = map[string]Provider{ProviderBedrock: {Type: ProviderBedrock}}
@@ -83,6 +86,7 @@ func (c *Config) applyDefaults(lookup LookupEnv) {
 		p.ConnectTimeout = orZero(p.ConnectTimeout, DefaultConnectTimeout)
 		p.FirstByteTimeout = orZero(p.FirstByteTimeout, DefaultFirstByteTimeout)
 		p.NonStreamTimeout = orZero(p.NonStreamTimeout, DefaultNonStreamTimeout)
+		p.ReadIdleTimeout = orZero(p.ReadIdleTimeout, DefaultReadIdleTimeout)
 		p.MaxIdleConnsPerHost = orZero(p.MaxIdleConnsPerHost, DefaultMaxIdleConnsPerHost)
 		if p.MaxRetries == nil {
 			n := DefaultMaxRetries

@@ -167,6 +167,7 @@ func (v *validator) server() {
 	v.nonNegative("server.read_header_timeout", s.ReadHeaderTimeout)
 	v.nonNegative("server.idle_timeout", s.IdleTimeout)
 	v.nonNegative("server.shutdown_grace", s.ShutdownGrace)
+	v.nonNegative("server.body_read_timeout", s.BodyReadTimeout)
 	// ping_interval may be negative: that disables pings.
 }
 
@@ -245,6 +246,8 @@ func (v *validator) providers() {
 		}
 		v.nonNegative(path+".connect_timeout", p.ConnectTimeout)
 		v.nonNegative(path+".first_byte_timeout", p.FirstByteTimeout)
+		v.nonNegative(path+".non_stream_timeout", p.NonStreamTimeout)
+		v.nonNegative(path+".read_idle_timeout", p.ReadIdleTimeout)
 		if p.MaxIdleConnsPerHost < 0 {
 			v.add(path+".max_idle_conns_per_host", "must not be negative")
 		}

@@ -3,6 +3,7 @@ package provider
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -92,6 +93,10 @@ func (a *Anthropic) Send(ctx context.Context, call *Call) (*Response, error) {
 	defer resp.Body.Close()
 	msg, err := io.ReadAll(resp.Body)
 	if err != nil {
+		if e, ok := errors.AsType[*apierror.Error](err); ok {
+			e.UpstreamRequestID = out.RequestID
+			return nil, e // the body went silent: not retried
+		}
 		return nil, &apierror.Error{Status: http.StatusBadGateway, Type: apierror.TypeAPI, Origin: apierror.OriginUpstream,
 			Message: "reading the Anthropic response failed", Retryable: true, UpstreamRequestID: out.RequestID, Err: err}
 	}
@@ -153,7 +158,7 @@ func (a *Anthropic) do(ctx context.Context, path string, body []byte, call *Call
 	if betas, _ := anthropic.FilterBetas(call.Betas, call.DropBetas); len(betas) > 0 {
 		req.Header.Set("anthropic-beta", strings.Join(betas, ","))
 	}
-	resp, err := doTimed(a.client, req, a.timeouts.headerTimeout(call.Stream && path == "/v1/messages"))
+	resp, err := doTimed(a.client, req, a.timeouts, call.Stream && path == "/v1/messages", "the Anthropic API")
 	if err != nil {
 		return nil, transportError("the Anthropic API", ctx, err)
 	}

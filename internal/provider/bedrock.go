@@ -167,6 +167,10 @@ func (b *Bedrock) Send(ctx context.Context, call *Call) (*Response, error) {
 	defer resp.Body.Close()
 	msg, err := io.ReadAll(resp.Body)
 	if err != nil {
+		if e, ok := errors.AsType[*apierror.Error](err); ok {
+			e.UpstreamRequestID = reqID
+			return nil, e // the body went silent: not retried
+		}
 		return nil, &apierror.Error{Status: http.StatusBadGateway, Type: apierror.TypeAPI, Origin: apierror.OriginUpstream,
 			Message: "reading the Bedrock response failed", Retryable: true, UpstreamRequestID: reqID, Err: err}
 	}
@@ -254,7 +258,7 @@ func (b *Bedrock) do(ctx context.Context, model, op string, body []byte, clientH
 			return nil, apierror.Gateway(err, "signing the Bedrock request failed")
 		}
 	}
-	resp, err := doTimed(b.client, req, b.timeouts.headerTimeout(op == "invoke-with-response-stream"))
+	resp, err := doTimed(b.client, req, b.timeouts, op == "invoke-with-response-stream", "Bedrock")
 	if err != nil {
 		return nil, transportError("Bedrock", ctx, err)
 	}
@@ -323,6 +327,9 @@ func (s *bedrockStream) Next() (anthropic.Event, error) {
 		if err != nil {
 			if err == io.EOF {
 				return anthropic.Event{}, io.EOF
+			}
+			if e, ok := errors.AsType[*apierror.Error](err); ok {
+				return anthropic.Event{}, e // the body went silent
 			}
 			if errors.Is(err, bedrock.ErrBadChunk) {
 				return anthropic.Event{}, &apierror.Error{Status: http.StatusBadGateway, Type: apierror.TypeAPI,

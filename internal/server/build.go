@@ -155,6 +155,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		Logger:          log,
 		MaxBodyBytes:    cfg.Server.MaxBodyBytes,
 		PingInterval:    cfg.Server.PingInterval,
+		BodyReadTimeout: cfg.Server.BodyReadTimeout,
 		MaxRetries:      retries,
 		Region:          region,
 		ProviderTypes:   types,
@@ -207,7 +208,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	go g.Run(runCtx)
 	hs := g.Server.HTTPServer(ln.Addr().String(), g.cfg.Server.ReadHeaderTimeout, g.cfg.Server.IdleTimeout)
 	ln = g.secure(hs, ln)
-	err := Serve(ctx, hs, ln, g.cfg.Server.ShutdownGrace)
+	err := g.Server.Serve(ctx, hs, ln, g.cfg.Server.ShutdownGrace)
 	if errors.Is(err, ErrGraceExpired) {
 		g.log.Warn("shutdown: streams still open after the grace period were cut; they are charged for what they generated",
 			"grace", g.cfg.Server.ShutdownGrace)
@@ -277,6 +278,7 @@ func newProvider(ctx context.Context, name string, pc config.Provider, creds aws
 		ConnectTimeout:      pc.ConnectTimeout,
 		FirstByteTimeout:    pc.FirstByteTimeout,
 		NonStreamTimeout:    pc.NonStreamTimeout,
+		ReadIdleTimeout:     pc.ReadIdleTimeout,
 		MaxIdleConnsPerHost: pc.MaxIdleConnsPerHost,
 	}
 	switch pc.Type {

@@ -121,11 +121,16 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, x *exchange, s
 		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "%v", err)
 	}
 	betas := spec.betas.List()
-	res, err := s.dispatch(r.Context(), x, rt, func(t router.Target) *provider.Call {
+	ctx, stop := s.callContext(r.Context())
+	defer stop()
+	res, err := s.dispatch(ctx, x, rt, func(t router.Target) *provider.Call {
 		return &provider.Call{Model: t.Model, Body: spec.body, Stream: spec.stream, Betas: betas,
 			Header: spec.header, DropBetas: t.DropBetas, DropFields: t.DropFields}
 	})
 	if err != nil {
+		if errors.Is(context.Cause(ctx), errShuttingDown) {
+			return shutdownError()
+		}
 		return err
 	}
 	for k, v := range res.resp.Header {
@@ -144,14 +149,17 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, x *exchange, s
 		_, err := w.Write(res.resp.Body)
 		return err
 	}
-	return s.relay(w, r, x, res)
+	return s.relay(ctx, w, x, res)
 }
 
-// dispatched is a successful upstream answer; for a stream, first is the
-// first event, already read so that failures before it could be retried.
+// dispatched is a successful upstream answer. For a stream, the events come
+// through pump; first is the first event when it arrived before the client's
+// stream had to start (see attempt).
 type dispatched struct {
-	resp  *provider.Response
-	first anthropic.Event
+	resp     *provider.Response
+	pump     *eventPump
+	first    anthropic.Event
+	hasFirst bool
 }
 
 // dispatch tries the route's targets in order. On each, a retryable failure
@@ -220,6 +228,18 @@ func (s *Server) dispatch(ctx context.Context, x *exchange, rt router.Route, bui
 	return nil, last
 }
 
+// attempt makes one upstream call. For a stream it waits for the first event
+// before anything goes to the client, so that a stream failing at once —
+// throttled, cut, refused — can still be retried or answered with a proper
+// status line. That wait is bounded by PingInterval: an upstream silent for
+// that long before its first event (a long prompt, a slow region) makes
+// attempt hand the stream over without a first event, and relay starts the
+// client's stream — headers, then pings — at once. A silent client would
+// otherwise be cut by its load balancer or its own watchdog, and a stalled
+// upstream would hold it without a byte until the read idle timeout. The price
+// is that a failure after that point is no longer retried: it becomes an
+// in-stream error event, which Claude Code retries itself. With pings
+// disabled, the wait is bounded by the provider's read idle timeout alone.
 func (s *Server) attempt(ctx context.Context, p provider.Provider, call *provider.Call) (*dispatched, error) {
 	resp, err := p.Send(ctx, call)
 	if err != nil {
@@ -228,14 +248,68 @@ func (s *Server) attempt(ctx context.Context, p provider.Provider, call *provide
 	if resp.Events == nil {
 		return &dispatched{resp: resp}, nil
 	}
-	first, err := resp.Events.Next()
-	if err != nil {
-		resp.Events.Close()
-		e := apierror.From(streamError(err))
-		e.Retryable = e.Retryable || e.Origin == apierror.OriginUpstream && e.Status >= 500
-		return nil, e
+	pump := startPump(resp.Events)
+	var start <-chan time.Time
+	if s.opts.PingInterval > 0 {
+		t := time.NewTimer(s.opts.PingInterval)
+		defer t.Stop()
+		start = t.C
 	}
-	return &dispatched{resp: resp, first: first}, nil
+	select {
+	case it := <-pump.items:
+		if it.err != nil {
+			pump.stop()
+			e := apierror.From(streamError(it.err))
+			e.Retryable = e.Retryable || e.Origin == apierror.OriginUpstream && e.Status >= 500 && e.Type != apierror.TypeTimeout
+			return nil, e
+		}
+		return &dispatched{resp: resp, pump: pump, first: it.ev, hasFirst: true}, nil
+	case <-start:
+		return &dispatched{resp: resp, pump: pump}, nil
+	case <-ctx.Done():
+		pump.stop()
+		return nil, clientGone(ctx.Err())
+	}
+}
+
+// pumped is one read from an upstream stream.
+type pumped struct {
+	ev  anthropic.Event
+	err error
+}
+
+// eventPump reads an upstream stream on its own goroutine, so that the
+// relay can wait for the next event, a ping tick, the client and a shutdown
+// at once. It stops after the first error.
+type eventPump struct {
+	events provider.EventStream
+	items  chan pumped
+	done   chan struct{}
+}
+
+func startPump(events provider.EventStream) *eventPump {
+	p := &eventPump{events: events, items: make(chan pumped, 16), done: make(chan struct{})}
+	go func() {
+		for {
+			ev, err := events.Next()
+			select {
+			case p.items <- pumped{ev, err}:
+			case <-p.done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return p
+}
+
+// stop ends the pump and closes the upstream stream, which unblocks a read
+// in progress.
+func (p *eventPump) stop() {
+	close(p.done)
+	p.events.Close()
 }
 
 func (s *Server) backoff(attempt int) time.Duration {
@@ -259,10 +333,18 @@ func streamError(err error) error {
 // relay copies a stream to the client, flushing every event as it arrives and
 // sending a ping when the upstream has been silent for PingInterval (Bedrock
 // never pings; Claude Code gives up on a stream silent for 300 s and load
-// balancers often cut idle connections after 60 s).
-func (s *Server) relay(w http.ResponseWriter, r *http.Request, x *exchange, res *dispatched) error {
-	events := res.resp.Events
-	defer events.Close()
+// balancers often cut idle connections after 60 s). A stream handed over
+// without its first event (see attempt) starts with a ping, since the
+// upstream has already been silent that long. An upstream that stays silent
+// longer than its read idle timeout ends the stream with an in-stream
+// timeout_error, origin upstream; a shutdown whose grace has run out ends it
+// with an in-stream overloaded_error, origin gateway.
+//
+// ctx is the call's context: it ends when the client leaves or when the
+// shutdown grace runs out (cause errShuttingDown).
+func (s *Server) relay(ctx context.Context, w http.ResponseWriter, x *exchange, res *dispatched) error {
+	pump := res.pump
+	defer pump.stop()
 	defer s.opts.Metrics.OpenStream(x.door.name())()
 	ew := x.door.streamWriter(w)
 	ew.header(w.Header())
@@ -279,70 +361,70 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, x *exchange, res 
 	usage := &anthropic.Usage{}
 	x.usage = usage
 	emit := func(ev anthropic.Event) error {
+		if x.ttfb == 0 {
+			x.ttfb = time.Since(x.start)
+		}
 		usage.ObserveEvent(ev)
 		if ev.Type == anthropic.EventContentBlockDelta && x.acct != nil {
 			x.acct.deltaBytes += deltaSize(ev.Data)
 		}
 		return ew.writeEvent(ev)
 	}
-	if err := emit(res.first); err != nil {
-		return clientGone(err)
-	}
-	if err := rc.Flush(); err != nil {
-		return clientGone(err)
-	}
-	x.ttfb = time.Since(x.start)
-
-	type item struct {
-		ev  anthropic.Event
-		err error
-	}
-	items := make(chan item, 16)
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		for {
-			ev, err := events.Next()
-			select {
-			case items <- item{ev, err}:
-			case <-done:
-				return
-			}
-			if err != nil {
-				return
-			}
+	ping := func() error {
+		deadline()
+		if err := ew.writeEvent(anthropic.Event{Type: anthropic.EventPing, Data: anthropic.PingData}); err != nil {
+			return clientGone(err)
 		}
-	}()
+		if err := rc.Flush(); err != nil {
+			return clientGone(err)
+		}
+		return nil
+	}
+	// fail ends the stream with an in-stream error event.
+	fail := func(e *apierror.Error) error {
+		deadline()
+		ew.writeError(e)
+		rc.Flush()
+		return e
+	}
+	if res.hasFirst {
+		if err := emit(res.first); err != nil {
+			return clientGone(err)
+		}
+		if err := rc.Flush(); err != nil {
+			return clientGone(err)
+		}
+	} else if s.opts.PingInterval > 0 {
+		if err := ping(); err != nil {
+			return err
+		}
+	} else if err := rc.Flush(); err != nil {
+		return clientGone(err)
+	}
 
-	var ping *time.Timer
+	var pingT *time.Timer
 	var pingC <-chan time.Time
 	if s.opts.PingInterval > 0 {
-		ping = time.NewTimer(s.opts.PingInterval)
-		defer ping.Stop()
-		pingC = ping.C
+		pingT = time.NewTimer(s.opts.PingInterval)
+		defer pingT.Stop()
+		pingC = pingT.C
 	}
 	for {
 		select {
-		case it := <-items:
+		case it := <-pump.items:
 			if it.err != nil {
 				if it.err == io.EOF {
 					if !usage.SawMessageStop {
 						// A clean end without message_stop is a broken
 						// stream; say so, so the client retries.
-						e := streamError(io.ErrUnexpectedEOF)
-						ew.writeError(apierror.From(e))
-						rc.Flush()
-						return e
+						return fail(apierror.From(streamError(io.ErrUnexpectedEOF)))
 					}
 					return nil
 				}
-				if r.Context().Err() != nil {
-					return clientGone(r.Context().Err())
+				if ctx.Err() != nil {
+					return s.stopped(ctx, fail)
 				}
-				e := apierror.From(streamError(it.err))
-				ew.writeError(e)
-				rc.Flush()
-				return e
+				return fail(apierror.From(streamError(it.err)))
 			}
 			deadline()
 			if err := emit(it.ev); err != nil {
@@ -351,27 +433,32 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, x *exchange, res 
 			// Flush as soon as nothing more has already arrived: events
 			// that came in together go out in one write, and none waits
 			// for a later one.
-			if len(items) == 0 {
+			if len(pump.items) == 0 {
 				if err := rc.Flush(); err != nil {
 					return clientGone(err)
 				}
 			}
-			if ping != nil {
-				ping.Reset(s.opts.PingInterval)
+			if pingT != nil {
+				pingT.Reset(s.opts.PingInterval)
 			}
 		case <-pingC:
-			deadline()
-			if err := ew.writeEvent(anthropic.Event{Type: anthropic.EventPing, Data: anthropic.PingData}); err != nil {
-				return clientGone(err)
+			if err := ping(); err != nil {
+				return err
 			}
-			if err := rc.Flush(); err != nil {
-				return clientGone(err)
-			}
-			ping.Reset(s.opts.PingInterval)
-		case <-r.Context().Done():
-			return clientGone(r.Context().Err())
+			pingT.Reset(s.opts.PingInterval)
+		case <-ctx.Done():
+			return s.stopped(ctx, fail)
 		}
 	}
+}
+
+// stopped ends a stream whose call context ended: in-stream with the
+// shutdown error when the gateway cut it, quietly when the client left.
+func (s *Server) stopped(ctx context.Context, fail func(*apierror.Error) error) error {
+	if errors.Is(context.Cause(ctx), errShuttingDown) {
+		return fail(shutdownError())
+	}
+	return clientGone(ctx.Err())
 }
 
 // deltaSize is the size of the generated content a delta event carries.

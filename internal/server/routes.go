@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -64,6 +67,9 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("GET /v1/models", s.handle(a, s.anthropicModels))
 	mux.Handle("GET /v1/models/{id}", s.handle(a, s.anthropicModel))
 	mux.Handle("/v1/", s.handle(a, methodOrNotFound))
+	// Without an exact pattern, ServeMux redirects /v1 to /v1/ (and /model,
+	// /admin likewise); the gateway never redirects.
+	mux.Handle("/v1", s.handle(a, methodOrNotFound))
 
 	// Bedrock front door.
 	mux.Handle("POST /model/{id}/invoke", s.handle(b, s.bedrockInvoke))
@@ -72,6 +78,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("GET /inference-profiles", s.handle(b, s.bedrockListProfiles))
 	mux.Handle("GET /inference-profiles/{id}", s.handle(b, s.bedrockGetProfile))
 	mux.Handle("/model/", s.handle(b, methodOrNotFound))
+	mux.Handle("/model", s.handle(b, methodOrNotFound))
 	mux.Handle("/inference-profiles", s.handle(b, methodOrNotFound))
 
 	if s.opts.MetricsOnMain && s.opts.Metrics != nil {
@@ -86,6 +93,7 @@ func (s *Server) routes() *http.ServeMux {
 		}))
 	}
 
+	mux.Handle("/admin", s.handle(a, methodOrNotFound))
 	mux.Handle("/", s.handle(a, methodOrNotFound))
 	return mux
 }
@@ -103,11 +111,13 @@ func (s *Server) handle(d door, h handlerFunc) http.Handler {
 			rw.Header().Set("x-amzn-RequestId", x.id)
 		}
 		s.active.Add(1)
+		r, body := s.guardBody(w, r)
 		defer func() {
 			p := recover()
 			if p != nil && p != http.ErrAbortHandler {
 				err := apierror.Gateway(fmt.Errorf("panic: %v\n%s", p, debug.Stack()), "internal gateway error")
 				if !rw.wrote {
+					body.abandon(rw.Header())
 					s.writeError(rw, x, err)
 				}
 				x.cause = err
@@ -130,6 +140,11 @@ func (s *Server) handle(d door, h handlerFunc) http.Handler {
 				x.origin, x.errMsg, x.cause = e.Origin, e.Message, e
 				return
 			}
+			if body.timedOut {
+				err = apierror.Client(http.StatusRequestTimeout, apierror.TypeInvalidRequest,
+					"the request body did not arrive within %s", s.opts.BodyReadTimeout)
+			}
+			body.abandon(rw.Header())
 			s.writeError(rw, x, err)
 		}
 	})
@@ -286,6 +301,65 @@ func methodOrNotFound(w http.ResponseWriter, r *http.Request, x *exchange) error
 			"method %s is not allowed on %s; use %s", r.Method, r.URL.Path, m)
 	}
 	return apierror.Client(http.StatusNotFound, apierror.TypeNotFound, "no route for %s %s", r.Method, r.URL.Path)
+}
+
+// guardBody bounds the time a request body may take to arrive: a read
+// deadline of BodyReadTimeout from now, cleared as soon as the body has been
+// read to its end, so that it never cuts the answer — a stream runs for
+// minutes — nor trips net/http's background read, which would cancel the
+// request. Requests without a body are left alone. The request returned
+// carries the guarded body; r itself is not changed, because net/http
+// inspects the original body after the handler.
+func (s *Server) guardBody(w http.ResponseWriter, r *http.Request) (*http.Request, *bodyGuard) {
+	g := &bodyGuard{rc: http.NewResponseController(w)}
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		g.done = true
+		return r, g
+	}
+	// Not every ResponseWriter supports deadlines (httptest's recorder does
+	// not); the guard then only tracks the body.
+	_ = g.rc.SetReadDeadline(time.Now().Add(s.opts.BodyReadTimeout))
+	g.ReadCloser = r.Body
+	r2 := r.WithContext(r.Context())
+	r2.Body = g
+	return r2, g
+}
+
+// bodyGuard is a request body that knows whether it was read to the end and
+// whether its read deadline cut it.
+type bodyGuard struct {
+	io.ReadCloser
+	rc       *http.ResponseController
+	done     bool // no body, or read to io.EOF
+	timedOut bool
+}
+
+func (g *bodyGuard) Read(p []byte) (int, error) {
+	n, err := g.ReadCloser.Read(p)
+	switch {
+	case err == io.EOF && !g.done:
+		g.done = true
+		_ = g.rc.SetReadDeadline(time.Time{})
+	case err != nil && err != io.EOF && errors.Is(err, os.ErrDeadlineExceeded):
+		g.timedOut = true
+	}
+	return n, err
+}
+
+// abandon prepares an answer given before the body was read to its end — a
+// refused key, a refused path, a body too large or too slow: the connection
+// is closed after the answer instead of reused. Otherwise net/http, to keep
+// the connection, first reads up to 256 KiB of the unread body before it
+// writes the answer (and again when it closes the body), so a caller with
+// no key could hold the connection, unanswered, by trickling a body slowly.
+// "Connection: close" skips the first read; a read deadline in the past
+// makes the second fail at once.
+func (g *bodyGuard) abandon(h http.Header) {
+	if g.done {
+		return
+	}
+	h.Set("Connection", "close")
+	_ = g.rc.SetReadDeadline(time.Now())
 }
 
 // newRequestID returns "req_" and 24 random hex digits.

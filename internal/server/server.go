@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,6 +40,9 @@ type Options struct {
 
 	// MaxBodyBytes caps request bodies. Default 32 MiB.
 	MaxBodyBytes int64
+	// BodyReadTimeout bounds reading a request body, from the moment its
+	// handler starts. Default 60s.
+	BodyReadTimeout time.Duration
 	// PingInterval is the upstream silence after which a keep-alive ping is
 	// sent to a streaming client. Default 15s; negative disables.
 	PingInterval time.Duration
@@ -89,6 +93,30 @@ type Server struct {
 	handler   http.Handler   // mux behind the access rules
 	unpriced  sync.Map       // upstream model ids already warned about
 	active    sync.WaitGroup // handlers running, for Drain
+
+	// cut ends when the shutdown grace has run out; calls still running
+	// then end with an error in their own format (see Serve).
+	cut     context.Context
+	cutCall context.CancelCauseFunc
+}
+
+// errShuttingDown is the cause of calls cut at the end of the shutdown grace.
+var errShuttingDown = errors.New("server: shutdown grace period ended")
+
+// shutdownError is what a client whose call was cut by a shutdown is told:
+// overloaded_error (Bedrock door: ServiceUnavailableException), which every
+// client retries — on another replica, or on this one once it is back.
+func shutdownError() *apierror.Error {
+	return &apierror.Error{Status: http.StatusServiceUnavailable, Type: apierror.TypeOverloaded, Origin: apierror.OriginGateway,
+		Message: "the gateway is shutting down and cut this call; retry it", Err: errShuttingDown}
+}
+
+// callContext returns the context of a model call: r's, cancelled with
+// cause errShuttingDown when the shutdown grace runs out.
+func (s *Server) callContext(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	stop := context.AfterFunc(s.cut, func() { cancel(errShuttingDown) })
+	return ctx, func() { stop(); cancel(nil) }
 }
 
 // Drain waits until every handler has returned — and so settled and queued
@@ -129,6 +157,9 @@ func New(o Options) (*Server, error) {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 32 << 20
 	}
+	if o.BodyReadTimeout <= 0 {
+		o.BodyReadTimeout = 60 * time.Second
+	}
 	if o.PingInterval == 0 {
 		o.PingInterval = 15 * time.Second
 	}
@@ -142,9 +173,10 @@ func New(o Options) (*Server, error) {
 		o.Region = "us-east-1"
 	}
 	s := &Server{providers: o.Providers, auth: o.Auth, log: o.Logger, opts: o}
+	s.cut, s.cutCall = context.WithCancelCause(context.Background())
 	s.router.Store(o.Router)
 	s.mux = s.routes()
-	s.handler = o.Access.Middleware(s.mux, s.denyAccess)
+	s.handler = o.Access.Middleware(s.canonicalPaths(s.mux), s.denyAccess)
 	return s, nil
 }
 
@@ -159,13 +191,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // of the front door the path belongs to, origin client, logged.
 func (s *Server) denyAccess(w http.ResponseWriter, r *http.Request, d access.Decision) {
 	s.opts.Metrics.AccessDenied(d.Rule)
-	var d0 door = anthropicDoor{}
-	if strings.HasPrefix(r.URL.Path, "/model/") || strings.HasPrefix(r.URL.Path, "/inference-profiles") {
-		d0 = bedrockDoor{}
-	}
-	x := &exchange{id: newRequestID(), door: d0, start: time.Now(), w: w}
+	x := &exchange{id: newRequestID(), door: doorFor(r.URL.Path), start: time.Now(), w: w}
 	rw := &statusWriter{ResponseWriter: w}
 	rw.Header().Set("x-request-id", x.id)
+	_, body := s.guardBody(w, r)
+	body.abandon(rw.Header()) // the body is never read: close, do not drain
 	e := apierror.Client(http.StatusForbidden, apierror.TypePermission,
 		"access denied by rule %q: this client may not reach %s (ask the gateway operator for the access header or an allowlisted network)", d.Rule, r.URL.Path).NoRetry()
 	s.writeError(rw, x, e)
@@ -173,22 +203,98 @@ func (s *Server) denyAccess(w http.ResponseWriter, r *http.Request, d access.Dec
 	s.logExchange(r, rw, x)
 }
 
+// maxHeaderBytes caps a request's header block, set explicitly rather than
+// left to net/http's default (the same 1 MiB): Claude Code sends a few KB of
+// headers, and custom headers (ANTHROPIC_CUSTOM_HEADERS) and long beta lists
+// stay far below this. A request over it is answered by net/http itself, with
+// a plain-text "431 Request Header Fields Too Large" and no x-request-id or
+// error origin, before any handler runs: net/http offers no hook for that
+// answer, nor for the plain-text 400s it writes for requests it cannot parse.
+// Those are the only answers the gateway does not write itself.
+const maxHeaderBytes = 1 << 20
+
+// doorFor returns the door whose format answers a request for path outside
+// the routes: the Bedrock door's paths, or the Anthropic door for the rest.
+func doorFor(path string) door {
+	if strings.HasPrefix(path, "/model/") || strings.HasPrefix(path, "/inference-profiles") {
+		return bedrockDoor{}
+	}
+	return anthropicDoor{}
+}
+
+// canonicalPaths answers a request whose path is not in canonical form
+// ("//v1/messages", "/v1/./messages") with a 404 in its door's format, with
+// a request id and origin client, instead of the redirect ServeMux would
+// send. A redirected POST loses its body or its credentials in many clients
+// and Claude Code expects none; serving the cleaned path instead would let a
+// request reach a route by a spelling the access rules, which match the path
+// as sent, were not written for.
+func (s *Server) canonicalPaths(next http.Handler) http.Handler {
+	a, b := s.handle(anthropicDoor{}, notCanonical), s.handle(bedrockDoor{}, notCanonical)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect && cleanPath(r.URL.Path) != r.URL.Path {
+			if _, ok := doorFor(cleanPath(r.URL.Path)).(bedrockDoor); ok {
+				b.ServeHTTP(w, r)
+			} else {
+				a.ServeHTTP(w, r)
+			}
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func notCanonical(w http.ResponseWriter, r *http.Request, x *exchange) error {
+	return apierror.Client(http.StatusNotFound, apierror.TypeNotFound,
+		"no route for %s %s: the path is not in canonical form (the gateway does not redirect; send %s)", r.Method, r.URL.Path, cleanPath(r.URL.Path))
+}
+
+// cleanPath is the canonical form of p as ServeMux computes it: path.Clean,
+// keeping a trailing slash.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
+}
+
 // HTTPServer returns an http.Server for this handler with timeouts fit for
 // streaming: a short header timeout, and no read or write timeout, because a
-// stream may legitimately run for many minutes.
+// stream may legitimately run for many minutes. Request bodies are bounded
+// per request instead (Options.BodyReadTimeout), and stalled clients by a
+// write deadline per stream event.
 func (s *Server) HTTPServer(addr string, readHeaderTimeout, idleTimeout time.Duration) *http.Server {
 	return &http.Server{
 		Addr:              addr,
 		Handler:           s,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 }
 
+// cutWait bounds the wait, after calls were cut at the end of the shutdown
+// grace, for their handlers to write the error and return. A handler only
+// lingers while a client does not read its error event.
+const cutWait = 5 * time.Second
+
 // Serve serves on ln until ctx is cancelled, then shuts down gracefully,
-// letting open streams run for up to grace.
-func Serve(ctx context.Context, hs *http.Server, ln net.Listener, grace time.Duration) error {
+// letting open streams run for up to grace. Calls still running when grace
+// runs out are cut by the gateway, not by a closed socket: a stream gets an
+// in-stream overloaded_error (an exception frame on the Bedrock door) saying
+// the gateway is shutting down, a call still waiting for its upstream gets
+// a 503 in its door's format, both recorded with origin gateway; the
+// connections are closed once their handlers have returned, or after
+// cutWait.
+func (s *Server) Serve(ctx context.Context, hs *http.Server, ln net.Listener, grace time.Duration) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -199,6 +305,10 @@ func Serve(ctx context.Context, hs *http.Server, ln net.Listener, grace time.Dur
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
+		s.cutCall(errShuttingDown)
+		wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), cutWait)
+		_ = s.Drain(wctx)
+		wcancel()
 		hs.Close()
 		if errors.Is(err, context.DeadlineExceeded) {
 			return ErrGraceExpired
