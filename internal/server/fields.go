@@ -1,10 +1,10 @@
 package server
 
 import (
-	"math"
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -82,10 +82,10 @@ func checkAttribution(h http.Header) error {
 	return nil
 }
 
-// maxTokens reads and checks max_tokens: a JSON number with an integer
-// value from 1 to MaxOutputTokens. 32000.0 is admitted, as the Anthropic
-// API does; 1.5, 0, -1 and 2^63-1 are not. Reading the number as a float
-// first means no value, however long its digits, can wrap an integer.
+// maxTokens reads and checks max_tokens: a JSON integer from 1 to
+// MaxOutputTokens. Like the Anthropic API, it refuses 1.5 and 32000.0
+// alike ("Input should be a valid integer"), and 0, -1 and 2^63-1. Digits
+// beyond int64 are refused as too large rather than wrapped.
 func maxTokens(v gjson.Result) (int64, error) {
 	bad := func(format string, args ...any) error {
 		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "max_tokens: "+format, args...)
@@ -93,18 +93,17 @@ func maxTokens(v gjson.Result) (int64, error) {
 	if v.Type != gjson.Number {
 		return 0, bad("field required (an integer)")
 	}
-	f, err := strconv.ParseFloat(v.Raw, 64)
-	switch {
-	case err != nil && !math.IsInf(f, 0):
-		return 0, bad("must be an integer")
-	case f != math.Trunc(f):
+	if strings.ContainsAny(v.Raw, ".eE") {
 		return 0, bad("must be an integer, got %s", v.Raw)
-	case f < 1:
+	}
+	n, err := strconv.ParseInt(v.Raw, 10, 64)
+	switch {
+	case err != nil && strings.HasPrefix(v.Raw, "-"), err == nil && n < 1:
 		return 0, bad("must be at least 1, got %s", v.Raw)
-	case f > MaxOutputTokens:
+	case err != nil, n > MaxOutputTokens:
 		return 0, bad("%s is more than any Claude model can produce (at most %d)", v.Raw, MaxOutputTokens)
 	}
-	return int64(f), nil
+	return n, nil
 }
 
 // checkBedrockContentType refuses request bodies that declare themselves
