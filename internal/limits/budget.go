@@ -2,6 +2,8 @@ package limits
 
 import (
 	"fmt"
+	"math"
+	"math/bits"
 	"time"
 )
 
@@ -28,8 +30,35 @@ type Amount struct {
 	Tokens int64
 }
 
-func (a Amount) add(b Amount) Amount { return Amount{a.Micros + b.Micros, a.Tokens + b.Tokens} }
-func (a Amount) sub(b Amount) Amount { return Amount{a.Micros - b.Micros, a.Tokens - b.Tokens} }
+// add and sub saturate at the int64 bounds: amounts come from estimates and
+// usage reports, and a sum that wrapped negative would let a budget admit
+// calls without limit. The ledger only holds non-negative amounts.
+func (a Amount) add(b Amount) Amount {
+	return Amount{satAdd(a.Micros, b.Micros), satAdd(a.Tokens, b.Tokens)}
+}
+
+func (a Amount) sub(b Amount) Amount {
+	return Amount{satAdd(a.Micros, satNeg(b.Micros)), satAdd(a.Tokens, satNeg(b.Tokens))}
+}
+
+// satAdd returns x + y, clamped to the int64 range.
+func satAdd(x, y int64) int64 {
+	s := x + y
+	switch {
+	case x > 0 && y > 0 && s < 0:
+		return math.MaxInt64
+	case x < 0 && y < 0 && s >= 0:
+		return math.MinInt64
+	}
+	return s
+}
+
+func satNeg(x int64) int64 {
+	if x == math.MinInt64 {
+		return math.MaxInt64
+	}
+	return -x
+}
 
 // nonNegative clamps each unit at zero, so that a bad estimate or usage
 // report can never credit a budget.
@@ -140,4 +169,13 @@ func (b *Budget) PeriodBounds(t time.Time) (start, end time.Time) {
 		return time.Date(y, m, 1, 0, 0, 0, 0, loc), time.Date(y, m+1, 1, 0, 0, 0, 0, loc)
 	}
 	return time.Time{}, time.Time{}
+}
+
+// atLeastPercent reports whether v is at least pct percent of limit
+// (v*100 >= pct*limit), computed in 128 bits so that no product wraps.
+// limit is positive; v and pct below zero count as zero.
+func atLeastPercent(v int64, pct int, limit int64) bool {
+	vh, vl := bits.Mul64(uint64(max(v, 0)), 100)
+	ph, pl := bits.Mul64(uint64(max(pct, 0)), uint64(limit))
+	return vh > ph || vh == ph && vl >= pl
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -179,7 +180,12 @@ type hold struct {
 }
 
 // Worst returns the amount reserved.
-func (r *Reservation) Worst() Amount { return r.worst }
+func (r *Reservation) Worst() Amount {
+	if r == nil {
+		return Amount{}
+	}
+	return r.worst
+}
 
 // Reserve holds worst against every budget that covers any of scopes, or
 // against none: if any budget cannot cover it (spent + reserved + worst
@@ -304,9 +310,9 @@ func (a *account) roll(now time.Time) {
 func (a *account) check(worst Amount) *OverBudgetError {
 	unit := ""
 	switch {
-	case a.b.LimitMicros > 0 && a.spent.Micros+a.reserved.Micros+worst.Micros > a.b.LimitMicros:
+	case a.b.LimitMicros > 0 && a.spent.add(a.reserved).add(worst).Micros > a.b.LimitMicros:
 		unit = "usd"
-	case a.b.LimitTokens > 0 && a.spent.Tokens+a.reserved.Tokens+worst.Tokens > a.b.LimitTokens:
+	case a.b.LimitTokens > 0 && a.spent.add(a.reserved).add(worst).Tokens > a.b.LimitTokens:
 		unit = "tokens"
 	default:
 		return nil
@@ -326,9 +332,8 @@ func (a *account) check(worst Amount) *OverBudgetError {
 
 // reached reports whether spend has reached pct percent of a limit.
 func (a *account) reached(pct int) bool {
-	p := int64(pct)
-	return (a.b.LimitMicros > 0 && a.spent.Micros*100 >= p*a.b.LimitMicros) ||
-		(a.b.LimitTokens > 0 && a.spent.Tokens*100 >= p*a.b.LimitTokens)
+	return (a.b.LimitMicros > 0 && atLeastPercent(a.spent.Micros, pct, a.b.LimitMicros)) ||
+		(a.b.LimitTokens > 0 && atLeastPercent(a.spent.Tokens, pct, a.b.LimitTokens))
 }
 
 // newlyReached marks and returns the thresholds reached since the last
@@ -425,12 +430,12 @@ func (a *account) status(now time.Time) BudgetStatus {
 	}
 	st.Budget.Thresholds = slices.Clone(a.b.Thresholds)
 	if lim := a.b.LimitMicros; lim > 0 {
-		st.Remaining.Micros = max(lim-a.spent.Micros-a.reserved.Micros, 0)
-		st.Percent = int(a.spent.Micros * 100 / lim)
+		st.Remaining.Micros = max(lim-a.spent.add(a.reserved).Micros, 0)
+		st.Percent = percent(a.spent.Micros, lim)
 	}
 	if lim := a.b.LimitTokens; lim > 0 {
-		st.Remaining.Tokens = max(lim-a.spent.Tokens-a.reserved.Tokens, 0)
-		st.Percent = max(st.Percent, int(a.spent.Tokens*100/lim))
+		st.Remaining.Tokens = max(lim-a.spent.add(a.reserved).Tokens, 0)
+		st.Percent = max(st.Percent, percent(a.spent.Tokens, lim))
 	}
 	for _, t := range a.b.Thresholds {
 		if a.reached(t) {
@@ -438,4 +443,15 @@ func (a *account) status(now time.Time) BudgetStatus {
 		}
 	}
 	return st
+}
+
+// percent is v as a whole percentage of limit (positive), without
+// overflowing for any v.
+func percent(v, limit int64) int {
+	hi, lo := bits.Mul64(uint64(max(v, 0)), 100)
+	if hi >= uint64(limit) {
+		return math.MaxInt32
+	}
+	q, _ := bits.Div64(hi, lo, uint64(limit))
+	return int(min(q, math.MaxInt32))
 }

@@ -3,6 +3,7 @@ package limits
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -582,4 +583,54 @@ func BenchmarkReserveSettle(b *testing.B) {
 			}
 		})
 	})
+}
+
+// TestReserveSaturates: amounts near the int64 limit must never wrap a
+// sum negative and so admit a call the budget cannot cover, nor make a
+// settled budget look empty.
+func TestReserveSaturates(t *testing.T) {
+	const huge = math.MaxInt64
+	tests := []struct {
+		name  string
+		first Amount // reserved and held before the second
+		worst Amount
+	}{
+		{"tokens wrap", Amount{Tokens: 10}, Amount{Tokens: huge}},
+		{"micros wrap", Amount{Micros: 10}, Amount{Micros: huge}},
+		{"both wrap", Amount{1000, 1000}, Amount{huge, huge}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := NewLedger(fixedNow)
+			mustLoad(t, l, Budget{ID: "b", Scope: keyA, LimitMicros: huge - 5, LimitTokens: huge - 5, Thresholds: []int{50}})
+			if _, err := l.Reserve([]Scope{keyA}, tt.first); err != nil {
+				t.Fatalf("Reserve(%+v) = %v, want admitted", tt.first, err)
+			}
+			if _, err := l.Reserve([]Scope{keyA}, tt.worst); err == nil {
+				t.Fatalf("Reserve(%+v) after %+v admitted; want over budget", tt.worst, tt.first)
+			}
+		})
+	}
+
+	l := NewLedger(fixedNow)
+	var crossed []int
+	l.OnThreshold = func(_ Budget, pct int) { crossed = append(crossed, pct) }
+	mustLoad(t, l, Budget{ID: "b", Scope: keyA, LimitTokens: 1000, Thresholds: []int{50, 100}})
+	r, err := l.Reserve([]Scope{keyA}, Amount{Tokens: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Settle(Amount{Micros: huge, Tokens: huge}) // an absurd usage report is charged, saturated
+	st := status(t, l, "b")
+	if st.Spent.Tokens != huge || st.Remaining.Tokens != 0 || st.Percent <= 100 {
+		t.Errorf("after a huge settle: spent %d, remaining %d, percent %d; want saturated, 0, > 100", st.Spent.Tokens, st.Remaining.Tokens, st.Percent)
+	}
+	if !slices.Equal(crossed, []int{50, 100}) {
+		t.Errorf("thresholds crossed = %v, want [50 100]", crossed)
+	}
+	r2, err := l.Reserve([]Scope{keyA}, Amount{})
+	if err == nil {
+		r2.Release()
+		t.Error("a budget spent to saturation still admits calls")
+	}
 }

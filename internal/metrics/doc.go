@@ -16,7 +16,7 @@
 // enforced here rather than trusted to callers:
 //
 //	label     values                                           bound
-//	door      anthropic, bedrock, openai, other                4
+//	door      anthropic, bedrock, other                        3
 //	model     public model name after routing                  Caps.Models (default 200), then "other"
 //	provider  provider name from the config                    Caps.Providers (default 32), then "other"
 //	status    HTTP status sent to the client, "100".."599"     ~15 in practice; anything else "other"

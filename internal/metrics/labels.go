@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -49,12 +50,15 @@ func (c Caps) withDefaults() Caps {
 const maxLabelLen = 128
 
 // labelValue returns the value exported for a caller-supplied v: v itself,
-// or "none", "invalid" or "redacted". It does not apply caps.
+// or "none", "invalid" or "redacted". It does not apply caps. Values that are
+// not UTF-8 or hold control characters (a NUL in a client's model name) are
+// "invalid": the exposition format cannot carry the first, and the second
+// breaks dashboards and the tools that read them.
 func labelValue(v string) string {
 	switch {
 	case v == "":
 		return valueNone
-	case len(v) > maxLabelLen || !utf8.ValidString(v):
+	case len(v) > maxLabelLen || !utf8.ValidString(v) || hasControl(v):
 		return valueInvalid
 	case looksSecret(v):
 		return valueRedacted
@@ -97,6 +101,11 @@ func looksSecret(v string) bool {
 		}
 	}
 	return false
+}
+
+// hasControl reports whether s holds a control character (C0, DEL or C1).
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, unicode.IsControl) >= 0
 }
 
 func isUpperAlnum(s string) bool {

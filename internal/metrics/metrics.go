@@ -25,6 +25,7 @@ type Metrics struct {
 	upstreamErrors *prometheus.CounterVec
 	retries        *prometheus.CounterVec
 	fallbacks      *prometheus.CounterVec
+	overruns       *prometheus.CounterVec
 	rejections     *prometheus.CounterVec
 	accessDenied   *prometheus.CounterVec
 
@@ -49,12 +50,11 @@ type Metrics struct {
 const (
 	doorAnthropic = iota
 	doorBedrock
-	doorOpenAI
 	doorOther
 	numDoors
 )
 
-var doorNames = [numDoors]string{DoorAnthropic, DoorBedrock, DoorOpenAI, valueOther}
+var doorNames = [numDoors]string{DoorAnthropic, DoorBedrock, valueOther}
 
 func doorIndex(d string) int {
 	switch d {
@@ -62,8 +62,6 @@ func doorIndex(d string) int {
 		return doorAnthropic
 	case DoorBedrock:
 		return doorBedrock
-	case DoorOpenAI:
-		return doorOpenAI
 	}
 	return doorOther
 }
@@ -149,6 +147,10 @@ func NewWithCaps(build buildinfo.Info, caps Caps) *Metrics {
 		Name: nameFallbacks,
 		Help: "Calls that moved on to a model's next target after the previous target failed, by public model.",
 	}, []string{labelModel})
+	m.overruns = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: nameOverruns,
+		Help: "Calls whose reported usage exceeded the worst case they reserved against budgets (charged the actual), by public model.",
+	}, []string{labelModel})
 	m.rejections = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: nameRejections,
 		Help: "Requests refused by the gateway before reaching a provider, by reason (budget, rate_limit, access, auth, model_not_allowed).",
@@ -185,7 +187,7 @@ func NewWithCaps(build buildinfo.Info, caps Caps) *Metrics {
 
 	m.reg.MustRegister(
 		m.requests, m.duration, m.ttft, m.tokens, m.cost,
-		m.upstreamErrors, m.retries, m.fallbacks, m.rejections, m.accessDenied,
+		m.upstreamErrors, m.retries, m.fallbacks, m.overruns, m.rejections, m.accessDenied,
 		inFlight, openStreams, buildInfo,
 		&m.budgets, &m.writer,
 		collectors.NewGoCollector(),
@@ -362,6 +364,17 @@ func (m *Metrics) Fallback(model string) {
 		return
 	}
 	m.fallbacks.WithLabelValues(m.models.get(model)).Inc()
+}
+
+// ReservationOverrun counts one call whose reported usage exceeded its
+// budget reservation. The call is charged what it used; the count shows how
+// often reservations under-estimate, which lets concurrent calls overspend
+// a budget by up to the overruns.
+func (m *Metrics) ReservationOverrun(model string) {
+	if m == nil {
+		return
+	}
+	m.overruns.WithLabelValues(m.models.get(model)).Inc()
 }
 
 // Rejected counts one request refused before reaching a provider; reason is

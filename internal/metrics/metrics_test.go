@@ -181,7 +181,7 @@ func TestCountersAndGauges(t *testing.T) {
 	doneA()
 	doneB()
 	closeS()
-	m.OpenStream(DoorOpenAI)
+	m.OpenStream("openai") // no such door: counted as other
 
 	m.UpstreamError("bedrock", "ThrottlingException")
 	m.UpstreamError("bedrock", "ThrottlingException")
@@ -189,6 +189,8 @@ func TestCountersAndGauges(t *testing.T) {
 	m.Retry("bedrock")
 	m.Retry("bedrock")
 	m.Fallback("claude-sonnet-4-5")
+	m.ReservationOverrun("claude-sonnet-4-5")
+	m.ReservationOverrun("claude-sonnet-4-5")
 	m.Rejected(ReasonBudget)
 	m.Rejected(ReasonRateLimit)
 	m.Rejected(ReasonAuth)
@@ -203,14 +205,15 @@ func TestCountersAndGauges(t *testing.T) {
 		name string
 		want map[string]float64
 	}{
-		{nameInFlight, map[string]float64{"door=anthropic": 1, "door=bedrock": 0, "door=openai": 0, "door=other": 0}},
-		{nameOpenStreams, map[string]float64{"door=anthropic": 0, "door=bedrock": 0, "door=openai": 1, "door=other": 0}},
+		{nameInFlight, map[string]float64{"door=anthropic": 1, "door=bedrock": 0, "door=other": 0}},
+		{nameOpenStreams, map[string]float64{"door=anthropic": 0, "door=bedrock": 0, "door=other": 1}},
 		{nameUpstreamErrors, map[string]float64{
 			"provider=bedrock,type=ThrottlingException": 2,
 			"provider=anthropic,type=overloaded_error":  1,
 		}},
 		{nameRetries, map[string]float64{"provider=bedrock": 2}},
 		{nameFallbacks, map[string]float64{"model=claude-sonnet-4-5": 1}},
+		{nameOverruns, map[string]float64{"model=claude-sonnet-4-5": 2}},
 		{nameRejections, map[string]float64{
 			"reason=budget": 1, "reason=rate_limit": 1, "reason=auth": 1, "reason=model_not_allowed": 1,
 			"reason=access": 3, "reason=other": 1,
@@ -392,6 +395,10 @@ func TestLabelValue(t *testing.T) {
 		{"AKIAIOSFODNN7EXAMPLE", "redacted"},
 		{"sk-ant-x", "redacted"},
 		{"bad\xffutf8", "invalid"},
+		{"claude-sonnet-4-5\x00", "invalid"},
+		{"tab\there", "invalid"},
+		{"c1\u0085control", "invalid"},
+		{"del\x7f", "invalid"},
 		{strings.Repeat("a", 129), "invalid"},
 	}
 	for _, tt := range tests {

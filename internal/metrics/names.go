@@ -14,6 +14,7 @@ const (
 	nameUpstreamErrors = namespace + "_upstream_errors_total"
 	nameRetries        = namespace + "_upstream_retries_total"
 	nameFallbacks      = namespace + "_fallbacks_total"
+	nameOverruns       = namespace + "_reservation_overruns_total"
 	nameInFlight       = namespace + "_in_flight_requests"
 	nameOpenStreams    = namespace + "_open_streams"
 	nameRejections     = namespace + "_rejections_total"
@@ -71,11 +72,12 @@ const (
 	valueInvalid  = "invalid"  // not UTF-8, or too long
 )
 
-// Front doors, the values of the door label.
+// Front doors, the values of the door label. Only doors the server has are
+// listed: each gets pre-created series, and a door that does not exist must
+// not show up as a flat zero on dashboards.
 const (
 	DoorAnthropic = "anthropic"
 	DoorBedrock   = "bedrock"
-	DoorOpenAI    = "openai" // reserved for the OpenAI-compatible door; no route serves it yet
 )
 
 // Error origins, the values of the origin label besides "none". They match

@@ -2,12 +2,12 @@ package server
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/tidwall/gjson"
+	"unicode/utf8"
 
 	"github.com/tollgate-gw/tollgate/internal/anthropic"
 	"github.com/tollgate-gw/tollgate/internal/apierror"
@@ -80,12 +80,24 @@ func (s *Server) allowedModel(p keys.Principal, rt router.Route) bool {
 	return false
 }
 
-// worstCase is the most a call can cost: its prompt estimated high (one token
-// per three bytes of body) at the dearest input rate — the prompt could all be
-// a 1-hour cache write — plus max_tokens of output.
+// worstCase is the most a call can cost: its prompt at its upper bound
+// (anthropic.PromptTokenBound: one token per byte of body, plus allowances
+// for images, documents and tool use, at most the largest context window) at
+// the dearest input rate — the prompt could all be a 1-hour cache write —
+// plus max_tokens of output. It bounds everything the body shows; content
+// the upstream adds on its own (MCP tool definitions, server-tool results)
+// can still exceed it, and finish charges and counts such overruns.
 func worstCase(body []byte, maxTokens int64, p usage.Price) limits.Amount {
-	in := int64(len(body)+2) / 3
-	return limits.Amount{Tokens: in + maxTokens, Micros: usage.WorstCost(p, in, maxTokens)}
+	in := anthropic.PromptTokenBound(body)
+	return limits.Amount{Tokens: satAdd(in, max(maxTokens, 0)), Micros: usage.WorstCost(p, in, maxTokens)}
+}
+
+// satAdd adds two non-negative int64s, saturating at math.MaxInt64.
+func satAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // admit runs the checks a metered call must pass before any upstream work:
@@ -106,11 +118,10 @@ func (s *Server) admit(r *http.Request, x *exchange, p keys.Principal, rt router
 	x.acct = a
 	// Reserve at the dearest target: a fallback to another target must not
 	// cost more than was reserved.
-	maxTokens := gjson.GetBytes(spec.body, "max_tokens").Int()
 	var worst limits.Amount
 	for _, t := range rt.Targets {
 		p, _ := s.pricing(t.Provider, t.Model, rt.Model)
-		if w := worstCase(spec.body, maxTokens, p); w.Micros >= worst.Micros {
+		if w := worstCase(spec.body, spec.maxTokens, p); w.Micros >= worst.Micros {
 			worst = w
 		}
 	}
@@ -205,7 +216,18 @@ func (s *Server) finish(x *exchange, status int) {
 			s.warnUnpriced(x.target)
 		}
 	}
-	a.res.Settle(limits.Amount{Micros: rec.CostMicros, Tokens: rec.Tokens()})
+	actual := limits.Amount{Micros: rec.CostMicros, Tokens: rec.Tokens()}
+	if w := a.res.Worst(); a.res != nil && (actual.Micros > w.Micros || actual.Tokens > w.Tokens) {
+		// The upstream billed more than the worst case the call reserved
+		// (server tools, MCP definitions, or a bad estimate). The actual
+		// is charged all the same; the overrun is measured so that it is
+		// seen, not silently absorbed.
+		s.opts.Metrics.ReservationOverrun(x.routed)
+		s.log.Warn("call used more than it reserved; charged the actual",
+			"id", x.id, "model", x.routed, "reserved_micros", w.Micros, "actual_micros", actual.Micros,
+			"reserved_tokens", w.Tokens, "actual_tokens", actual.Tokens)
+	}
+	a.res.Settle(actual)
 	if a.release != nil {
 		a.release(rec.Tokens())
 	}
@@ -241,12 +263,16 @@ func (s *Server) warnUnpriced(model string) {
 	}
 }
 
-// truncate cuts s to at most n bytes.
+// truncate cuts s to at most n bytes, at a rune boundary so that valid
+// UTF-8 stays valid.
 func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // mergeTags merges a key's tags with the request's x-tollgate-tags header

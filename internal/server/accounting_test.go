@@ -13,6 +13,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/tollgate-gw/tollgate/internal/anthropic"
 	"github.com/tollgate-gw/tollgate/internal/limits"
 	"github.com/tollgate-gw/tollgate/internal/store"
 	"github.com/tollgate-gw/tollgate/internal/testutil"
@@ -149,7 +150,7 @@ func TestBudgetHoldsUnderConcurrency(t *testing.T) {
 	body := `{"model":"claude-haiku-4-5","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"go [[sim:usage in=200 out=50 cw5m=0 cw1h=0 cr=0]]"}]}`
 	prices, _ := usage.NewPrices(nil)
 	price, _ := prices.Lookup("bedrock", "global.anthropic.claude-haiku-4-5-20251001-v1:0", "claude-haiku-4-5-20251001")
-	worst := usage.WorstCost(price, int64(len(body)+2)/3, 100)
+	worst := usage.WorstCost(price, anthropic.PromptTokenBound([]byte(body)), 100)
 	actual := usage.Cost(price, usage.TokenCounts{Input: 200, Output: 50})
 	budgetUSD := float64(40*worst) / 1e6 // room for 40 calls at their worst case
 	p := h.NewPrincipal(t, "carol", testutil.PrincipalSpec{KeyUSD: budgetUSD})

@@ -24,11 +24,19 @@ import (
 // readJSONBody reads a request body up to the size limit and checks that it is
 // a JSON object, without decoding it: bodies from Claude Code run to 100 KB
 // and more, and only a few fields are ever read. The Anthropic door insists
-// on a JSON content type; the Bedrock door does not, because the AWS SDKs
-// send application/octet-stream when the caller sets none and Bedrock
-// accepts that.
+// on a JSON content type; the Bedrock door also admits
+// application/octet-stream, because the AWS SDKs send it when the caller sets
+// none and Bedrock accepts that (see checkBedrockContentType).
+//
+// The nesting depth is bounded before anything recursive looks at the body:
+// gjson's validator recurses once per level, and millions of levels fit
+// under the size limit.
 func (s *Server) readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(r.URL.Path, "/model/") {
+	if strings.HasPrefix(r.URL.Path, "/model/") {
+		if err := checkBedrockContentType(r); err != nil {
+			return nil, err
+		}
+	} else if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
 			return nil, apierror.Client(http.StatusUnsupportedMediaType, apierror.TypeInvalidRequest,
@@ -50,13 +58,26 @@ func (s *Server) readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, e
 	if !utf8.Valid(body) {
 		return nil, apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "request body is not valid UTF-8")
 	}
-	if !gjson.ValidBytes(body) {
-		return nil, apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "request body is not valid JSON")
-	}
-	if !gjson.ParseBytes(body).IsObject() {
-		return nil, apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "request body must be a JSON object")
+	if err := checkJSON(body); err != nil {
+		return nil, err
 	}
 	return body, nil
+}
+
+// checkJSON checks that body is a JSON object nested at most
+// anthropic.MaxDepth deep, bounding the depth first.
+func checkJSON(body []byte) error {
+	if anthropic.CheckDepth(body, anthropic.MaxDepth) != nil {
+		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest,
+			"request body nests arrays and objects more than %d levels deep", anthropic.MaxDepth)
+	}
+	if !gjson.ValidBytes(body) {
+		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "request body is not valid JSON")
+	}
+	if !gjson.ParseBytes(body).IsObject() {
+		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "request body must be a JSON object")
+	}
+	return nil
 }
 
 // anthropicMessages serves POST /v1/messages (any query, such as Claude
@@ -79,18 +100,26 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request, x *ex
 	if fields[0].Type != gjson.String {
 		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "model: field required (a string)")
 	}
+	if err := checkModelName("model", fields[0].Str); err != nil {
+		return err
+	}
 	if fields[1].Exists() && !fields[1].IsBool() {
 		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "stream: must be a boolean")
 	}
-	if fields[2].Type != gjson.Number {
-		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "max_tokens: field required (an integer)")
+	maxOut, err := maxTokens(fields[2])
+	if err != nil {
+		return err
 	}
 	if !fields[3].IsArray() {
 		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "messages: field required (an array)")
 	}
+	if err := checkAttribution(r.Header); err != nil {
+		return err
+	}
 	return s.messages(w, r, x, callSpec{
 		principal: p,
 		model:     fields[0].Str,
+		maxTokens: maxOut,
 		body:      body,
 		stream:    fields[1].Bool(),
 		betas:     betas,
@@ -115,6 +144,12 @@ func (s *Server) anthropicCountTokens(w http.ResponseWriter, r *http.Request, x 
 	model := gjson.GetBytes(body, "model")
 	if model.Type != gjson.String {
 		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "model: field required (a string)")
+	}
+	if err := checkModelName("model", model.Str); err != nil {
+		return err
+	}
+	if err := checkAttribution(r.Header); err != nil {
+		return err
 	}
 	if !gjson.GetBytes(body, "messages").IsArray() {
 		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "messages: field required (an array)")

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 
@@ -39,6 +40,13 @@ func (s *Server) bedrockMessages(w http.ResponseWriter, r *http.Request, x *exch
 	if err != nil {
 		return err
 	}
+	model := r.PathValue("id")
+	if err := checkModelName("modelId", model); err != nil {
+		return err
+	}
+	if err := checkAttribution(r.Header); err != nil {
+		return err
+	}
 	body, err := s.readJSONBody(w, r)
 	if err != nil {
 		return err
@@ -49,12 +57,14 @@ func (s *Server) bedrockMessages(w http.ResponseWriter, r *http.Request, x *exch
 	if !gjson.GetBytes(body, "messages").IsArray() {
 		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "messages: field required (an array)")
 	}
-	if gjson.GetBytes(body, "max_tokens").Type != gjson.Number {
-		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "max_tokens: field required (an integer)")
+	maxOut, err := maxTokens(gjson.GetBytes(body, "max_tokens"))
+	if err != nil {
+		return err
 	}
 	return s.messages(w, r, x, callSpec{
 		principal: p,
-		model:     r.PathValue("id"),
+		model:     model,
+		maxTokens: maxOut,
 		body:      body,
 		stream:    stream,
 		betas:     betas,
@@ -98,6 +108,13 @@ func (s *Server) bedrockCountTokens(w http.ResponseWriter, r *http.Request, x *e
 	if err != nil {
 		return err
 	}
+	model := r.PathValue("id")
+	if err := checkModelName("modelId", model); err != nil {
+		return err
+	}
+	if err := checkAttribution(r.Header); err != nil {
+		return err
+	}
 	outer, err := s.readJSONBody(w, r)
 	if err != nil {
 		return err
@@ -110,13 +127,18 @@ func (s *Server) bedrockCountTokens(w http.ResponseWriter, r *http.Request, x *e
 		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "input.invokeModel.body: field required (base64 of an InvokeModel body)")
 	}
 	body, err := base64.StdEncoding.DecodeString(b64.Str)
-	if err != nil || !gjson.ValidBytes(body) || !gjson.ParseBytes(body).IsObject() {
+	if err != nil || !utf8.Valid(body) {
 		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "input.invokeModel.body: must be base64 of a JSON object")
+	}
+	if err := checkJSON(body); err != nil {
+		e := apierror.From(err)
+		e.Message = "input.invokeModel.body: " + e.Message
+		return e
 	}
 	if err := addBodyBetas(betas, body); err != nil {
 		return err
 	}
-	n, err := s.countTokens(r, x, p, r.PathValue("id"), body, betas)
+	n, err := s.countTokens(r, x, p, model, body, betas)
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ import (
 type callSpec struct {
 	principal keys.Principal
 	model     string // model name or id as the client sent it
+	maxTokens int64  // max_tokens, checked by maxTokens
 	body      []byte // Anthropic-shaped body, raw
 	stream    bool
 	betas     *anthropic.BetaSet // header betas, plus the body's on the Bedrock door

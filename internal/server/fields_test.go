@@ -1,0 +1,69 @@
+package server
+
+import (
+	"math"
+	"strconv"
+	"testing"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/tollgate-gw/tollgate/internal/usage"
+)
+
+func FuzzMaxTokens(f *testing.F) {
+	for _, s := range []string{"1", "32000", "128000", "128001", "0", "-1", "1.5", "32000.0", "1e3", "9223372036854775807",
+		"-9223372036854775808", "99999999999999999999", `"100"`, "null", "true"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		v := gjson.Get(`{"max_tokens":`+raw+`}`, "max_tokens")
+		n, err := maxTokens(v)
+		if err != nil {
+			return
+		}
+		if n < 1 || n > MaxOutputTokens {
+			t.Fatalf("maxTokens(%q) = %d, outside 1..%d", raw, n, MaxOutputTokens)
+		}
+		if want, perr := strconv.ParseInt(v.Raw, 10, 64); perr != nil || want != n {
+			t.Fatalf("maxTokens(%q) = %d; the literal %q is %d, %v", raw, n, v.Raw, want, perr)
+		}
+	})
+}
+
+func FuzzCheckText(f *testing.F) {
+	for _, s := range []string{"claude-sonnet-4-5", "claude\x00", "caf\xe9", "café", "\u0085", "a\tb", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if checkText("f", s) != nil {
+			return
+		}
+		// What passes is safe to store and to export: UTF-8 with no byte
+		// below 0x20 and no DEL.
+		for i := 0; i < len(s); i++ {
+			if s[i] < 0x20 || s[i] == 0x7f {
+				t.Fatalf("checkText admitted %q with byte %#x", s, s[i])
+			}
+		}
+		if truncated := truncate(s, 7); checkText("f", truncated) != nil {
+			t.Fatalf("truncate(%q, 7) = %q is no longer clean text", s, truncated)
+		}
+	})
+}
+
+// TestWorstCaseSaturates: no max_tokens or price can wrap the reservation
+// below what the call can cost.
+func TestWorstCaseSaturates(t *testing.T) {
+	dear := usage.Price{Input: math.MaxInt64, Output: math.MaxInt64, CacheWrite1h: math.MaxInt64}
+	var last int64
+	for _, maxOut := range []int64{1, MaxOutputTokens, math.MaxInt64 - 1, math.MaxInt64} {
+		w := worstCase([]byte(`{"messages":[]}`), maxOut, dear)
+		if w.Tokens < maxOut || w.Micros < last {
+			t.Errorf("worstCase(max_tokens %d) = %+v, want tokens >= %d and micros >= %d", maxOut, w, maxOut, last)
+		}
+		last = w.Micros
+	}
+	if last != math.MaxInt64 {
+		t.Errorf("worstCase(max_tokens 2^63-1) micros = %d, want saturated", last)
+	}
+}
