@@ -23,16 +23,17 @@ import (
 // API's names are far shorter.
 const maxModelNameLen = 2048
 
-// MaxOutputTokens is the largest max_tokens the gateway admits. No Claude
-// model produces more than 128,000 output tokens: Sonnet 4 and 4.5, Haiku
-// 4.5 and Opus 4.5 stop at 64,000, Opus 4 and 4.1 at 32,000, and 128,000 is
-// the ceiling of the newest generation and of Claude 3.7 Sonnet with the
-// output-128k-2025-02-19 beta. Claude Code sends 32,000 to 64,000. The
-// ceiling is gateway-wide rather than per model, so that the gateway never
-// refuses a value the model accepts; the upstream still refuses what a
-// smaller model cannot produce. Its job is to keep the budget reservation,
-// which is max_tokens times the output price, finite and meaningful.
-const MaxOutputTokens = 128_000
+// MaxOutputTokens is the largest max_tokens the gateway admits: the largest
+// context window of any Claude model (1M tokens), which no answer can
+// outgrow. Per-model output ceilings (32,000 for Opus 4 and 4.1, 64,000 for
+// Sonnet 4.5 and Haiku 4.5, 128,000 for the newest generation and for
+// output-extending betas) move with every release and beta; a gateway-wide
+// ceiling never refuses a value the model accepts, and the upstream still
+// refuses what a given model cannot produce, in its own words. Its job is to
+// keep the budget reservation, max_tokens times the output price, finite:
+// a call that asks for far more than it needs reserves that much and is
+// refused by its budget with a message that says so.
+const MaxOutputTokens = 1_000_000
 
 // checkText refuses a string the gateway records unless it is valid UTF-8
 // without control characters. Such text is never a legitimate model name,

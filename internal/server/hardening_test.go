@@ -145,7 +145,8 @@ func TestMaxTokensChecked(t *testing.T) {
 		{"64000", true},
 		{"32000.0", false}, // the Anthropic API too: "Input should be a valid integer"
 		{"128000", true},
-		{"128001", false},
+		{"1000000", true},
+		{"1000001", false},
 		{"9223372036854775807", false},
 		{"18446744073709551616", false},
 		{"1e400", false},
