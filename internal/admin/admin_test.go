@@ -35,6 +35,7 @@ var now = time.Date(2025, 6, 3, 12, 0, 0, 0, time.UTC)
 type env struct {
 	t       *testing.T
 	st      *store.Store
+	api     *admin.API
 	srv     *httptest.Server
 	changes atomic.Int32
 	ids     map[string]string // real id → stable placeholder, for goldens
@@ -46,9 +47,9 @@ func newEnv(t *testing.T, open storetest.Opener) *env {
 	if _, err := admin.Bootstrap(context.Background(), e.st, adminKey); err != nil {
 		t.Fatal(err)
 	}
-	api := admin.New(e.st, admin.Options{Now: func() time.Time { return now }, OnChange: func() { e.changes.Add(1) }})
+	e.api = admin.New(e.st, admin.Options{Now: func() time.Time { return now }, OnChange: func() { e.changes.Add(1) }})
 	mux := http.NewServeMux()
-	mux.Handle("/admin/", api)
+	mux.Handle("/admin/", e.api)
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	return e
