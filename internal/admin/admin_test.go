@@ -35,6 +35,7 @@ var now = time.Date(2025, 6, 3, 12, 0, 0, 0, time.UTC)
 type env struct {
 	t       *testing.T
 	st      *store.Store
+	api     *admin.API
 	srv     *httptest.Server
 	changes atomic.Int32
 	ids     map[string]string // real id → stable placeholder, for goldens
@@ -46,9 +47,9 @@ func newEnv(t *testing.T, open storetest.Opener) *env {
 	if _, err := admin.Bootstrap(context.Background(), e.st, adminKey); err != nil {
 		t.Fatal(err)
 	}
-	api := admin.New(e.st, admin.Options{Now: func() time.Time { return now }, OnChange: func() { e.changes.Add(1) }})
+	e.api = admin.New(e.st, admin.Options{Now: func() time.Time { return now }, OnChange: func() { e.changes.Add(1) }})
 	mux := http.NewServeMux()
-	mux.Handle("/admin/", api)
+	mux.Handle("/admin/", e.api)
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	return e
@@ -128,9 +129,11 @@ func (e *env) normalize(s string) string {
 }
 
 // golden sends a request and compares the exchange with testdata/name.golden.
-func (e *env) golden(name string, wantStatus int, method, path, body string) response {
+// Headers are as for do. TestOpenAPIGoldens validates every golden against
+// openapi.yaml as well.
+func (e *env) golden(name string, wantStatus int, method, path, body string, headers ...string) response {
 	e.t.Helper()
-	r := e.do(method, path, body)
+	r := e.do(method, path, body, headers...)
 	if r.status != wantStatus {
 		e.t.Errorf("%s %s = %d, want %d\n%s", method, path, r.status, wantStatus, r.body)
 	}
@@ -260,6 +263,40 @@ func TestGolden(t *testing.T) {
 			t.Errorf("OnChange called %d times, want once per successful mutation (%d)", got, mutations)
 		}
 	})
+}
+
+// TestGoldenReference records the exchanges TestGolden does not: reads of
+// single objects, the remaining patches and the error responses, so that
+// TestOpenAPIGoldens checks them against the reference too.
+func TestGoldenReference(t *testing.T) {
+	e := newEnv(t, storetest.OpenSQLite)
+	e.must(201, "POST", "/admin/users", `{"name":"alice","email":"alice@example.com"}`)
+	e.must(201, "POST", "/admin/teams", `{"name":"infra"}`)
+	e.must(200, "POST", "/admin/teams/infra/members", `{"user":"alice"}`)
+	e.must(201, "POST", "/admin/keys", `{"alias":"k1","user":"alice","tags":{"env":"ci"}}`)
+	bid := decodeJSON[struct{ Budget struct{ ID string } }](t,
+		e.must(201, "POST", "/admin/budgets", `{"key":"k1","limit_usd":10,"period":"total"}`).body).Budget.ID
+	lid := decodeJSON[struct{ Limit struct{ ID string } }](t,
+		e.must(201, "POST", "/admin/limits", `{"team":"infra","tpm":50000}`).body).Limit.ID
+
+	e.golden("users_get", 200, "GET", "/admin/users/alice", "")
+	e.golden("users_patch", 200, "PATCH", "/admin/users/alice", `{"email":"alice@example.org","disabled":false}`)
+	e.golden("teams_list", 200, "GET", "/admin/teams", "")
+	e.golden("teams_patch", 200, "PATCH", "/admin/teams/infra", `{"name":"platform"}`)
+	e.golden("keys_get", 200, "GET", "/admin/keys/k1", "")
+	e.golden("budgets_get", 200, "GET", "/admin/budgets/"+bid, "")
+	e.golden("spend_by_key_total", 200, "GET", "/admin/spend?key=k1", "")
+	e.golden("limits_get", 200, "GET", "/admin/limits/"+lid, "")
+	e.golden("limits_patch", 200, "PATCH", "/admin/limits/"+lid, `{"tpm":100000,"concurrent":8}`)
+
+	e.golden("error_unauthorized", 401, "GET", "/admin/keys", "", "Authorization", "")
+	e.golden("error_not_found", 404, "GET", "/admin/keys/nope", "")
+	e.golden("error_unknown_field", 400, "POST", "/admin/keys", `{"alais":"k2"}`)
+	e.golden("error_unknown_query", 400, "GET", "/admin/usage?usr=alice", "")
+	e.golden("error_conflict", 409, "POST", "/admin/users", `{"name":"alice"}`)
+	e.golden("error_no_route", 404, "GET", "/admin/nothing", "")
+	e.golden("error_wrong_method", 405, "PUT", "/admin/users", `{}`)
+	e.golden("usage_live_disabled", 404, "GET", "/admin/usage/live", "")
 }
 
 func TestErrors(t *testing.T) {

@@ -61,10 +61,23 @@ func New(st *store.Store, opts Options) *API {
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
-	routes := []struct {
-		pattern string
-		h       handlerFunc
-	}{
+	for _, r := range a.routes() {
+		a.mux.Handle(r.pattern, a.adapt(r.h))
+	}
+	return a
+}
+
+// route is one endpoint: a ServeMux pattern and its handler.
+type route struct {
+	pattern string
+	h       handlerFunc
+}
+
+// routes is the one table of endpoints. New registers exactly these, and
+// the tests hold openapi.yaml to it in both directions, so an endpoint
+// cannot be added, renamed or removed without its reference changing too.
+func (a *API) routes() []route {
+	return []route{
 		{"POST /admin/users", a.createUser},
 		{"GET /admin/users", a.listUsers},
 		{"GET /admin/users/{id}", a.getUser},
@@ -102,11 +115,9 @@ func New(st *store.Store, opts Options) *API {
 		{"GET /admin/usage.csv", a.usageCSV},
 		{"GET /admin/spend", a.spend},
 		{"GET /admin/usage/live", a.live},
+
+		{"GET /admin/openapi.json", a.openapi},
 	}
-	for _, r := range routes {
-		a.mux.Handle(r.pattern, a.adapt(r.h))
-	}
-	return a
 }
 
 // ServeHTTP authenticates the request and dispatches it. Authentication
