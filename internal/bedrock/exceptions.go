@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/tollgate-gw/tollgate/internal/apierror"
+	"github.com/tollgate-gw/tollgate/internal/redact"
 )
 
 // exception describes one Bedrock exception: its HTTP status and the
@@ -58,10 +59,15 @@ func SanitizeErrorType(s string) string {
 }
 
 // UpstreamError builds the client-facing error for a Bedrock exception. The
-// message is Bedrock's text, unchanged: Claude Code matches on wording such
-// as "prompt is too long" and "Invalid signature in thinking block".
-// status is the HTTP status Bedrock sent, or 0 for a mid-stream exception.
+// message is Bedrock's text, unchanged (Claude Code matches on wording such
+// as "prompt is too long" and "Invalid signature in thinking block") except
+// for credentials, which redact removes: an InvalidSignatureException quotes
+// the canonical request, with the gateway's session token in it, and this
+// is where Bedrock's text enters the gateway, before any log or client sees
+// it. status is the HTTP status Bedrock sent, or 0 for a mid-stream
+// exception.
 func UpstreamError(excType string, status int, message string) *apierror.Error {
+	message = redact.String(message)
 	name := SanitizeErrorType(excType)
 	ex, ok := exceptions[name]
 	if !ok {

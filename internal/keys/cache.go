@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -15,6 +17,15 @@ var (
 	ErrExpiredKey  = errors.New("API key expired")
 	ErrDisabledKey = errors.New("API key disabled")
 )
+
+// ErrUnconfirmed is returned when the cache, holding no keys, could not ask
+// the store whether that is still true. The request is refused: an open
+// gateway admits anyone, so it must never be open by mistake.
+var ErrUnconfirmed = errors.New("could not confirm with the store that no API keys exist")
+
+// confirmTimeout bounds one confirmation query, which runs detached from the
+// request that started it because other requests wait for it too.
+const confirmTimeout = 10 * time.Second
 
 // Entry is one virtual key as the request path needs it.
 type Entry struct {
@@ -47,12 +58,31 @@ func ParseHash(h string) ([32]byte, bool) {
 
 // Cache authenticates keys from an in-memory snapshot of the store, replaced
 // whole whenever keys change (admin API, CLI, periodic refresh for other
-// replicas). The request path does one map lookup and never touches the
-// database.
+// replicas). When keys exist, the request path does one map lookup and
+// never touches the database.
+//
+// Open mode (no static and no virtual keys: everyone is "anonymous") is the
+// exception. A snapshot with no keys may only be stale: another replica
+// sharing the database may have created the first key since the last
+// reload, and that replica's operator now believes the gateway is closed.
+// So while the snapshot is empty, every request first asks the store (see
+// ConfirmOpenWith); open mode is a trial mode, and one small query per
+// request there is cheap next to an upstream call.
 type Cache struct {
 	snap   atomic.Pointer[map[[32]byte]Entry]
 	static *Static
 	now    func() time.Time
+
+	confirm func(context.Context) error // nil: trust the snapshot
+	mu      sync.Mutex                  // guards busy and queued
+	busy    bool                        // a confirmation is running
+	queued  *flight                     // the next one, not started yet
+}
+
+// flight is one confirmation that several requests wait for.
+type flight struct {
+	done chan struct{}
+	err  error
 }
 
 // NewCache returns a cache that also accepts the static keys of the config
@@ -65,6 +95,60 @@ func NewCache(static *Static, now func() time.Time) *Cache {
 	empty := map[[32]byte]Entry{}
 	c.snap.Store(&empty)
 	return c
+}
+
+// ConfirmOpenWith makes the cache call confirm before it admits a request
+// in open mode. confirm must find out whether the store has any key and, if
+// it has, reload the cache (Replace) before returning; an error refuses the
+// request with ErrUnconfirmed. Call it before the cache serves requests.
+//
+// Confirmations are single-flight, with one subtlety: a request never joins
+// a confirmation that started before it arrived, since that one may have
+// read the store before the first key was committed. It joins the next
+// one, which starts when the running one ends; so the store sees at most
+// one query at a time, whatever the request rate.
+func (c *Cache) ConfirmOpenWith(confirm func(ctx context.Context) error) {
+	c.confirm = confirm
+}
+
+// confirmOpen waits for a confirmation that starts after this call.
+func (c *Cache) confirmOpen(ctx context.Context) error {
+	c.mu.Lock()
+	f := c.queued
+	if f == nil {
+		f = &flight{done: make(chan struct{})}
+		c.queued = f
+		if !c.busy {
+			c.startLocked(ctx)
+		}
+	}
+	c.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// startLocked runs the queued confirmation, and when it ends, the one
+// queued meanwhile. c.mu must be held.
+func (c *Cache) startLocked(ctx context.Context) {
+	f := c.queued
+	c.queued, c.busy = nil, true
+	ctx = context.WithoutCancel(ctx)
+	go func() {
+		cctx, cancel := context.WithTimeout(ctx, confirmTimeout)
+		f.err = c.confirm(cctx)
+		cancel()
+		close(f.done)
+		c.mu.Lock()
+		c.busy = false
+		if c.queued != nil {
+			c.startLocked(ctx)
+		}
+		c.mu.Unlock()
+	}()
 }
 
 // Replace swaps in a new key set.
@@ -82,6 +166,14 @@ func (c *Cache) Len() int { return len(*c.snap.Load()) }
 // Authenticate returns the principal of secret.
 func (c *Cache) Authenticate(ctx context.Context, secret string) (Principal, error) {
 	m := *c.snap.Load()
+	if len(m) == 0 && c.confirm != nil && c.static.Open() {
+		// About to admit without a key check: make sure the store agrees
+		// that there are no keys (see Cache).
+		if err := c.confirmOpen(ctx); err != nil {
+			return Principal{}, fmt.Errorf("%w: %w", ErrUnconfirmed, err)
+		}
+		m = *c.snap.Load()
+	}
 	if secret == "" {
 		if c.static.Open() && len(m) == 0 {
 			return Principal{KeyName: "anonymous"}, nil

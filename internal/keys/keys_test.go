@@ -3,7 +3,9 @@ package keys
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -48,4 +50,116 @@ func TestOpenUntilKeysExist(t *testing.T) {
 	if _, err := c.Authenticate(context.Background(), "anything"); !errors.Is(err, ErrInvalidKey) {
 		t.Fatalf("after virtual keys exist, unknown key = %v, want ErrInvalidKey", err)
 	}
+}
+
+// TestOpenModeConfirms: with no keys, the cache asks its confirm function
+// before admitting anyone, and uses whatever that loaded; with keys, it
+// never asks.
+func TestOpenModeConfirms(t *testing.T) {
+	storeKeys := []Entry{{ID: "key_1", Alias: "bob-laptop", Hash: HashSecret("tg-bob"), UserID: "usr_bob"}}
+	tests := []struct {
+		name     string
+		inStore  []Entry // what confirm finds (and loads); nil: no keys
+		fail     error   // confirm's error
+		secret   string
+		wantKey  string
+		wantErr  error
+		wantCall int
+	}{
+		{"store empty: open", nil, nil, "anything", "anonymous", nil, 1},
+		{"store empty, no key: open", nil, nil, "", "anonymous", nil, 1},
+		{"key created elsewhere: served as itself", storeKeys, nil, "tg-bob", "bob-laptop", nil, 1},
+		{"key created elsewhere: unknown key refused", storeKeys, nil, "anything", "", ErrInvalidKey, 1},
+		{"key created elsewhere: missing key refused", storeKeys, nil, "", "", ErrMissingKey, 1},
+		{"store unreachable: refused", nil, errors.New("connection refused"), "anything", "", ErrUnconfirmed, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := NewCache(NewStatic(nil), nil)
+			calls := 0
+			c.ConfirmOpenWith(func(context.Context) error {
+				calls++
+				if tt.fail != nil {
+					return tt.fail
+				}
+				if tt.inStore != nil {
+					c.Replace(tt.inStore)
+				}
+				return nil
+			})
+			p, err := c.Authenticate(context.Background(), tt.secret)
+			if !errors.Is(err, tt.wantErr) || p.KeyName != tt.wantKey {
+				t.Errorf("Authenticate(%q) = %q, %v; want %q, %v", tt.secret, p.KeyName, err, tt.wantKey, tt.wantErr)
+			}
+			if calls != tt.wantCall {
+				t.Errorf("confirm ran %d times, want %d", calls, tt.wantCall)
+			}
+			// Once keys are loaded, the hot path never asks again.
+			if tt.inStore != nil {
+				_, _ = c.Authenticate(context.Background(), "tg-bob")
+				_, _ = c.Authenticate(context.Background(), "other")
+				if calls != tt.wantCall {
+					t.Errorf("with keys loaded, confirm ran again (%d calls)", calls)
+				}
+			}
+		})
+	}
+}
+
+// TestOpenModeConfirmSingleFlight: concurrent requests share confirmations,
+// but never one that started before they arrived (it may have read the
+// store before the first key was committed).
+func TestOpenModeConfirmSingleFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := NewCache(NewStatic(nil), nil)
+		release := make(chan struct{})
+		var calls atomic.Int32
+		c.ConfirmOpenWith(func(context.Context) error {
+			n := calls.Add(1)
+			<-release
+			if n == 2 {
+				// The key was committed while the first query ran.
+				c.Replace([]Entry{{ID: "key_1", Alias: "bob-laptop", Hash: HashSecret("tg-bob")}})
+			}
+			return nil
+		})
+		type result struct {
+			key string
+			err error
+		}
+		auth := func(secret string, out chan<- result) {
+			p, err := c.Authenticate(context.Background(), secret)
+			out <- result{p.KeyName, err}
+		}
+		early := make(chan result, 1)
+		go auth("anything", early)
+		synctest.Wait() // its confirmation is running
+		late := make(chan result, 10)
+		for range 10 {
+			go auth("tg-bob", late)
+		}
+		synctest.Wait()
+		if n := calls.Load(); n != 1 {
+			t.Fatalf("%d confirmations running, want 1", n)
+		}
+		release <- struct{}{} // first confirmation: the store was still empty
+		if r := <-early; r.err != nil || r.key != "anonymous" {
+			t.Errorf("early request = %q, %v; want anonymous", r.key, r.err)
+		}
+		synctest.Wait()
+		select {
+		case r := <-late:
+			t.Fatalf("a late request got the first confirmation's answer: %+v", r)
+		default:
+		}
+		release <- struct{}{} // second confirmation, shared by the ten late requests
+		for range 10 {
+			if r := <-late; r.err != nil || r.key != "bob-laptop" {
+				t.Errorf("late request = %q, %v; want bob-laptop", r.key, r.err)
+			}
+		}
+		if n := calls.Load(); n != 2 {
+			t.Errorf("%d confirmations for 11 requests, want 2", n)
+		}
+	})
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tollgate-gw/tollgate/internal/anthropic"
 	"github.com/tollgate-gw/tollgate/internal/apierror"
+	"github.com/tollgate-gw/tollgate/internal/redact"
 )
 
 // AnthropicOptions configure an Anthropic API provider.
@@ -167,6 +168,9 @@ func (a *Anthropic) do(ctx context.Context, path string, body []byte, call *Call
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	// The body is relayed as it came (UpstreamBody) and its message logged,
+	// so any credential it quotes goes first.
+	raw = redact.JSON(raw)
 	e := &apierror.Error{
 		Status:            resp.StatusCode,
 		Type:              gjson.GetBytes(raw, "error.type").String(),

@@ -25,6 +25,7 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/anthropic"
 	"github.com/tollgate-gw/tollgate/internal/apierror"
 	"github.com/tollgate-gw/tollgate/internal/bedrock"
+	"github.com/tollgate-gw/tollgate/internal/redact"
 )
 
 // BedrockOptions configure a Bedrock provider.
@@ -354,8 +355,10 @@ func (s *bedrockStream) Next() (anthropic.Event, error) {
 
 func (s *bedrockStream) Close() error { return s.body.Close() }
 
-// errorFromEvent turns an Anthropic "error" stream event into an error.
+// errorFromEvent turns an Anthropic "error" stream event into an error. The
+// event is relayed as it came, minus any credential it quotes (redact).
 func errorFromEvent(data []byte) *apierror.Error {
+	data = redact.JSON(data)
 	typ := gjson.GetBytes(data, "error.type").String()
 	if typ == "" {
 		typ = apierror.TypeAPI

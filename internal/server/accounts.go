@@ -34,13 +34,32 @@ type Accounts struct {
 
 // NewAccounts builds the caches over st. Call Reload once before serving.
 func NewAccounts(st *store.Store, static *keys.Static, log *slog.Logger) *Accounts {
-	return &Accounts{
+	a := &Accounts{
 		st:      st,
 		Keys:    keys.NewCache(static, nil),
 		Ledger:  limits.NewLedger(nil),
 		Limiter: limits.NewLimiter(nil),
 		log:     log,
 	}
+	a.Keys.ConfirmOpenWith(a.confirmOpen)
+	return a
+}
+
+// confirmOpen is how the key cache, holding no keys, makes sure that the
+// store has none either before it admits a request openly: another replica
+// may have created the first key since the last reload. When keys exist,
+// it reloads everything at once, so the new keys are served as themselves,
+// with their budgets and limits, on this very request.
+func (a *Accounts) confirmOpen(ctx context.Context) error {
+	has, err := a.st.HasKeys(ctx)
+	if err != nil {
+		return err
+	}
+	if !has {
+		return nil
+	}
+	a.log.Info("keys were created on another replica; reloading before serving", "reason", "open mode confirmation")
+	return a.Reload(ctx)
 }
 
 // Run reloads every interval until ctx ends, so that replicas sharing a

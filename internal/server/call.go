@@ -73,6 +73,13 @@ func (s *Server) authenticate(r *http.Request, x *exchange) (keys.Principal, err
 		}
 	}
 	p, err := s.auth.Authenticate(r.Context(), secret)
+	if errors.Is(err, keys.ErrUnconfirmed) {
+		// An open gateway could not check the database for keys: refuse
+		// rather than admit unchecked.
+		e := apierror.Gateway(err, "the gateway cannot check API keys right now; try again shortly")
+		e.Status = http.StatusServiceUnavailable
+		return keys.Principal{}, e
+	}
 	if err != nil {
 		// The caller holds the secret, so saying why it failed leaks
 		// nothing and saves a support round trip.

@@ -290,3 +290,15 @@ func (s *Store) DeleteKey(ctx context.Context, ref string) error {
 		return nil
 	})
 }
+
+// HasKeys reports whether any key exists, revoked ones included (they keep a
+// gateway closed as AuthSnapshot's keys do). It is the one query a replica
+// that holds no keys makes before it admits a request in open mode.
+func (s *Store) HasKeys(ctx context.Context) (bool, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM keys LIMIT 1) AS k`).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("store: has keys: %w", err)
+	}
+	return n > 0, nil
+}

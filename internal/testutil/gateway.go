@@ -56,6 +56,7 @@ type settings struct {
 	env        [][2]string
 	key        string
 	middleware []func(http.Handler) http.Handler
+	creds      aws.CredentialsProvider
 }
 
 // Option adjusts the harness before the gateway is built.
@@ -85,6 +86,13 @@ func WithTLS() Option {
 // TOLLGATE_ADMIN_KEY.
 func WithEnv(name, value string) Option {
 	return func(s *settings) { s.env = append(s.env, [2]string{name, value}) }
+}
+
+// WithCredentials makes the gateway sign its Bedrock requests with creds
+// instead of the simulator's default key pair, for tests of what happens
+// when Bedrock refuses the gateway's own credentials.
+func WithCredentials(creds aws.CredentialsProvider) Option {
+	return func(s *settings) { s.creds = creds }
 }
 
 // WithStaticKey adds a static key to the config and makes it the x-api-key
@@ -147,11 +155,15 @@ func Start(t testing.TB, opts ...Option) *Harness {
 		t.Fatalf("config: %v", err)
 	}
 
+	creds := set.creds
+	if creds == nil {
+		creds = credentials.NewStaticCredentialsProvider(bedrocksim.DefaultAccessKeyID, bedrocksim.DefaultSecretAccessKey, "")
+	}
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	gwy, err := server.FromConfig(context.Background(), cfg, log, server.BuildOptions{
 		Credentials: map[string]aws.CredentialsProvider{
-			"bedrock": credentials.NewStaticCredentialsProvider(bedrocksim.DefaultAccessKeyID, bedrocksim.DefaultSecretAccessKey, ""),
+			"bedrock": creds,
 		},
 	})
 	if err != nil {
