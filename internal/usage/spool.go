@@ -44,13 +44,11 @@ type spoolLine struct {
 }
 
 // OpenSpool returns the spool at path, which may not exist yet, holding at
-// most maxBytes. Its directory is created (mode 0700) if needed.
+// most maxBytes. The file, and its directory (mode 0700), are created by the
+// first Append, so a gateway that never spills leaves nothing on disk.
 func OpenSpool(path string, maxBytes int64) (*Spool, error) {
 	if path == "" || maxBytes <= 0 {
 		return nil, fmt.Errorf("usage: spool needs a path and a positive size bound")
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("usage: spool directory: %w", err)
 	}
 	s := &Spool{path: path, max: maxBytes}
 	fi, err := os.Stat(path)
@@ -100,6 +98,11 @@ func (s *Spool) Append(recs []Record, errMsg string) (int, error) {
 		return 0, full
 	}
 	created := size == 0
+	if created {
+		if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
+			return 0, fmt.Errorf("usage: spool: %w", err)
+		}
+	}
 	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return 0, fmt.Errorf("usage: spool: %w", err)
