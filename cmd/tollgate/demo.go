@@ -64,6 +64,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer os.RemoveAll(dataDir)
 	cfg.DataDir = dataDir
 	cfg.Database = "sqlite://" + filepath.Join(dataDir, "tollgate.db")
+	cfg.Usage.SpillPath = filepath.Join(dataDir, "usage-spill.jsonl")
+	cfg.Usage.QuarantinePath = filepath.Join(dataDir, "usage-quarantine.jsonl")
 	cfg.Keys = []config.Key{{Name: "demo", Secret: *key}}
 	p := cfg.Providers["bedrock"]
 	p.Region = region

@@ -23,7 +23,7 @@ const defaultHealthURL = "http://127.0.0.1:4000/readyz"
 // Docker or Kubernetes health check can only run the binary itself.
 func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("healthcheck", "healthcheck [--url "+defaultHealthURL+"] [--timeout 5s]", stderr)
-	target := fs.String("url", defaultHealthURL, "URL to GET; /readyz also checks the database, /healthz only that the process serves")
+	target := fs.String("url", defaultHealthURL, "URL to GET; /readyz also checks that usage can be persisted (written or spilled), /healthz only that the process serves")
 	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the answer")
 	pos, err := parseArgs(fs, args)
 	if err != nil {

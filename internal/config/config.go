@@ -152,6 +152,21 @@ type Usage struct {
 	// QueueSize bounds the rows waiting to be written; beyond it rows are
 	// dropped and counted, never blocking requests. Default 100000.
 	QueueSize int `yaml:"queue_size"`
+	// SpillPath is a local file (JSON lines, fsynced) where usage rows go
+	// when the database cannot take them: the backlog once writes have
+	// failed for 10s or fill half the queue, and at shutdown whatever is
+	// not written at once. It is replayed, and removed, as soon as the
+	// database answers again, at the latest at the next start. Each replica
+	// needs its own. Default <data_dir>/usage-spill.jsonl.
+	SpillPath string `yaml:"spill_path"`
+	// SpillMaxBytes bounds the spill file; rows beyond it are dropped and
+	// counted. Default 67108864 (64 MiB, about 100,000 rows).
+	SpillMaxBytes int64 `yaml:"spill_max_bytes"`
+	// QuarantinePath is a local file (JSON lines) where rows the database
+	// refuses are kept, with the error, so that one bad row never blocks
+	// the others. It should stay empty; tollgate_usage_writer_quarantined_total
+	// counts what lands there. Default <data_dir>/usage-quarantine.jsonl.
+	QuarantinePath string `yaml:"quarantine_path"`
 	// Retention is how long raw usage rows are kept; hourly rollups are
 	// kept forever. Default 2160h (90 days); 0 keeps the default.
 	Retention time.Duration `yaml:"retention"`

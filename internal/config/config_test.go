@@ -149,7 +149,9 @@ func TestDefaults(t *testing.T) {
 		DataDir:  "./tollgate-data",
 		Database: "sqlite://tollgate-data/tollgate.db",
 		Log:      Log{Level: "info", Format: "json"},
-		Usage:    Usage{FlushInterval: time.Second, BatchSize: 500, QueueSize: 100000, Retention: 90 * 24 * time.Hour},
+		Usage: Usage{FlushInterval: time.Second, BatchSize: 500, QueueSize: 100000, Retention: 90 * 24 * time.Hour,
+			SpillPath: "tollgate-data/usage-spill.jsonl", SpillMaxBytes: 64 << 20,
+			QuarantinePath: "tollgate-data/usage-quarantine.jsonl"},
 		Server: Server{
 			MaxBodyBytes:      32 << 20,
 			ReadHeaderTimeout: 10 * time.Second,

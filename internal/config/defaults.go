@@ -24,6 +24,7 @@ const (
 	DefaultUsageBatchSize     = 500
 	DefaultUsageQueueSize     = 100000
 	DefaultUsageRetention     = 90 * 24 * time.Hour
+	DefaultUsageSpillMaxBytes = 64 << 20
 
 	DefaultRegion              = "us-east-1"
 	DefaultAnthropicBaseURL    = "https://api.anthropic.com"
@@ -60,6 +61,9 @@ func (c *Config) applyDefaults(lookup LookupEnv) {
 	u.BatchSize = orZero(u.BatchSize, DefaultUsageBatchSize)
 	u.QueueSize = orZero(u.QueueSize, DefaultUsageQueueSize)
 	u.Retention = orZero(u.Retention, DefaultUsageRetention)
+	u.SpillPath = or(u.SpillPath, filepath.Join(c.DataDir, "usage-spill.jsonl"))
+	u.SpillMaxBytes = orZero(u.SpillMaxBytes, DefaultUsageSpillMaxBytes)
+	u.QuarantinePath = or(u.QuarantinePath, filepath.Join(c.DataDir, "usage-quarantine.jsonl"))
 
 	s := &c.Server
 	s.MaxBodyBytes = orZero(s.MaxBodyBytes, DefaultMaxBodyBytes)

@@ -113,6 +113,9 @@ func (v *validator) usage() {
 	if u.Retention < 0 {
 		v.add("usage.retention", "must not be negative")
 	}
+	if u.SpillMaxBytes < 0 {
+		v.add("usage.spill_max_bytes", "must not be negative")
+	}
 }
 
 func (v *validator) prices() {

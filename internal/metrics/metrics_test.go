@@ -245,7 +245,9 @@ func TestBudgetsAndWriter(t *testing.T) {
 	}
 	m.RegisterBudgets(func() []BudgetSample { return budgets })
 	m.RegisterWriter(func() WriterStats {
-		return WriterStats{QueueDepth: 7, QueueCapacity: 100_000, Written: 12_000, Dropped: 3, FailedFlushes: 1}
+		return WriterStats{QueueDepth: 7, QueueCapacity: 100_000, Written: 12_000, Dropped: 3, FailedFlushes: 1,
+			Spilled: 40, Replayed: 30, Quarantined: 2, SpillBytes: 4096, Ready: true,
+			FailingSince: reset.Add(-90 * time.Second), LastWrite: reset.Add(-2 * time.Minute), Now: reset}
 	})
 
 	fams, _ = scrape(t, m)
@@ -269,6 +271,13 @@ func TestBudgetsAndWriter(t *testing.T) {
 		{nameWriterWritten, map[string]float64{"": 12_000}},
 		{nameWriterDropped, map[string]float64{"": 3}},
 		{nameWriterFailedFlushes, map[string]float64{"": 1}},
+		{nameWriterSpilled, map[string]float64{"": 40}},
+		{nameWriterReplayed, map[string]float64{"": 30}},
+		{nameWriterQuarantined, map[string]float64{"": 2}},
+		{nameWriterSpillBytes, map[string]float64{"": 4096}},
+		{nameWriterFailing, map[string]float64{"": 90}},
+		{nameWriterLastWrite, map[string]float64{"": float64(reset.Add(-2 * time.Minute).Unix())}},
+		{nameWriterReady, map[string]float64{"": 1}},
 	}
 	for _, tt := range tests {
 		if diff := cmp.Diff(tt.want, series(fams, tt.name), cmp.Comparer(approx)); diff != "" {

@@ -36,6 +36,13 @@ const (
 	nameWriterWritten       = namespace + "_usage_writer_written_total"
 	nameWriterDropped       = namespace + "_usage_writer_dropped_total"
 	nameWriterFailedFlushes = namespace + "_usage_writer_failed_flushes_total"
+	nameWriterSpilled       = namespace + "_usage_writer_spilled_total"
+	nameWriterReplayed      = namespace + "_usage_writer_replayed_total"
+	nameWriterQuarantined   = namespace + "_usage_writer_quarantined_total"
+	nameWriterSpillBytes    = namespace + "_usage_writer_spill_bytes"
+	nameWriterFailing       = namespace + "_usage_writer_failing_seconds"
+	nameWriterLastWrite     = namespace + "_usage_writer_last_write_timestamp_seconds"
+	nameWriterReady         = namespace + "_usage_writer_ready"
 )
 
 // Label names.

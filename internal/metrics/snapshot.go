@@ -29,6 +29,21 @@ type WriterStats struct {
 	Written       uint64 // records persisted since start
 	Dropped       uint64 // records dropped because the queue was full
 	FailedFlushes uint64 // batches the store refused (each retried or dropped per the writer's policy)
+	Spilled       uint64 // records moved to the local spill file because the store failed
+	Replayed      uint64 // records written back from the spill file
+	Quarantined   uint64 // records the store rejected, set aside in the quarantine file
+	SpillBytes    int64  // the spill file's size now
+
+	// FailingSince is when the current run of failed writes began; zero
+	// while writes succeed.
+	FailingSince time.Time
+	// LastWrite is the last successful write; zero before the first.
+	LastWrite time.Time
+	// Ready is false when usage is being, or about to be, lost: writes fail
+	// and the backlog cannot be spilled.
+	Ready bool
+	// Now is the scrape time; zero means time.Now. Tests set it.
+	Now time.Time
 }
 
 // RegisterBudgets makes the budget gauges read budgets at every scrape.
@@ -81,6 +96,20 @@ var (
 		"Usage records persisted.", nil, nil)
 	descWriterDropped = prometheus.NewDesc(nameWriterDropped,
 		"Usage records dropped because the writer's queue was full.", nil, nil)
+	descWriterSpilled = prometheus.NewDesc(nameWriterSpilled,
+		"Usage records moved to the local spill file because the database could not take them; they are replayed when it answers.", nil, nil)
+	descWriterReplayed = prometheus.NewDesc(nameWriterReplayed,
+		"Usage records written back to the database from the spill file.", nil, nil)
+	descWriterQuarantined = prometheus.NewDesc(nameWriterQuarantined,
+		"Usage records the database rejected, set aside in the quarantine file so they cannot block the others. Should stay 0.", nil, nil)
+	descWriterSpillBytes = prometheus.NewDesc(nameWriterSpillBytes,
+		"Size of the usage spill file in bytes; 0 when nothing waits on disk.", nil, nil)
+	descWriterFailing = prometheus.NewDesc(nameWriterFailing,
+		"How long the usage writer's writes have been failing without a success, in seconds; 0 while they succeed.", nil, nil)
+	descWriterLastWrite = prometheus.NewDesc(nameWriterLastWrite,
+		"When the usage writer last wrote to the database, as a Unix time; absent before the first write.", nil, nil)
+	descWriterReady = prometheus.NewDesc(nameWriterReady,
+		"1 while usage is safe (written, or spilled while the database fails); 0 when it is being lost, which also fails /readyz.", nil, nil)
 	descWriterFailedFlushes = prometheus.NewDesc(nameWriterFailedFlushes,
 		"Batches of usage records the store failed to write.", nil, nil)
 )
@@ -146,7 +175,8 @@ type writerCollector struct {
 
 func (c *writerCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descWriterQueueDepth, descWriterQueueCapacity,
-		descWriterWritten, descWriterDropped, descWriterFailedFlushes} {
+		descWriterWritten, descWriterDropped, descWriterFailedFlushes, descWriterSpilled, descWriterReplayed,
+		descWriterQuarantined, descWriterSpillBytes, descWriterFailing, descWriterLastWrite, descWriterReady} {
 		ch <- d
 	}
 }
@@ -162,4 +192,25 @@ func (c *writerCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descWriterWritten, prometheus.CounterValue, float64(s.Written))
 	ch <- prometheus.MustNewConstMetric(descWriterDropped, prometheus.CounterValue, float64(s.Dropped))
 	ch <- prometheus.MustNewConstMetric(descWriterFailedFlushes, prometheus.CounterValue, float64(s.FailedFlushes))
+	ch <- prometheus.MustNewConstMetric(descWriterSpilled, prometheus.CounterValue, float64(s.Spilled))
+	ch <- prometheus.MustNewConstMetric(descWriterReplayed, prometheus.CounterValue, float64(s.Replayed))
+	ch <- prometheus.MustNewConstMetric(descWriterQuarantined, prometheus.CounterValue, float64(s.Quarantined))
+	ch <- prometheus.MustNewConstMetric(descWriterSpillBytes, prometheus.GaugeValue, float64(s.SpillBytes))
+	failing := 0.0
+	if !s.FailingSince.IsZero() {
+		now := s.Now
+		if now.IsZero() {
+			now = time.Now()
+		}
+		failing = max(0, now.Sub(s.FailingSince).Seconds())
+	}
+	ch <- prometheus.MustNewConstMetric(descWriterFailing, prometheus.GaugeValue, failing)
+	if !s.LastWrite.IsZero() {
+		ch <- prometheus.MustNewConstMetric(descWriterLastWrite, prometheus.GaugeValue, float64(s.LastWrite.UnixNano())/1e9)
+	}
+	ready := 0.0
+	if s.Ready {
+		ready = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descWriterReady, prometheus.GaugeValue, ready)
 }

@@ -116,11 +116,18 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		st.Close()
 		return nil, fmt.Errorf("load keys and budgets: %w", err)
 	}
+	spill, quarantine, err := openSpools(cfg.Usage)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	writer := usage.NewWriter(st, usage.WriterOptions{
 		QueueSize:     cfg.Usage.QueueSize,
 		BatchSize:     cfg.Usage.BatchSize,
 		FlushInterval: cfg.Usage.FlushInterval,
 		Logger:        log,
+		Spill:         spill,
+		Quarantine:    quarantine,
 	})
 	adminSecret, err := admin.Bootstrap(ctx, st, os.Getenv("TOLLGATE_ADMIN_KEY"))
 	if err != nil {
@@ -144,8 +151,17 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 	m.RegisterWriter(func() metrics.WriterStats {
 		st := writer.Stats()
 		return metrics.WriterStats{QueueDepth: st.Depth, QueueCapacity: cfg.Usage.QueueSize,
-			Written: uint64(st.Written), Dropped: uint64(st.Dropped), FailedFlushes: uint64(st.FailedFlushes)}
+			Written: uint64(st.Written), Dropped: uint64(st.Dropped), FailedFlushes: uint64(st.FailedFlushes),
+			Spilled: uint64(st.Spilled), Replayed: uint64(st.Replayed), Quarantined: uint64(st.Quarantined),
+			SpillBytes: st.SpillBytes, FailingSince: st.FailingSince, LastWrite: st.LastWrite,
+			Ready: writer.Ready() == nil}
 	})
+	// Readiness is the usage writer's verdict alone: whether the database
+	// answers is a detail for operators (see Options.Ready).
+	ready := func(context.Context) error { return writer.Ready() }
+	health := func(ctx context.Context) any {
+		return gatewayHealth(ctx, st, writer, cfg.Usage.QueueSize, cfg.Usage.SpillPath)
+	}
 	srv, err := New(Options{
 		Metrics:         m,
 		MetricsOnMain:   cfg.Metrics.Listen == "",
@@ -162,7 +178,8 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		ProviderRegions: regions,
 		Access:          rules,
 		Admin:           adminAPI,
-		Ready:           st.Ping,
+		Ready:           ready,
+		Health:          health,
 		Ledger:          accts.Ledger,
 		Limiter:         accts.Limiter,
 		Prices:          prices,
@@ -240,6 +257,26 @@ func (g *Gateway) Close(ctx context.Context) error {
 		}
 	})
 	return g.closeErr
+}
+
+// openSpools opens the usage writer's spill and quarantine files; an empty
+// path (a config built in code without defaults) disables that file.
+func openSpools(u config.Usage) (spill, quarantine *usage.Spool, err error) {
+	max := u.SpillMaxBytes
+	if max <= 0 {
+		max = config.DefaultUsageSpillMaxBytes
+	}
+	if u.SpillPath != "" {
+		if spill, err = usage.OpenSpool(u.SpillPath, max); err != nil {
+			return nil, nil, fmt.Errorf("usage spill file: %w", err)
+		}
+	}
+	if u.QuarantinePath != "" {
+		if quarantine, err = usage.OpenSpool(u.QuarantinePath, max); err != nil {
+			return nil, nil, fmt.Errorf("usage quarantine file: %w", err)
+		}
+	}
+	return spill, quarantine, nil
 }
 
 // ensureSQLiteDir creates the directory of a sqlite:// database file.

@@ -263,16 +263,22 @@ func (s *Server) hello(w http.ResponseWriter, r *http.Request, x *exchange) erro
 	return nil
 }
 
-// readyz answers 200 when the gateway can serve: its database answers. It
-// does not call upstreams, which a load balancer should not depend on.
+// readyz answers 200 when the gateway can serve (Options.Ready), 503 when
+// not; with ?verbose=1 it adds the details as JSON (readyzDetails). It does
+// not call upstreams, which a load balancer should not depend on.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request, x *exchange) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	var err error
 	if s.opts.Ready != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := s.opts.Ready(ctx); err != nil {
-			return &apierror.Error{Status: http.StatusServiceUnavailable, Type: apierror.TypeOverloaded,
-				Origin: apierror.OriginGateway, Message: "not ready: the database does not answer (details in the gateway log)", Err: err}
-		}
+		err = s.opts.Ready(ctx)
+	}
+	if r.URL.Query().Has("verbose") {
+		return s.readyzDetails(ctx, w, err)
+	}
+	if err != nil {
+		return &apierror.Error{Status: http.StatusServiceUnavailable, Type: apierror.TypeOverloaded,
+			Origin: apierror.OriginGateway, Message: "not ready: usage cannot be persisted (details: GET /readyz?verbose=1 and the gateway log)", Err: err}
 	}
 	return s.healthz(w, r, x)
 }

@@ -66,8 +66,14 @@ type Options struct {
 	// MetricsOnMain serves GET /metrics on the main listener.
 	MetricsOnMain bool
 
-	// Ready reports whether dependencies (the database) answer, for /readyz.
+	// Ready reports whether the gateway can serve, for /readyz. Keys and
+	// budgets are served from memory, so a database that does not answer
+	// is not by itself a reason to say no (a load balancer would drain
+	// every replica at once); usage that would be lost is.
 	Ready func(ctx context.Context) error
+	// Health returns the details GET /readyz?verbose=1 reports as JSON
+	// beside the verdict; nil reports the verdict only.
+	Health func(ctx context.Context) any
 
 	// Admin serves /admin/ (the admin REST API); nil leaves it unmounted.
 	Admin http.Handler

@@ -4,11 +4,17 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
@@ -118,10 +124,28 @@ func (s *Store) values(n, cols int) string {
 // are upserted in a fixed order, so concurrent batches on PostgreSQL cannot
 // deadlock. Either all of the batch is stored or none of it.
 //
-// A record with a zero Time is stored at the time of the call.
+// A record with a zero Time is stored at the time of the call. Every text is
+// cleaned first (see cleanRecord), so no client-supplied byte can make the
+// database refuse the batch. An error caused by the records themselves (a
+// value the engine still refuses) wraps usage.ErrRejected, so the writer
+// isolates the record at fault instead of retrying the batch forever.
 func (s *Store) InsertUsage(ctx context.Context, recs []usage.Record) error {
 	if len(recs) == 0 {
 		return nil
+	}
+	if err := s.insertUsage(ctx, recs); err != nil {
+		if isDataError(err) {
+			return fmt.Errorf("%w: %w", usage.ErrRejected, err)
+		}
+		return err
+	}
+	return nil
+}
+
+func (s *Store) insertUsage(ctx context.Context, dirty []usage.Record) error {
+	recs := make([]usage.Record, len(dirty))
+	for i := range dirty {
+		recs[i] = cleanRecord(dirty[i])
 	}
 	now := s.now().UnixMilli()
 	hourly := map[hourKey]*counters{}
@@ -208,6 +232,57 @@ func (s *Store) InsertUsage(ctx context.Context, recs []usage.Record) error {
 		}
 		return nil
 	})
+}
+
+// cleanText returns v as text every engine stores: invalid UTF-8 sequences
+// become U+FFFD and NUL bytes are removed. PostgreSQL's text type refuses
+// both (SQLSTATE 22021), and much of a usage row comes from the client (the
+// model name, the session id, x-tollgate-tags): one such byte used to fail
+// the whole batch, and with it every later one. SQLite would store the
+// bytes, but the same row must read the same on both engines.
+func cleanText(v string) string {
+	if utf8.ValidString(v) && strings.IndexByte(v, 0) < 0 {
+		return v // the common case: no allocation
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(v, "\uFFFD"), "\x00", "")
+}
+
+// cleanRecord returns r with every text that reaches a usage row or a
+// rollup passed through cleanText. It is the one place where the store
+// makes usage text storable; the front doors reject such input too, but
+// usage must be written even when something slips past them.
+func cleanRecord(r usage.Record) usage.Record {
+	for _, f := range []*string{&r.RequestID, &r.KeyID, &r.KeyAlias, &r.UserID, &r.TeamID, &r.SessionID,
+		&r.ModelRequested, &r.Model, &r.UpstreamModel, &r.Provider, &r.Region, &r.Door, &r.ErrorOrigin} {
+		*f = cleanText(*f)
+	}
+	if len(r.Tags) > 0 {
+		tags := make(map[string]string, len(r.Tags))
+		for k, v := range r.Tags {
+			tags[cleanText(k)] = cleanText(v)
+		}
+		r.Tags = tags
+	}
+	return r
+}
+
+// isDataError reports whether err is the database refusing a value rather
+// than failing to answer: a PostgreSQL data exception or integrity
+// violation (SQLSTATE classes 22 and 23), or an SQLite constraint, type
+// mismatch or too-big error. Retrying such a write can never succeed.
+func isDataError(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "23")
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff { // the primary result code
+		case sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_TOOBIG:
+			return true
+		}
+	}
+	return false
 }
 
 // insertRows runs `insert VALUES (…), … onConflict` for the rows in args,

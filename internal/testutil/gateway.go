@@ -143,7 +143,11 @@ func Start(t testing.TB, opts ...Option) *Harness {
 	t.Cleanup(simSrv.Close)
 
 	cfg := config.DefaultWith(func(string) (string, bool) { return "", false })
-	cfg.Database = "sqlite://" + filepath.Join(t.TempDir(), "tollgate.db")
+	dataDir := t.TempDir()
+	cfg.DataDir = dataDir
+	cfg.Database = "sqlite://" + filepath.Join(dataDir, "tollgate.db")
+	cfg.Usage.SpillPath = filepath.Join(dataDir, "usage-spill.jsonl")
+	cfg.Usage.QuarantinePath = filepath.Join(dataDir, "usage-quarantine.jsonl")
 	p := cfg.Providers["bedrock"]
 	p.Endpoint = simSrv.URL
 	p.Region = "us-east-1"
