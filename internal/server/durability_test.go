@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -146,16 +147,25 @@ func TestReadyzWhenUsageIsLost(t *testing.T) {
 }
 
 // TestUsageOfDirtyTextIsWritten: a request whose session id and tags carry
-// bytes PostgreSQL's text type refuses still gets its usage row, and does
-// not block the writer.
+// bytes PostgreSQL's text type refuses is refused at the door, in the
+// client's format, and does not block the writer: the calls around it are
+// written. (The store cleans such text too, for rows from older gateways or
+// other paths: see store's TestInsertUsageCleansText.)
 func TestUsageOfDirtyTextIsWritten(t *testing.T) {
 	dsn := storetest.PostgresDSN(t)
 	h := newHarness(t, testutil.WithConfig(func(c *config.Config) { c.Database = dsn }))
-	hdr := map[string]string{"x-claude-code-session-id": "sess-\xe9t\xe9", "x-tollgate-tags": "team=\xe9quipe"}
-	if code, _, body := h.Post(t, "/v1/messages", callBody, hdr); code != 200 {
+	if code, _, body := h.Post(t, "/v1/messages", callBody, map[string]string{"x-claude-code-session-id": "sess-1"}); code != 200 {
 		t.Fatalf("call = %d %s", code, body)
 	}
-	if code, _, body := h.Post(t, "/v1/messages", callBody, nil); code != 200 {
+	for _, hdr := range []map[string]string{
+		{"x-claude-code-session-id": "sess-\xe9t\xe9"},
+		{"x-tollgate-tags": "team=\xe9quipe"},
+	} {
+		if code, _, body := h.Post(t, "/v1/messages", callBody, hdr); code != 400 || !strings.Contains(string(body), "invalid_request_error") {
+			t.Fatalf("call with %q = %d %s, want 400 invalid_request_error", hdr, code, body)
+		}
+	}
+	if code, _, body := h.Post(t, "/v1/messages", callBody, map[string]string{"x-claude-code-session-id": "sess-2"}); code != 200 {
 		t.Fatalf("call = %d %s", code, body)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -165,7 +175,7 @@ func TestUsageOfDirtyTextIsWritten(t *testing.T) {
 	}
 	st := h.Gateway.Writer.Stats()
 	if st.Written != 2 || st.Quarantined != 0 || st.Spilled != 0 {
-		t.Errorf("writer stats = %+v, want both rows written", st)
+		t.Errorf("writer stats = %+v, want both calls written", st)
 	}
 	s, err := store.Open(context.Background(), dsn, nil)
 	if err != nil {
@@ -180,16 +190,9 @@ func TestUsageOfDirtyTextIsWritten(t *testing.T) {
 	for _, r := range rows {
 		sessions = append(sessions, r.Group)
 	}
-	if len(rows) != 1 || sessions[0] != "sess-\uFFFDt\uFFFD" {
-		t.Errorf("usage by session = %q, want the cleaned session", sessions)
-	}
-	tags, err := s.Usage(context.Background(), store.UsageQuery{By: store.ByTag, Tag: "team"})
-	if err != nil || len(tags) != 1 || tags[0].Group != "\uFFFDquipe" {
-		t.Errorf("usage by tag = %+v, %v, want the cleaned tag", tags, err)
-	}
-	all, err := s.Usage(context.Background(), store.UsageQuery{By: store.ByModel})
-	if err != nil || len(all) != 1 || all[0].Requests != 2 {
-		t.Errorf("usage by model = %+v, %v, want both calls", all, err)
+	slices.Sort(sessions)
+	if !slices.Equal(sessions, []string{"sess-1", "sess-2"}) {
+		t.Errorf("usage by session = %q, want both clean calls", sessions)
 	}
 }
 
