@@ -211,7 +211,8 @@ func TestFirstMatch(t *testing.T) {
 }
 
 // Health probes come from the load balancer, without the secret: a
-// catch-all rule leaves them alone, a rule that names them does not.
+// catch-all rule leaves them alone, a rule that names them does not, and a
+// probe with a query (the operators' details) is guarded like any path.
 func TestProbes(t *testing.T) {
 	rs := mustCompile(t, Config{Rules: []Rule{
 		{Name: "readiness", Paths: []string{"/readyz"}, AllowCIDRs: []string{"127.0.0.1"}},
@@ -224,6 +225,7 @@ func TestProbes(t *testing.T) {
 	}{
 		{"/healthz", true, ""},
 		{"/readyz", false, "readiness"},
+		{"/healthz?verbose=1", false, "all"}, // operators' details, not a probe
 		{"/healthz/", false, "all"},
 		{"/healthzz", false, "all"},
 		{"/v1/messages", false, "all"},

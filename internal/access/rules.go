@@ -80,10 +80,14 @@ func (rs *Rules) Check(r *http.Request) Decision {
 
 // decide checks r as if its path were p.
 func (rs *Rules) decide(r *http.Request, p string, ip netip.Addr, malformed bool) Decision {
-	ru := rs.match(p)
+	// A probe with a query (GET /readyz?verbose=1, the operators' details)
+	// is no longer a load balancer's probe: wildcard rules guard it as they
+	// guard /metrics and /admin/.
+	probe := isProbe(p) && r.URL.RawQuery == ""
+	ru := rs.match(p, probe)
 	if ru == nil {
 		reason := reasonNoRule
-		if isProbe(p) {
+		if probe {
 			reason = reasonProbe
 		}
 		return Decision{Allowed: true, ClientIP: ip, Reason: reason}
@@ -105,8 +109,8 @@ func (rs *Rules) decide(r *http.Request, p string, ip netip.Addr, malformed bool
 }
 
 // match returns the first rule with a pattern matching p, or nil.
-func (rs *Rules) match(p string) *rule {
-	probe := isProbe(p)
+// Wildcard patterns pass over probe paths.
+func (rs *Rules) match(p string, probe bool) *rule {
 	for i := range rs.rules {
 		ru := &rs.rules[i]
 		for j := range ru.patterns {
