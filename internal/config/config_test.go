@@ -152,6 +152,7 @@ func TestDefaults(t *testing.T) {
 		Usage: Usage{FlushInterval: time.Second, BatchSize: 500, QueueSize: 100000, Retention: 90 * 24 * time.Hour,
 			SpillPath: "tollgate-data/usage-spill.jsonl", SpillMaxBytes: 64 << 20,
 			QuarantinePath: "tollgate-data/usage-quarantine.jsonl"},
+		Alerts: Alerts{QueueSize: 1000, MaxAttempts: 6, RetryBackoff: 2 * time.Second},
 		Server: Server{
 			MaxBodyBytes:      32 << 20,
 			ReadHeaderTimeout: 10 * time.Second,

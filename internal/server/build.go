@@ -112,6 +112,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		ks = append(ks, keys.StaticKey{Name: k.Name, Secret: k.Secret})
 	}
 	accts := NewAccounts(st, keys.NewStatic(ks), log)
+	openMode(cfg, accts.Keys, len(ks), log)
 	if err := accts.Reload(ctx); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("load keys and budgets: %w", err)
@@ -148,6 +149,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 	})
 	m := metrics.New(bo.Build)
 	m.RegisterBudgets(accts.BudgetSamples)
+	m.RegisterOpenMode(accts.Keys.OpenNow)
 	m.RegisterWriter(func() metrics.WriterStats {
 		st := writer.Stats()
 		return metrics.WriterStats{QueueDepth: st.Depth, QueueCapacity: cfg.Usage.QueueSize,
