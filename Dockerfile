@@ -76,4 +76,7 @@ EXPOSE 4000
 HEALTHCHECK --interval=30s --timeout=6s --start-period=15s --retries=3 \
   CMD ["/usr/local/bin/tollgate", "healthcheck", "--timeout", "5s"]
 ENTRYPOINT ["/usr/local/bin/tollgate", "serve"]
+# All interfaces, so that the port can be published. Not loopback, so the
+# image comes up closed: until a client key exists (keys: in a mounted
+# config, or `tollgate keys create`), model calls get a 401 saying so.
 CMD ["--listen", "0.0.0.0:4000"]

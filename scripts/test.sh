@@ -25,6 +25,15 @@ fi
 log "docker compose config"
 ./scripts/compose-check.sh
 
+log "promtool check rules"
+if ! command -v promtool >/dev/null 2>&1; then
+  # Debian's prometheus package ships promtool; it installs in well under a
+  # minute, where building promtool from the Go module proxy takes many.
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update >&2 && apt-get install -y --no-install-recommends prometheus >&2
+fi
+promtool check rules deploy/prometheus/alerts.yml deploy/prometheus/budgets.yml
+
 if [ -z "${TOLLGATE_TEST_POSTGRES_URL:-}" ]; then
   log "PostgreSQL on loopback"
   pg_env=$(./scripts/postgres.sh)   # assigned first, so a failure stops the script

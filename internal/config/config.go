@@ -60,10 +60,16 @@ type Config struct {
 
 	// Keys are static client keys accepted on the front doors, in addition
 	// to the virtual keys in the database. With no static keys and no
-	// virtual key yet, the gateway accepts any key (and says so loudly at
-	// start); the first virtual key closes it. Names and secrets must
-	// be unique.
+	// virtual key yet, a gateway on a loopback listener (or with
+	// server.open_without_keys) accepts any key, and says so loudly at
+	// start, until the first virtual key closes it; any other gateway
+	// refuses model calls until a key exists. Names and secrets must be
+	// unique.
 	Keys []Key `yaml:"keys"`
+
+	// Alerts deliver budget threshold crossings and refusals to webhooks
+	// and Slack; see Alerts.
+	Alerts Alerts `yaml:"alerts"`
 
 	// Providers are the upstream deployments, by name. Model targets refer to
 	// them by that name. Default: one "bedrock" provider in AWS_REGION
@@ -139,6 +145,15 @@ type Server struct {
 	// body trickled byte by byte would otherwise hold a connection, and
 	// everything it reserved, for as long as the sender likes.
 	BodyReadTimeout time.Duration `yaml:"body_read_timeout"`
+	// OpenWithoutKeys lets a gateway that listens beyond loopback serve
+	// model calls while no client key exists (no keys: in this file and no
+	// virtual key in the database), admitting every caller as "anonymous".
+	// Default false: such a gateway refuses model calls with a 401 that
+	// says how to create a key, so that a container started with
+	// --listen 0.0.0.0:4000 is never an open proxy to a paid model. A
+	// loopback listener is open without it (one machine, one user). The
+	// start log and the tollgate_open_mode gauge say when open mode is on.
+	OpenWithoutKeys bool `yaml:"open_without_keys"`
 }
 
 // Usage configures metering and the usage writer.

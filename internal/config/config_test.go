@@ -24,6 +24,8 @@ var testEnv = mapEnv(map[string]string{
 	"PORT":                     "4100",
 	"TOLLGATE_ANTHROPIC_KEY":   "sk-ant-test",
 	"AWS_BEARER_TOKEN_BEDROCK": "bedrock-key",
+	"TOLLGATE_WEBHOOK_SECRET":  "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+	"SLACK_WEBHOOK_URL":        "https://hooks.slack.com/services/T0/B0/x",
 })
 
 func mapEnv(m map[string]string) LookupEnv {
@@ -152,6 +154,7 @@ func TestDefaults(t *testing.T) {
 		Usage: Usage{FlushInterval: time.Second, BatchSize: 500, QueueSize: 100000, Retention: 90 * 24 * time.Hour,
 			SpillPath: "tollgate-data/usage-spill.jsonl", SpillMaxBytes: 64 << 20,
 			QuarantinePath: "tollgate-data/usage-quarantine.jsonl"},
+		Alerts: Alerts{QueueSize: 1000, MaxAttempts: 6, RetryBackoff: 2 * time.Second},
 		Server: Server{
 			MaxBodyBytes:      32 << 20,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -444,7 +447,7 @@ func TestExample(t *testing.T) {
 		t.Fatalf("examples/tollgate.yaml:\n%v", err)
 	}
 	// It documents every field, so every field should be set somewhere.
-	if len(c.Keys) == 0 || len(c.Models) == 0 || len(c.Routing.Patterns) == 0 || len(c.Providers) < 2 {
+	if len(c.Keys) == 0 || len(c.Models) == 0 || len(c.Routing.Patterns) == 0 || len(c.Providers) < 2 || len(c.Alerts.Sinks) < 2 {
 		t.Errorf("examples/tollgate.yaml leaves sections empty: %+v", c)
 	}
 }

@@ -65,6 +65,8 @@ func (c *Config) applyDefaults(lookup LookupEnv) {
 	u.SpillMaxBytes = orZero(u.SpillMaxBytes, DefaultUsageSpillMaxBytes)
 	u.QuarantinePath = or(u.QuarantinePath, filepath.Join(c.DataDir, "usage-quarantine.jsonl"))
 
+	c.Alerts.applyDefaults()
+
 	s := &c.Server
 	s.MaxBodyBytes = orZero(s.MaxBodyBytes, DefaultMaxBodyBytes)
 	s.ReadHeaderTimeout = orZero(s.ReadHeaderTimeout, DefaultReadHeaderTimeout)

@@ -69,6 +69,7 @@ func (c *Config) validate(pos *positions) []Problem {
 	v.metrics()
 	v.prices()
 	v.keys()
+	v.alerts()
 	v.providers()
 	v.routing()
 	v.models()

@@ -23,6 +23,12 @@ var (
 // gateway admits anyone, so it must never be open by mistake.
 var ErrUnconfirmed = errors.New("could not confirm with the store that no API keys exist")
 
+// ErrNoKeys is returned, for every request, by a cache that holds no keys
+// and whose owner has refused open mode (RefuseOpen): the gateway is closed
+// until the first key exists. It is the operator's problem, not the
+// caller's, so the server words its answer for the operator.
+var ErrNoKeys = errors.New("no client keys exist yet and open mode is off")
+
 // confirmTimeout bounds one confirmation query, which runs detached from the
 // request that started it because other requests wait for it too.
 const confirmTimeout = 10 * time.Second
@@ -73,10 +79,11 @@ type Cache struct {
 	static *Static
 	now    func() time.Time
 
-	confirm func(context.Context) error // nil: trust the snapshot
-	mu      sync.Mutex                  // guards busy and queued
-	busy    bool                        // a confirmation is running
-	queued  *flight                     // the next one, not started yet
+	confirm    func(context.Context) error // nil: trust the snapshot
+	refuseOpen bool                        // no keys means closed, not open
+	mu         sync.Mutex                  // guards busy and queued
+	busy       bool                        // a confirmation is running
+	queued     *flight                     // the next one, not started yet
 }
 
 // flight is one confirmation that several requests wait for.
@@ -109,6 +116,22 @@ func NewCache(static *Static, now func() time.Time) *Cache {
 // one query at a time, whatever the request rate.
 func (c *Cache) ConfirmOpenWith(confirm func(ctx context.Context) error) {
 	c.confirm = confirm
+}
+
+// RefuseOpen closes the gateway while no key exists: requests that open
+// mode would admit as "anonymous" get ErrNoKeys instead. The composition root
+// calls it unless the listener is loopback or the operator asked for open
+// mode by name, so that a gateway reachable from the network is never open
+// by default. The store is still asked first (see ConfirmOpenWith), so the
+// first key created on another replica is honoured on the next request.
+// Call it before the cache serves requests.
+func (c *Cache) RefuseOpen() { c.refuseOpen = true }
+
+// OpenNow reports whether the cache would, right now, admit a request
+// without checking its key: no static and no virtual keys, and open mode
+// not refused. It feeds the tollgate_open_mode gauge.
+func (c *Cache) OpenNow() bool {
+	return !c.refuseOpen && c.static.Open() && c.Len() == 0
 }
 
 // confirmOpen waits for a confirmation that starts after this call.
@@ -173,6 +196,9 @@ func (c *Cache) Authenticate(ctx context.Context, secret string) (Principal, err
 			return Principal{}, fmt.Errorf("%w: %w", ErrUnconfirmed, err)
 		}
 		m = *c.snap.Load()
+	}
+	if c.refuseOpen && c.static.Open() && len(m) == 0 {
+		return Principal{}, ErrNoKeys
 	}
 	if secret == "" {
 		if c.static.Open() && len(m) == 0 {

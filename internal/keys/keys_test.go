@@ -163,3 +163,35 @@ func TestOpenModeConfirmSingleFlight(t *testing.T) {
 		}
 	})
 }
+
+// TestRefuseOpen: a cache told to refuse open mode answers ErrNoKeys while
+// no key exists, still asks the store first, and serves keys once they
+// exist.
+func TestRefuseOpen(t *testing.T) {
+	ctx := context.Background()
+	c := NewCache(NewStatic(nil), nil)
+	c.RefuseOpen()
+	asked := 0
+	c.ConfirmOpenWith(func(context.Context) error { asked++; return nil })
+	if c.OpenNow() {
+		t.Errorf("OpenNow() = true for a cache that refuses open mode")
+	}
+	for _, secret := range []string{"", "anything"} {
+		if _, err := c.Authenticate(ctx, secret); !errors.Is(err, ErrNoKeys) {
+			t.Errorf("Authenticate(%q) = %v, want ErrNoKeys", secret, err)
+		}
+	}
+	if asked != 2 {
+		t.Errorf("confirmations = %d, want 2 (the store is asked before refusing)", asked)
+	}
+	c.Replace([]Entry{{ID: "key_1", Alias: "a", Hash: HashSecret("tg-a")}})
+	if p, err := c.Authenticate(ctx, "tg-a"); err != nil || p.KeyName != "a" {
+		t.Errorf("Authenticate(tg-a) = %+v, %v; want key a", p, err)
+	}
+	if _, err := c.Authenticate(ctx, "anything"); !errors.Is(err, ErrInvalidKey) {
+		t.Errorf("unknown key with keys present = %v, want ErrInvalidKey", err)
+	}
+	if open := NewCache(NewStatic(nil), nil); !open.OpenNow() {
+		t.Errorf("OpenNow() = false for an empty cache that allows open mode")
+	}
+}

@@ -28,6 +28,12 @@ type Ledger struct {
 	// settlement.
 	OnThreshold func(b Budget, pct int)
 
+	// OnRefusal, when set, is called with every refusal Reserve returns,
+	// after the locks are released and on the request's goroutine, so it
+	// must only hand the refusal on (budget alerts deduplicate and deliver
+	// elsewhere). Set it before the ledger is used.
+	OnRefusal func(e *OverBudgetError)
+
 	now    func() time.Time
 	snap   atomic.Pointer[snapshot]
 	loadMu sync.Mutex // serialises Load
@@ -223,6 +229,9 @@ func (l *Ledger) Reserve(scopes []Scope, worst Amount) (*Reservation, error) {
 		a.mu.Unlock()
 	}
 	if refusal != nil {
+		if l.OnRefusal != nil {
+			l.OnRefusal(refusal)
+		}
 		return nil, refusal
 	}
 	return r, nil

@@ -8,12 +8,19 @@ import (
 	"github.com/goccy/go-yaml"
 )
 
-const alertsPath = "../../deploy/prometheus/alerts.yml"
+// alertFiles are the Prometheus rule files prometheus.yml loads.
+var alertFiles = []string{"../../deploy/prometheus/alerts.yml", "../../deploy/prometheus/budgets.yml"}
 
 // TestAlertRulesUseExportedMetrics checks that every metric the Prometheus
 // alert rules name is one the registry exports, so that a renamed metric
 // cannot silence an alert.
 func TestAlertRulesUseExportedMetrics(t *testing.T) {
+	for _, alertsPath := range alertFiles {
+		t.Run(alertsPath, func(t *testing.T) { checkAlertRules(t, alertsPath) })
+	}
+}
+
+func checkAlertRules(t *testing.T, alertsPath string) {
 	raw, err := os.ReadFile(alertsPath)
 	if err != nil {
 		t.Fatal(err)

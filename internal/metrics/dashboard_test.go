@@ -128,6 +128,8 @@ func exportedNames(t *testing.T) map[string]bool {
 			SpentTokens: 1, LimitTokens: 2, ResetAt: time.Now().Add(time.Hour)}}
 	})
 	m.RegisterWriter(func() WriterStats { return WriterStats{QueueDepth: 1, QueueCapacity: 10} })
+	m.BudgetAlert("team", AlertThreshold, 80)
+	m.AlertDelivery("ops", DeliveryDelivered)
 
 	fams, _ := scrape(t, m)
 	out := map[string]bool{}

@@ -34,8 +34,9 @@ type Metrics struct {
 	inFlight, openStreams         [numDoors]prometheus.Gauge
 	inFlightDone, openStreamsDone [numDoors]func()
 
-	budgets budgetCollector
-	writer  writerCollector
+	budgets  budgetCollector
+	writer   writerCollector
+	alerting *alerting // open mode and budget alerts (alerting.go)
 
 	models, providers, keys, users, teams, errorTypes, groups *valueSet
 
@@ -193,6 +194,7 @@ func NewWithCaps(build buildinfo.Info, caps Caps) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	m.alerting = newAlerting(m.reg)
 	return m
 }
 

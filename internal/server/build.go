@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tollgate-gw/tollgate/internal/admin"
+	"github.com/tollgate-gw/tollgate/internal/alerts"
 	"github.com/tollgate-gw/tollgate/internal/buildinfo"
 	"github.com/tollgate-gw/tollgate/internal/certs"
 	"github.com/tollgate-gw/tollgate/internal/config"
@@ -44,6 +45,8 @@ type Gateway struct {
 	Store    *store.Store
 	Accounts *Accounts
 	Writer   *usage.Writer
+	// Alerts delivers budget alerts; closed before the store.
+	Alerts *alerts.Notifier
 	// AdminSecret is a newly generated admin key, set only on the first
 	// start of a database without TOLLGATE_ADMIN_KEY; print it once.
 	AdminSecret string
@@ -112,6 +115,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		ks = append(ks, keys.StaticKey{Name: k.Name, Secret: k.Secret})
 	}
 	accts := NewAccounts(st, keys.NewStatic(ks), log)
+	openMode(cfg, accts.Keys, len(ks), log)
 	if err := accts.Reload(ctx); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("load keys and budgets: %w", err)
@@ -148,6 +152,13 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 	})
 	m := metrics.New(bo.Build)
 	m.RegisterBudgets(accts.BudgetSamples)
+	m.RegisterOpenMode(accts.Keys.OpenNow)
+	notifier, err := startAlerts(cfg.Alerts, st, accts, m, log)
+	if err != nil {
+		writer.Close(ctx)
+		st.Close()
+		return nil, err
+	}
 	m.RegisterWriter(func() metrics.WriterStats {
 		st := writer.Stats()
 		return metrics.WriterStats{QueueDepth: st.Depth, QueueCapacity: cfg.Usage.QueueSize,
@@ -186,11 +197,12 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		Usage:           writer,
 	})
 	if err != nil {
+		notifier.Close(ctx)
 		writer.Close(ctx)
 		st.Close()
 		return nil, err
 	}
-	return &Gateway{Server: srv, Store: st, Accounts: accts, Writer: writer, AdminSecret: adminSecret, cfg: cfg, log: log, tls: tlsCerts}, nil
+	return &Gateway{Server: srv, Store: st, Accounts: accts, Writer: writer, Alerts: notifier, AdminSecret: adminSecret, cfg: cfg, log: log, tls: tlsCerts}, nil
 }
 
 // Run runs the gateway's background work until ctx ends: reloading keys and
@@ -248,6 +260,9 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 // safe to call more than once.
 func (g *Gateway) Close(ctx context.Context) error {
 	g.closeOnce.Do(func() {
+		if aerr := g.Alerts.Close(ctx); aerr != nil {
+			g.log.Warn("shutdown: budget alerts not all delivered", "err", aerr)
+		}
 		werr := g.Writer.Close(ctx)
 		serr := g.Store.Close()
 		if werr != nil {

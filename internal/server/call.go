@@ -85,6 +85,8 @@ func (s *Server) authenticate(r *http.Request, x *exchange) (keys.Principal, err
 		// nothing and saves a support round trip.
 		msg := "invalid API key"
 		switch {
+		case errors.Is(err, keys.ErrNoKeys):
+			msg = noKeysMessage
 		case errors.Is(err, keys.ErrMissingKey):
 			msg = "missing API key: send the gateway key in the x-api-key header or as Authorization: Bearer"
 		case errors.Is(err, keys.ErrDisabledKey):
