@@ -125,34 +125,48 @@ func intPtr(n sql.NullInt64) *int64 {
 // CreateBudget creates a budget. b.ScopeID may be an id or a name (a key's
 // alias). A scope has at most one budget per period (ErrConflict).
 func (s *Store) CreateBudget(ctx context.Context, b Budget) (Budget, error) {
-	if err := checkBudget(&b); err != nil {
+	if err := s.prepareBudget(&b); err != nil {
 		return Budget{}, err
 	}
-	b.ID = newID("bdg")
-	b.CreatedAt = s.createdAt(b.CreatedAt)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		ref := b.ScopeID
 		var err error
 		if b.ScopeID, err = resolve(ctx, tx, b.ScopeKind, b.ScopeID); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO budgets
-			(id, scope_kind, scope_id, limit_usd_micros, limit_tokens, period, timezone, thresholds, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			b.ID, b.ScopeKind, b.ScopeID, nullInt(b.LimitUSDMicros), nullInt(b.LimitTokens), b.Period, b.Timezone,
-			encodeJSON(b.Thresholds), ms(b.CreatedAt))
-		if isUnique(err) {
-			return conflict("%s %q already has a %s budget", b.ScopeKind, ref, b.Period)
-		}
-		if err != nil {
-			return fmt.Errorf("store: create budget: %w", err)
-		}
-		return nil
+		return insertBudget(ctx, tx, &b, ref)
 	})
 	if err != nil {
 		return Budget{}, err
 	}
 	return b, nil
+}
+
+// prepareBudget validates a new budget and gives it an id and creation time.
+func (s *Store) prepareBudget(b *Budget) error {
+	if err := checkBudget(b); err != nil {
+		return err
+	}
+	b.ID = newID("bdg")
+	b.CreatedAt = s.createdAt(b.CreatedAt)
+	return nil
+}
+
+// insertBudget inserts a prepared budget whose scope is resolved; ref names
+// the scope in a conflict's message, as the caller gave it.
+func insertBudget(ctx context.Context, tx *sql.Tx, b *Budget, ref string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO budgets
+		(id, scope_kind, scope_id, limit_usd_micros, limit_tokens, period, timezone, thresholds, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		b.ID, b.ScopeKind, b.ScopeID, nullInt(b.LimitUSDMicros), nullInt(b.LimitTokens), b.Period, b.Timezone,
+		encodeJSON(b.Thresholds), ms(b.CreatedAt))
+	if isUnique(err) {
+		return conflict("%s %q already has a %s budget", b.ScopeKind, ref, b.Period)
+	}
+	if err != nil {
+		return fmt.Errorf("store: create budget: %w", err)
+	}
+	return nil
 }
 
 const budgetCols = `id, scope_kind, scope_id, limit_usd_micros, limit_tokens, period, timezone, thresholds, created_at`
@@ -290,31 +304,45 @@ func checkLimit(l *Limit) error {
 // name). A scope has at most one Limit (ErrConflict); change it with
 // UpdateLimit.
 func (s *Store) CreateLimit(ctx context.Context, l Limit) (Limit, error) {
-	if err := checkLimit(&l); err != nil {
+	if err := s.prepareLimit(&l); err != nil {
 		return Limit{}, err
 	}
-	l.ID = newID("lim")
-	l.CreatedAt = s.createdAt(l.CreatedAt)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		ref := l.ScopeID
 		var err error
 		if l.ScopeID, err = resolve(ctx, tx, l.ScopeKind, l.ScopeID); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO rate_limits (id, scope_kind, scope_id, rpm, tpm, concurrent, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, l.ID, l.ScopeKind, l.ScopeID, l.RPM, l.TPM, l.Concurrent, ms(l.CreatedAt))
-		if isUnique(err) {
-			return conflict("%s %q already has rate limits", l.ScopeKind, ref)
-		}
-		if err != nil {
-			return fmt.Errorf("store: create limit: %w", err)
-		}
-		return nil
+		return insertLimit(ctx, tx, &l, ref)
 	})
 	if err != nil {
 		return Limit{}, err
 	}
 	return l, nil
+}
+
+// prepareLimit validates a new limit and gives it an id and creation time.
+func (s *Store) prepareLimit(l *Limit) error {
+	if err := checkLimit(l); err != nil {
+		return err
+	}
+	l.ID = newID("lim")
+	l.CreatedAt = s.createdAt(l.CreatedAt)
+	return nil
+}
+
+// insertLimit inserts a prepared limit whose scope is resolved; ref names
+// the scope in a conflict's message.
+func insertLimit(ctx context.Context, tx *sql.Tx, l *Limit, ref string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO rate_limits (id, scope_kind, scope_id, rpm, tpm, concurrent, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, l.ID, l.ScopeKind, l.ScopeID, l.RPM, l.TPM, l.Concurrent, ms(l.CreatedAt))
+	if isUnique(err) {
+		return conflict("%s %q already has rate limits", l.ScopeKind, ref)
+	}
+	if err != nil {
+		return fmt.Errorf("store: create limit: %w", err)
+	}
+	return nil
 }
 
 const limitCols = `id, scope_kind, scope_id, rpm, tpm, concurrent, created_at`
