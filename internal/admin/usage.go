@@ -73,14 +73,12 @@ func (a *API) usage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]usageView, 0, len(rows))
+	out := make([]UsageRow, 0, len(rows))
 	for _, row := range rows {
 		out = append(out, usageRow(row))
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{
-		"by": uq.By, "granularity": cmpOr(uq.Granularity, store.GranularityTotal),
-		"since": timeJSON(uq.Since), "until": timeJSON(uq.Until), "rows": out,
-	})
+	return writeJSON(w, http.StatusOK, UsageResponse{By: uq.By, Granularity: cmpOr(uq.Granularity, store.GranularityTotal),
+		Since: timeJSON(uq.Since), Until: timeJSON(uq.Until), Rows: out})
 }
 
 // csvHeader is the header row of /admin/usage.csv.
@@ -141,12 +139,12 @@ func (a *API) spend(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]spendView, 0, len(statuses))
+	out := make([]BudgetSpend, 0, len(statuses))
 	for _, s := range statuses {
 		out = append(out, d.spend(s))
 	}
-	slices.SortStableFunc(out, func(x, y spendView) int {
+	slices.SortStableFunc(out, func(x, y BudgetSpend) int {
 		return byScope(x.ScopeKind, x.Scope, x.Period, y.ScopeKind, y.Scope, y.Period)
 	})
-	return writeJSON(w, http.StatusOK, map[string]any{"at": timeJSON(now), "budgets": out})
+	return writeJSON(w, http.StatusOK, SpendResponse{At: timeJSON(now), Budgets: out})
 }
