@@ -21,6 +21,7 @@ import (
 
 	"github.com/tollgate-gw/tollgate/internal/apierror"
 	"github.com/tollgate-gw/tollgate/internal/keys"
+	"github.com/tollgate-gw/tollgate/internal/limits"
 	"github.com/tollgate-gw/tollgate/internal/store"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
@@ -40,6 +41,20 @@ type Options struct {
 	// Now is the clock used for creation times, "since 7d" and budget
 	// periods; nil means time.Now.
 	Now func() time.Time
+	// Enforcer, when set, is what GET /admin/spend reports: the gateway's
+	// own budget ledger (settled spend plus the reservations of calls in
+	// flight), so that the answer agrees with the
+	// x-tollgate-budget-remaining-* headers to the micro-dollar. Without
+	// it (an admin API alone, or a budget the ledger has not loaded), the
+	// status is what a ledger loaded from the store's hourly rollups would
+	// enforce.
+	Enforcer Enforcer
+}
+
+// Enforcer reports the state of a budget as the gateway enforces it;
+// *limits.Ledger is one.
+type Enforcer interface {
+	Status(budgetID string) (limits.BudgetStatus, bool)
 }
 
 // API serves the admin endpoints. Mount it for "/admin/".

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate-gw/tollgate/internal/limits"
 	"github.com/tollgate-gw/tollgate/internal/store"
 )
 
@@ -295,6 +296,9 @@ type BudgetSpend struct {
 	SpentUSD           USD        `json:"spent_usd"`
 	SpentUSDMicros     int64      `json:"spent_usd_micros"`
 	SpentTokens        int64      `json:"spent_tokens"`
+	ReservedUSD        USD        `json:"reserved_usd"`
+	ReservedUSDMicros  int64      `json:"reserved_usd_micros"`
+	ReservedTokens     int64      `json:"reserved_tokens"`
 	RemainingUSD       *USD       `json:"remaining_usd"`
 	RemainingUSDMicros *int64     `json:"remaining_usd_micros"`
 	RemainingTokens    *int64     `json:"remaining_tokens"`
@@ -302,15 +306,46 @@ type BudgetSpend struct {
 	ThresholdsCrossed  []int      `json:"thresholds_crossed"`
 }
 
-func (d *directory) spend(s store.BudgetStatus) BudgetSpend {
-	crossed := s.Crossed
-	if crossed == nil {
-		crossed = []int{}
+// spend shows b with its enforced status st. Spent is settled spend;
+// Reserved what calls in flight hold; Remaining what a new call can still
+// reserve (limit - spent - reserved), exactly the
+// x-tollgate-budget-remaining-* headers. Percent and the thresholds count
+// settled spend only, as the alerts do.
+func (d *directory) spend(b store.Budget, st limits.BudgetStatus) BudgetSpend {
+	v := BudgetSpend{Budget: d.budget(b), PeriodStart: timeJSON(st.PeriodStart), ResetsAt: timeJSON(st.ResetAt),
+		SpentUSD: USD(st.Spent.Micros), SpentUSDMicros: st.Spent.Micros, SpentTokens: st.Spent.Tokens,
+		ReservedUSD: USD(st.Reserved.Micros), ReservedUSDMicros: st.Reserved.Micros, ReservedTokens: st.Reserved.Tokens,
+		ThresholdsCrossed: st.Crossed}
+	if v.ThresholdsCrossed == nil {
+		v.ThresholdsCrossed = []int{}
 	}
-	return BudgetSpend{Budget: d.budget(s.Budget), PeriodStart: timeJSON(s.PeriodStart), ResetsAt: timeJSON(s.ResetsAt),
-		SpentUSD: USD(s.SpentUSDMicros), SpentUSDMicros: s.SpentUSDMicros, SpentTokens: s.SpentTokens,
-		RemainingUSD: usdPtr(s.RemainingUSDMicros), RemainingUSDMicros: s.RemainingUSDMicros,
-		RemainingTokens: s.RemainingTokens, Percent: math.Round(s.Percent*100) / 100, ThresholdsCrossed: crossed}
+	var pct float64
+	if lim := b.LimitUSDMicros; lim != nil {
+		left := max(st.Remaining.Micros, 0)
+		if st.Remaining.Micros < 0 { // a zero limit: the ledger enforces none
+			left = max(*lim-st.Spent.Micros-st.Reserved.Micros, 0)
+		}
+		v.RemainingUSD, v.RemainingUSDMicros = usdPtr(&left), &left
+		pct = max(pct, percentOf(st.Spent.Micros, *lim))
+	}
+	if lim := b.LimitTokens; lim != nil {
+		left := max(st.Remaining.Tokens, 0)
+		if st.Remaining.Tokens < 0 {
+			left = max(*lim-st.Spent.Tokens-st.Reserved.Tokens, 0)
+		}
+		v.RemainingTokens = &left
+		pct = max(pct, percentOf(st.Spent.Tokens, *lim))
+	}
+	v.Percent = math.Round(pct*100) / 100
+	return v
+}
+
+// percentOf is spent as a percentage of limit; a zero limit counts as 100 %.
+func percentOf(spent, limit int64) float64 {
+	if limit <= 0 {
+		return 100
+	}
+	return float64(spent) * 100 / float64(limit)
 }
 
 // parseWhen parses a point in time: an RFC 3339 time, a date

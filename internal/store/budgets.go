@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/tollgate-gw/tollgate/internal/limits"
 )
 
 var locations sync.Map // zone name → *time.Location
@@ -34,42 +36,39 @@ func LoadLocation(name string) (*time.Location, error) {
 	return loc, nil
 }
 
-// ValidPeriod reports whether p is one of the Period constants.
+// ValidPeriod reports whether p names a budget period. The periods are
+// limits' (limits.ParsePeriod); the store only persists their names.
 func ValidPeriod(p string) bool {
-	switch p {
-	case PeriodDay, PeriodWeek, PeriodMonth, PeriodTotal:
-		return true
-	}
-	return false
+	_, err := limits.ParsePeriod(p)
+	return err == nil
 }
 
 func validScope(kind string) bool {
 	return kind == ScopeKey || kind == ScopeUser || kind == ScopeTeam
 }
 
-// Window returns the budget period that contains now: spend counts from
-// start, and the budget resets at reset, both in the budget's time zone. Day
-// periods start at local midnight, weeks on Monday, months on the first. A
-// total budget counts the scope's whole history and never resets: start and
-// reset are zero. This matches limits.Budget.PeriodBounds, which enforces
-// budgets, so /admin/spend reports exactly the counter that is enforced.
-func (b *Budget) Window(now time.Time) (start, reset time.Time) {
+// Limits returns the budget as package limits enforces it. Periods, their
+// bounds in the budget's time zone and the budget's status have one
+// implementation, in limits; the store persists budgets and nothing more.
+// A nil limit and a zero limit both mean no limit in that unit.
+func (b *Budget) Limits() (limits.Budget, error) {
+	p, err := limits.ParsePeriod(b.Period)
+	if err != nil {
+		return limits.Budget{}, err
+	}
 	loc, err := LoadLocation(b.Timezone)
 	if err != nil {
-		loc = time.UTC
+		return limits.Budget{}, err
 	}
-	t := now.In(loc)
-	y, m, d := t.Date()
-	switch b.Period {
-	case PeriodDay:
-		return time.Date(y, m, d, 0, 0, 0, 0, loc), time.Date(y, m, d+1, 0, 0, 0, 0, loc)
-	case PeriodWeek:
-		back := (int(t.Weekday()) + 6) % 7 // days since Monday
-		return time.Date(y, m, d-back, 0, 0, 0, 0, loc), time.Date(y, m, d-back+7, 0, 0, 0, 0, loc)
-	case PeriodMonth:
-		return time.Date(y, m, 1, 0, 0, 0, 0, loc), time.Date(y, m+1, 1, 0, 0, 0, 0, loc)
+	lb := limits.Budget{ID: b.ID, Scope: limits.Scope{Kind: b.ScopeKind, ID: b.ScopeID}, Period: p, Location: loc,
+		Thresholds: b.Thresholds}
+	if b.LimitUSDMicros != nil {
+		lb.LimitMicros = *b.LimitUSDMicros
 	}
-	return time.Time{}, time.Time{}
+	if b.LimitTokens != nil {
+		lb.LimitTokens = *b.LimitTokens
+	}
+	return lb, nil
 }
 
 // checkBudget validates and normalises b.

@@ -512,6 +512,7 @@ func TestAdminKeyHash(t *testing.T) {
 	})
 }
 
+// TestBudgetWindow checks a stored budget's periods as limits enforces them.
 func TestBudgetWindow(t *testing.T) {
 	berlin, _ := time.LoadLocation("Europe/Berlin")
 	created := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -538,9 +539,13 @@ func TestBudgetWindow(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			b := store.Budget{Period: tc.period, Timezone: tc.tz, CreatedAt: created}
-			start, reset := b.Window(tc.now)
+			lb, err := b.Limits()
+			if err != nil {
+				t.Fatal(err)
+			}
+			start, reset := lb.PeriodBounds(tc.now)
 			if !start.Equal(tc.start) || !reset.Equal(tc.ress) {
-				t.Errorf("Window(%v) = %v, %v; want %v, %v", tc.now, start, reset, tc.start, tc.ress)
+				t.Errorf("PeriodBounds(%v) = %v, %v; want %v, %v", tc.now, start, reset, tc.start, tc.ress)
 			}
 		})
 	}
