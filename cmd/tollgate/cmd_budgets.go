@@ -9,29 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tollgate-gw/tollgate/internal/admin"
 )
 
-// budgetJSON is a budget as the admin API shows it; the spend fields are set
-// by GET /admin/spend only.
-type budgetJSON struct {
-	ID             string `json:"id"`
-	ScopeKind      string `json:"scope_kind"`
-	ScopeID        string `json:"scope_id"`
-	Scope          string `json:"scope"`
-	LimitUSDMicros *int64 `json:"limit_usd_micros"`
-	LimitTokens    *int64 `json:"limit_tokens"`
-	Period         string `json:"period"`
-	Timezone       string `json:"timezone"`
-	Thresholds     []int  `json:"thresholds"`
-
-	ResetsAt           *time.Time `json:"resets_at"`
-	SpentUSDMicros     int64      `json:"spent_usd_micros"`
-	SpentTokens        int64      `json:"spent_tokens"`
-	RemainingUSDMicros *int64     `json:"remaining_usd_micros"`
-	RemainingTokens    *int64     `json:"remaining_tokens"`
-	Percent            float64    `json:"percent"`
-	ThresholdsCrossed  []int      `json:"thresholds_crossed"`
-}
+// budgetJSON is a budget as the admin API shows it (admin.BudgetSpend); the
+// spend fields are set by GET /admin/spend only.
+type budgetJSON struct{ admin.BudgetSpend }
 
 // spendResponse is GET /admin/spend.
 type spendResponse struct {
@@ -88,16 +72,8 @@ func (b budgetJSON) resets() string {
 	return b.ResetsAt.In(loc).Format("2006-01-02 15:04 MST")
 }
 
-// limitJSON is a rate limit as the admin API shows it.
-type limitJSON struct {
-	ID         string `json:"id"`
-	ScopeKind  string `json:"scope_kind"`
-	ScopeID    string `json:"scope_id"`
-	Scope      string `json:"scope"`
-	RPM        int64  `json:"rpm"`
-	TPM        int64  `json:"tpm"`
-	Concurrent int64  `json:"concurrent"`
-}
+// limitJSON is a rate limit as the admin API shows it (admin.Limit).
+type limitJSON struct{ admin.Limit }
 
 func (l limitJSON) describe() string {
 	var parts []string

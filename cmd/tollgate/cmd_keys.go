@@ -10,23 +10,13 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tollgate-gw/tollgate/internal/admin"
 )
 
-// keyJSON is a key as the admin API shows it.
-type keyJSON struct {
-	ID         string            `json:"id"`
-	Alias      string            `json:"alias"`
-	Prefix     string            `json:"prefix"`
-	User       *string           `json:"user"`
-	Team       *string           `json:"team"`
-	ExpiresAt  *time.Time        `json:"expires_at"`
-	Expired    bool              `json:"expired"`
-	Models     []string          `json:"models"`
-	Tags       map[string]string `json:"tags"`
-	Disabled   bool              `json:"disabled"`
-	CreatedAt  *time.Time        `json:"created_at"`
-	LastUsedAt *time.Time        `json:"last_used_at"`
-}
+// keyJSON is a key as the admin API shows it: the admin package's own
+// type, so a renamed field cannot zero-fill a column; the methods format it.
+type keyJSON struct{ admin.Key }
 
 func (k keyJSON) status() string {
 	switch {
@@ -136,46 +126,38 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	// Without --alias the key is named by its id, so that the issue-style
 	// one-liner `tollgate keys create --user alice --budget-usd 50` works.
-	req := map[string]any{}
-	if *alias != "" {
-		req["alias"] = *alias
-	}
-	setIf := func(name, v string) {
-		if v != "" {
-			req[name] = v
+	// The key, its budget and its limit are one request and one
+	// transaction: a bad --period creates nothing.
+	req := admin.CreateKeyRequest{Alias: *alias, User: *user, Team: *team, Models: splitList(*models)}
+	if *budgetUSD != "" || *budgetTokens != 0 || *period != "" || *tz != "" {
+		b := &admin.KeyBudget{Period: *period, Timezone: *tz}
+		if *budgetUSD != "" {
+			usd, err := parseUSD("--budget-usd", *budgetUSD)
+			if err != nil {
+				return err
+			}
+			if strings.Trim(string(usd), "0.") != "" { // --budget-usd 0 means none
+				b.LimitUSD = &usd
+			}
 		}
-	}
-	setIf("user", *user)
-	setIf("team", *team)
-	setIf("period", *period)
-	setIf("timezone", *tz)
-	if *budgetUSD != "" {
-		usd, err := parseUSD("--budget-usd", *budgetUSD)
-		if err != nil {
-			return err
+		if *budgetTokens != 0 {
+			b.LimitTokens = budgetTokens
 		}
-		req["budget_usd"] = usd
+		req.Budget = b
 	}
-	for name, v := range map[string]int64{"budget_tokens": *budgetTokens, "rpm": *rpm, "tpm": *tpm, "concurrent": *concurrent} {
-		if v != 0 {
-			req[name] = v
-		}
-	}
-	if m := splitList(*models); m != nil {
-		req["models"] = m
+	if *rpm != 0 || *tpm != 0 || *concurrent != 0 {
+		req.Limit = &admin.KeyLimit{RPM: *rpm, TPM: *tpm, Concurrent: *concurrent}
 	}
 	t, err := parseTags(*tags)
 	if err != nil {
 		return err
 	}
-	if t != nil {
-		req["tags"] = t
-	}
+	req.Tags = t
 	if *expires != "" {
 		if _, err := time.Parse(time.RFC3339, *expires); err == nil {
-			req["expires_at"] = *expires
+			req.ExpiresAt = *expires
 		} else {
-			req["expires_in"] = *expires
+			req.ExpiresIn = *expires
 		}
 	}
 	c, err := cmd.client()

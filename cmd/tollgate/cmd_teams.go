@@ -5,16 +5,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
+
+	"github.com/tollgate-gw/tollgate/internal/admin"
 )
 
-// teamJSON is a team as the admin API shows it.
-type teamJSON struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name"`
-	Members   []string   `json:"members"`
-	CreatedAt *time.Time `json:"created_at"`
-}
+// teamJSON is a team as the admin API shows it (admin.Team).
+type teamJSON struct{ admin.Team }
 
 func (t teamJSON) members() string {
 	if len(t.Members) == 0 {

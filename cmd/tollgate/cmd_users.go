@@ -5,18 +5,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
+
+	"github.com/tollgate-gw/tollgate/internal/admin"
 )
 
 // userJSON is a user as the admin API shows it.
-type userJSON struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name"`
-	Email     string     `json:"email"`
-	Disabled  bool       `json:"disabled"`
-	Teams     []string   `json:"teams"`
-	CreatedAt *time.Time `json:"created_at"`
-}
+type userJSON = admin.User
 
 func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return dispatch(ctx, "users", "tollgate users: the people (and bots) keys and budgets belong to.", []subcommand{

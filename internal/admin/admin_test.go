@@ -297,6 +297,12 @@ func TestGoldenReference(t *testing.T) {
 	e.golden("error_no_route", 404, "GET", "/admin/nothing", "")
 	e.golden("error_wrong_method", 405, "PUT", "/admin/users", `{}`)
 	e.golden("usage_live_disabled", 404, "GET", "/admin/usage/live", "")
+
+	// A key with its budget and limit as objects, created in one
+	// transaction (store.CreateKeyWith).
+	e.golden("keys_create_with_budget_and_limit", 201, "POST", "/admin/keys", `{"alias":"ci-nightly","team":"platform",`+
+		`"budget":{"limit_usd":"12.5","limit_tokens":2000000,"period":"day","timezone":"Europe/Berlin","thresholds":[80]},`+
+		`"limit":{"rpm":30,"concurrent":2}}`)
 }
 
 func TestErrors(t *testing.T) {
@@ -333,6 +339,13 @@ func TestErrors(t *testing.T) {
 		{"bad period", "POST", "/admin/keys", `{"alias":"k2","budget_usd":5,"period":"year"}`, nil, 400, "invalid_request_error", `field "period": "year"`},
 		{"bad timezone", "POST", "/admin/keys", `{"alias":"k2","budget_usd":5,"timezone":"Europe/Atlantis"}`, nil, 400, "invalid_request_error", `unknown time zone "Europe/Atlantis"`},
 		{"period without budget", "POST", "/admin/keys", `{"alias":"k2","period":"day"}`, nil, 400, "invalid_request_error", "need budget_usd or budget_tokens"},
+		{"budget object bad period", "POST", "/admin/keys", `{"alias":"k2","budget":{"limit_usd":5,"period":"year"}}`, nil, 400, "invalid_request_error", `field "period": "year"`},
+		{"budget object without limit", "POST", "/admin/keys", `{"alias":"k2","budget":{"period":"day"}}`, nil, 400, "invalid_request_error", "needs a USD limit, a token limit or both"},
+		{"budget object and flat fields", "POST", "/admin/keys", `{"alias":"k2","budget":{"limit_usd":5},"budget_usd":5}`, nil, 400, "invalid_request_error", "not both"},
+		{"limit object and flat fields", "POST", "/admin/keys", `{"alias":"k2","limit":{"rpm":5},"tpm":5}`, nil, 400, "invalid_request_error", "not both"},
+		{"limit object negative", "POST", "/admin/keys", `{"alias":"k2","limit":{"rpm":-5}}`, nil, 400, "invalid_request_error", "must not be negative"},
+		{"budget object unknown field", "POST", "/admin/keys", `{"alias":"k2","budget":{"usd":5}}`, nil, 400, "invalid_request_error", `unknown field "usd"`},
+		{"budget object unknown owner", "POST", "/admin/keys", `{"alias":"k2","user":"carol","budget":{"limit_usd":5},"limit":{"rpm":1}}`, nil, 404, "not_found_error", `user "carol" not found`},
 		{"too many decimals", "POST", "/admin/keys", `{"alias":"k2","budget_usd":0.0000001}`, nil, 400, "invalid_request_error", "more than 6 decimal places"},
 		{"negative usd", "POST", "/admin/budgets", `{"user":"alice","limit_usd":-1,"period":"day"}`, nil, 400, "invalid_request_error", "must not be negative"},
 		{"expires both", "POST", "/admin/keys", `{"alias":"k2","expires_in":"1d","expires_at":"2030-01-01T00:00:00Z"}`, nil, 400, "invalid_request_error", "not both"},
@@ -380,8 +393,13 @@ func TestErrors(t *testing.T) {
 	if got := e.changes.Load(); got != changes {
 		t.Errorf("failed requests called OnChange %d times", got-changes)
 	}
-	if keys, _ := e.st.ListKeys(context.Background(), store.KeyFilter{}); len(keys) != 1 {
-		t.Errorf("failed key creations left keys behind: %d keys", len(keys))
+	snap, err := e.st.AuthSnapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Keys) != 1 || len(snap.Budgets) != 0 || len(snap.Limits) != 0 {
+		t.Errorf("failed creations left rows behind: %d keys, %d budgets, %d limits, want 1, 0, 0",
+			len(snap.Keys), len(snap.Budgets), len(snap.Limits))
 	}
 }
 

@@ -13,13 +13,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/tollgate-gw/tollgate/internal/apierror"
+	"github.com/tollgate-gw/tollgate/internal/keys"
+	"github.com/tollgate-gw/tollgate/internal/limits"
 	"github.com/tollgate-gw/tollgate/internal/store"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
@@ -39,6 +41,20 @@ type Options struct {
 	// Now is the clock used for creation times, "since 7d" and budget
 	// periods; nil means time.Now.
 	Now func() time.Time
+	// Enforcer, when set, is what GET /admin/spend reports: the gateway's
+	// own budget ledger (settled spend plus the reservations of calls in
+	// flight), so that the answer agrees with the
+	// x-tollgate-budget-remaining-* headers to the micro-dollar. Without
+	// it (an admin API alone, or a budget the ledger has not loaded), the
+	// status is what a ledger loaded from the store's hourly rollups would
+	// enforce.
+	Enforcer Enforcer
+}
+
+// Enforcer reports the state of a budget as the gateway enforces it;
+// *limits.Ledger is one.
+type Enforcer interface {
+	Status(budgetID string) (limits.BudgetStatus, bool)
 }
 
 // API serves the admin endpoints. Mount it for "/admin/".
@@ -128,40 +144,40 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, pattern := a.mux.Handler(r); pattern == "" {
-		a.writeError(w, r, a.noRoute(r))
+		allow, err := a.noRoute(r)
+		if allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		a.writeError(w, r, err)
 		return
 	}
 	a.mux.ServeHTTP(w, r)
 }
 
-// noRoute tells a wrong method (405) from an unknown path (404).
-func (a *API) noRoute(r *http.Request) error {
-	var allow []string
+// noRoute tells a wrong method (405) from an unknown path (404). allow is
+// the Allow header of a 405.
+func (a *API) noRoute(r *http.Request) (allow string, err error) {
+	var methods []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
 		r2 := r.Clone(r.Context())
 		r2.Method = m
 		if _, p := a.mux.Handler(r2); p != "" {
-			allow = append(allow, m)
+			methods = append(methods, m)
 		}
 	}
-	if len(allow) > 0 {
-		return &Error{Status: http.StatusMethodNotAllowed, Type: "invalid_request_error",
-			Message: fmt.Sprintf("method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allow, ", ")),
-			allow:   strings.Join(allow, ", ")}
+	if len(methods) > 0 {
+		allow = strings.Join(methods, ", ")
+		return allow, apierror.Client(http.StatusMethodNotAllowed, apierror.TypeInvalidRequest,
+			"method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow)
 	}
-	return &Error{Status: http.StatusNotFound, Type: "not_found_error", Message: "no admin endpoint " + r.URL.Path}
+	return "", apierror.Client(http.StatusNotFound, apierror.TypeNotFound, "no admin endpoint %s", r.URL.Path)
 }
 
-// authenticate checks the admin credential from Authorization: Bearer or
-// x-api-key. Both sides are compared as SHA-256 digests in constant time.
+// authenticate checks the admin credential, read from the same headers as
+// the gateway's keys (keys.FromHeader). Both sides are compared as SHA-256
+// digests in constant time.
 func (a *API) authenticate(r *http.Request) error {
-	secret := r.Header.Get("x-api-key")
-	if auth := r.Header.Get("Authorization"); secret == "" && auth != "" {
-		scheme, token, ok := strings.Cut(auth, " ")
-		if ok && strings.EqualFold(scheme, "Bearer") {
-			secret = strings.TrimSpace(token)
-		}
-	}
+	secret, _ := keys.FromHeader(r.Header) // a SigV4 signature is no admin key
 	if secret == "" {
 		return unauthorized("missing admin key: send Authorization: Bearer <admin key>")
 	}
@@ -202,78 +218,60 @@ func (a *API) changed() {
 	}
 }
 
-// Error is an admin API error: what the client sees (status, type, message)
+// The admin API answers errors with the gateway's one error type,
+// apierror.Error: what the client sees (status, type, message, origin)
 // apart from the cause that only the log sees.
-type Error struct {
-	Status  int
-	Type    string
-	Message string
-	Err     error
-	allow   string // Allow header for 405
+
+func badRequest(format string, args ...any) *apierror.Error {
+	return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, format, args...)
 }
 
-func (e *Error) Error() string {
-	if e.Err != nil {
-		return e.Message + ": " + e.Err.Error()
-	}
-	return e.Message
+func unauthorized(msg string) *apierror.Error {
+	return apierror.Client(http.StatusUnauthorized, apierror.TypeAuthentication, "%s", msg)
 }
 
-func (e *Error) Unwrap() error { return e.Err }
-
-func badRequest(format string, args ...any) *Error {
-	return &Error{Status: http.StatusBadRequest, Type: "invalid_request_error", Message: fmt.Sprintf(format, args...)}
-}
-
-func unauthorized(msg string) *Error {
-	return &Error{Status: http.StatusUnauthorized, Type: "authentication_error", Message: msg}
-}
-
-// toError maps any error to an *Error: the store's sentinels become 4xx
-// with the store's message; anything else is a 500 whose cause is logged.
-func toError(err error) *Error {
-	var e *Error
+// toError maps any error to an *apierror.Error: the store's sentinels
+// become 4xx with the store's message; anything else is a 500 whose cause
+// is logged.
+func toError(err error) *apierror.Error {
+	var e *apierror.Error
 	switch {
 	case errors.As(err, &e):
 		return e
 	case errors.Is(err, store.ErrNotFound):
-		return &Error{Status: http.StatusNotFound, Type: "not_found_error", Message: err.Error()}
+		return apierror.Client(http.StatusNotFound, apierror.TypeNotFound, "%s", err.Error())
 	case errors.Is(err, store.ErrConflict):
-		return &Error{Status: http.StatusConflict, Type: "conflict_error", Message: err.Error()}
+		return apierror.Client(http.StatusConflict, apierror.TypeConflict, "%s", err.Error())
 	case errors.Is(err, store.ErrInvalid):
-		return &Error{Status: http.StatusBadRequest, Type: "invalid_request_error", Message: err.Error()}
+		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "%s", err.Error())
 	}
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return &Error{Status: http.StatusRequestEntityTooLarge, Type: "request_too_large",
-			Message: fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit)}
+		return apierror.Client(http.StatusRequestEntityTooLarge, apierror.TypeRequestTooLarge,
+			"request body is larger than %d bytes", tooBig.Limit)
 	}
-	return &Error{Status: http.StatusInternalServerError, Type: "api_error", Message: "internal error", Err: err}
+	return apierror.Gateway(err, "internal error")
 }
 
-// writeError writes the JSON error body with the origin header: "client"
-// for 4xx, "gateway" for 5xx.
+// writeError is the admin API's one error writer, its "door": the JSON
+// body {"error":{"type","message"}} with the origin header.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := toError(err)
-	origin := "client"
-	if e.Status >= 500 {
-		origin = "gateway"
+	if e.Origin == apierror.OriginGateway || e.Status >= 500 {
 		a.log.Error("admin: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	if e.allow != "" {
-		w.Header().Set("Allow", e.allow)
-	}
-	w.Header().Set("x-tollgate-error-origin", origin)
-	writeJSON(w, e.Status, errorBody{errorDetail{e.Type, e.Message}})
+	w.Header().Set(apierror.OriginHeader, string(e.Origin))
+	writeJSON(w, e.Status, ErrorBody{ErrorDetail{e.Type, e.Message}})
 }
 
-// errorBody is {"error":{"type":…,"message":…}}, the same shape as the
-// Anthropic API's errors.
-type errorBody struct {
-	Error errorDetail `json:"error"`
+// ErrorBody is every admin error answer, {"error":{"type":…,"message":…}},
+// the same shape as the Anthropic API's errors.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
 }
 
-type errorDetail struct {
+// ErrorDetail is the inside of an ErrorBody.
+type ErrorDetail struct {
 	Type    string `json:"type"`
 	Message string `json:"message"`
 }
@@ -324,7 +322,7 @@ func decodeError(err error) error {
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return badRequest("unknown field %s", name)
 	}
-	var e *Error
+	var e *apierror.Error
 	if errors.As(err, &e) {
 		return e
 	}

@@ -1,7 +1,7 @@
 package admin
 
 import (
-	"context"
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -30,14 +30,16 @@ func (o *optional[T]) UnmarshalJSON(b []byte) error {
 
 // ---- users ----
 
-type userRequest struct {
-	Name     *string `json:"name"`
-	Email    *string `json:"email"`
-	Disabled *bool   `json:"disabled"`
+// UserRequest is the body of POST and PATCH /admin/users; absent fields
+// are left alone by PATCH.
+type UserRequest struct {
+	Name     *string `json:"name,omitempty"`
+	Email    *string `json:"email,omitempty"`
+	Disabled *bool   `json:"disabled,omitempty"`
 }
 
 func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
-	var req userRequest
+	var req UserRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -64,7 +66,7 @@ func (a *API) writeUser(w http.ResponseWriter, r *http.Request, status int, u st
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, status, map[string]any{"user": d.user(u)})
+	return writeJSON(w, status, UserResponse{d.user(u)})
 }
 
 func (a *API) listUsers(w http.ResponseWriter, r *http.Request) error {
@@ -79,11 +81,11 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]userView, 0, len(users))
+	out := make([]User, 0, len(users))
 	for _, u := range users {
 		out = append(out, d.user(u))
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"users": out})
+	return writeJSON(w, http.StatusOK, UsersResponse{out})
 }
 
 func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
@@ -95,7 +97,7 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) patchUser(w http.ResponseWriter, r *http.Request) error {
-	var req userRequest
+	var req UserRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -129,12 +131,18 @@ func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) error {
 
 // ---- teams ----
 
-type teamRequest struct {
-	Name *string `json:"name"`
+// TeamRequest is the body of POST and PATCH /admin/teams.
+type TeamRequest struct {
+	Name *string `json:"name,omitempty"`
+}
+
+// MemberRequest is the body of POST /admin/teams/{id}/members.
+type MemberRequest struct {
+	User string `json:"user"` // id or name
 }
 
 func (a *API) createTeam(w http.ResponseWriter, r *http.Request) error {
-	var req teamRequest
+	var req TeamRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -159,7 +167,7 @@ func (a *API) writeTeam(w http.ResponseWriter, r *http.Request, status int, ref 
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, status, map[string]any{"team": d.team(t)})
+	return writeJSON(w, status, TeamResponse{d.team(t)})
 }
 
 func (a *API) listTeams(w http.ResponseWriter, r *http.Request) error {
@@ -174,11 +182,11 @@ func (a *API) listTeams(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]teamView, 0, len(teams))
+	out := make([]Team, 0, len(teams))
 	for _, t := range teams {
 		out = append(out, d.team(t))
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"teams": out})
+	return writeJSON(w, http.StatusOK, TeamsResponse{out})
 }
 
 func (a *API) getTeam(w http.ResponseWriter, r *http.Request) error {
@@ -186,7 +194,7 @@ func (a *API) getTeam(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) patchTeam(w http.ResponseWriter, r *http.Request) error {
-	var req teamRequest
+	var req TeamRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -213,9 +221,7 @@ func (a *API) deleteTeam(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) addMember(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		User string `json:"user"`
-	}
+	var req MemberRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -240,27 +246,89 @@ func (a *API) removeMember(w http.ResponseWriter, r *http.Request) error {
 
 // ---- keys ----
 
-type createKeyRequest struct {
-	Alias     string            `json:"alias"`
-	User      string            `json:"user"`
-	Team      string            `json:"team"`
-	ExpiresAt string            `json:"expires_at"` // RFC 3339
-	ExpiresIn string            `json:"expires_in"` // "30d", "12h"
-	Models    []string          `json:"models"`
-	Tags      map[string]string `json:"tags"`
-	Disabled  bool              `json:"disabled"`
+// CreateKeyRequest is the body of POST /admin/keys: the key, and
+// optionally a budget and a rate limit on it, created together in one
+// transaction.
+type CreateKeyRequest struct {
+	Alias     string            `json:"alias,omitempty"`
+	User      string            `json:"user,omitempty"`       // id or name
+	Team      string            `json:"team,omitempty"`       // id or name
+	ExpiresAt string            `json:"expires_at,omitempty"` // RFC 3339
+	ExpiresIn string            `json:"expires_in,omitempty"` // "30d", "12h"
+	Models    []string          `json:"models,omitempty"`
+	Tags      map[string]string `json:"tags,omitempty"`
+	Disabled  bool              `json:"disabled,omitempty"`
 
-	// A budget on the key, created with it. 0 or absent means none.
-	BudgetUSD    json.Number `json:"budget_usd"`
-	BudgetTokens int64       `json:"budget_tokens"`
-	Period       string      `json:"period"`   // default month
-	Timezone     string      `json:"timezone"` // default UTC
-	Thresholds   []int       `json:"thresholds"`
+	// Budget, when set, is a budget on the new key.
+	Budget *KeyBudget `json:"budget,omitempty"`
+	// Limit, when set, is a rate limit on the new key.
+	Limit *KeyLimit `json:"limit,omitempty"`
 
-	// Rate limits on the key, created with it. 0 or absent means none.
-	RPM        int64 `json:"rpm"`
-	TPM        int64 `json:"tpm"`
-	Concurrent int64 `json:"concurrent"`
+	// The flat budget and limit fields came before the Budget and Limit
+	// objects and are still accepted (not together with the objects); 0 or
+	// absent means none. New clients send the objects.
+	BudgetUSD    json.Number `json:"budget_usd,omitempty"`
+	BudgetTokens int64       `json:"budget_tokens,omitempty"`
+	Period       string      `json:"period,omitempty"`
+	Timezone     string      `json:"timezone,omitempty"`
+	Thresholds   []int       `json:"thresholds,omitempty"`
+	RPM          int64       `json:"rpm,omitempty"`
+	TPM          int64       `json:"tpm,omitempty"`
+	Concurrent   int64       `json:"concurrent,omitempty"`
+}
+
+// KeyBudget is the budget of a CreateKeyRequest: a POST /admin/budgets body
+// without the scope, which is the new key. Period defaults to month.
+type KeyBudget struct {
+	LimitUSD    *json.Number `json:"limit_usd,omitempty"`
+	LimitTokens *int64       `json:"limit_tokens,omitempty"`
+	Period      string       `json:"period,omitempty"`
+	Timezone    string       `json:"timezone,omitempty"`
+	Thresholds  []int        `json:"thresholds,omitempty"`
+}
+
+// KeyLimit is the rate limit of a CreateKeyRequest: a POST /admin/limits
+// body without the scope.
+type KeyLimit struct {
+	RPM        int64 `json:"rpm,omitempty"`
+	TPM        int64 `json:"tpm,omitempty"`
+	Concurrent int64 `json:"concurrent,omitempty"`
+}
+
+// flatBudget returns the deprecated flat budget fields as a KeyBudget, or
+// nil when none is set.
+func (req *CreateKeyRequest) flatBudget() (*KeyBudget, error) {
+	if req.BudgetUSD == "" && req.BudgetTokens == 0 && req.Period == "" && req.Timezone == "" && req.Thresholds == nil {
+		return nil, nil
+	}
+	b := &KeyBudget{Period: req.Period, Timezone: req.Timezone, Thresholds: req.Thresholds}
+	if req.BudgetUSD != "" {
+		usd, err := parseUSD("budget_usd", req.BudgetUSD)
+		if err != nil {
+			return nil, err
+		}
+		if usd > 0 {
+			b.LimitUSD = &req.BudgetUSD
+		}
+	}
+	if req.BudgetTokens < 0 {
+		return nil, badRequest("field \"budget_tokens\" must not be negative")
+	}
+	if req.BudgetTokens > 0 {
+		b.LimitTokens = &req.BudgetTokens
+	}
+	if b.LimitUSD == nil && b.LimitTokens == nil {
+		return nil, badRequest("period, timezone and thresholds need budget_usd or budget_tokens")
+	}
+	return b, nil
+}
+
+// flatLimit returns the deprecated flat limit fields as a KeyLimit, or nil.
+func (req *CreateKeyRequest) flatLimit() *KeyLimit {
+	if req.RPM == 0 && req.TPM == 0 && req.Concurrent == 0 {
+		return nil
+	}
+	return &KeyLimit{RPM: req.RPM, TPM: req.TPM, Concurrent: req.Concurrent}
 }
 
 // expiry resolves expires_at / expires_in.
@@ -285,7 +353,7 @@ func (a *API) expiry(at, in string) (time.Time, error) {
 }
 
 func (a *API) createKey(w http.ResponseWriter, r *http.Request) error {
-	var req createKeyRequest
+	var req CreateKeyRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -297,30 +365,29 @@ func (a *API) createKey(w http.ResponseWriter, r *http.Request) error {
 	if !expires.IsZero() && !expires.After(now) {
 		return badRequest("the key would expire in the past (%s)", expires.UTC().Format(time.RFC3339))
 	}
+	kb, err := req.flatBudget()
+	if err != nil {
+		return err
+	}
+	if kb != nil && req.Budget != nil {
+		return badRequest("give the budget as the \"budget\" object or as budget_usd, budget_tokens, period, timezone and thresholds, not both")
+	}
+	kl := req.flatLimit()
+	if kl != nil && req.Limit != nil {
+		return badRequest("give the rate limit as the \"limit\" object or as rpm, tpm and concurrent, not both")
+	}
+	kb, kl = cmp.Or(req.Budget, kb), cmp.Or(req.Limit, kl)
 
-	// Validate the budget before creating anything, so a typo in the period
-	// does not leave a key without the budget that was asked for.
 	var budget *store.Budget
-	if req.BudgetUSD != "" || req.BudgetTokens != 0 || req.Period != "" || req.Timezone != "" || req.Thresholds != nil {
-		b := store.Budget{ScopeKind: store.ScopeKey, Period: cmpOr(req.Period, store.PeriodMonth),
-			Timezone: req.Timezone, Thresholds: req.Thresholds, CreatedAt: now}
-		if req.BudgetUSD != "" {
-			usd, err := parseUSD("budget_usd", req.BudgetUSD)
+	if kb != nil {
+		b := store.Budget{Period: cmpOr(kb.Period, store.PeriodMonth), Timezone: kb.Timezone,
+			LimitTokens: kb.LimitTokens, Thresholds: kb.Thresholds, CreatedAt: now}
+		if kb.LimitUSD != nil {
+			usd, err := parseUSD("limit_usd", *kb.LimitUSD)
 			if err != nil {
 				return err
 			}
-			if usd > 0 {
-				b.LimitUSDMicros = &usd
-			}
-		}
-		if req.BudgetTokens < 0 {
-			return badRequest("field \"budget_tokens\" must not be negative")
-		}
-		if req.BudgetTokens > 0 {
-			b.LimitTokens = &req.BudgetTokens
-		}
-		if b.LimitUSDMicros == nil && b.LimitTokens == nil {
-			return badRequest("period, timezone and thresholds need budget_usd or budget_tokens")
+			b.LimitUSDMicros = &usd
 		}
 		if err := checkPeriodZone(b.Period, b.Timezone); err != nil {
 			return err
@@ -328,67 +395,34 @@ func (a *API) createKey(w http.ResponseWriter, r *http.Request) error {
 		budget = &b
 	}
 	var limit *store.Limit
-	if req.RPM < 0 || req.TPM < 0 || req.Concurrent < 0 {
-		return badRequest("rpm, tpm and concurrent must not be negative")
-	}
-	if req.RPM != 0 || req.TPM != 0 || req.Concurrent != 0 {
-		limit = &store.Limit{ScopeKind: store.ScopeKey, RPM: req.RPM, TPM: req.TPM, Concurrent: req.Concurrent, CreatedAt: now}
+	if kl != nil {
+		if kl.RPM < 0 || kl.TPM < 0 || kl.Concurrent < 0 {
+			return badRequest("rpm, tpm and concurrent must not be negative")
+		}
+		limit = &store.Limit{RPM: kl.RPM, TPM: kl.TPM, Concurrent: kl.Concurrent, CreatedAt: now}
 	}
 
 	ctx := r.Context()
-	k, secret, err := a.st.CreateKey(ctx, store.Key{Alias: req.Alias, UserID: req.User, TeamID: req.Team,
-		ExpiresAt: expires, Models: req.Models, Tags: req.Tags, Disabled: req.Disabled, CreatedAt: now})
+	nk, err := a.st.CreateKeyWith(ctx, store.Key{Alias: req.Alias, UserID: req.User, TeamID: req.Team,
+		ExpiresAt: expires, Models: req.Models, Tags: req.Tags, Disabled: req.Disabled, CreatedAt: now}, budget, limit)
 	if err != nil {
 		return err
-	}
-	// The secret is in this response only; it is never stored or logged.
-	var resp struct {
-		Key    keyView     `json:"key"`
-		Secret string      `json:"secret"`
-		Budget *budgetView `json:"budget,omitempty"`
-		Limit  *limitView  `json:"limit,omitempty"`
-	}
-	if budget != nil {
-		budget.ScopeID = k.ID
-		b, err := a.st.CreateBudget(ctx, *budget)
-		if err != nil {
-			a.undoKey(r, k.ID)
-			return err
-		}
-		budget = &b
-	}
-	if limit != nil {
-		limit.ScopeID = k.ID
-		l, err := a.st.CreateLimit(ctx, *limit)
-		if err != nil {
-			a.undoKey(r, k.ID)
-			return err
-		}
-		limit = &l
 	}
 	a.changed()
 	d, err := a.directory(ctx)
 	if err != nil {
 		return err
 	}
-	resp.Key, resp.Secret = d.key(k, now), secret
-	if budget != nil {
-		v := d.budget(*budget)
+	resp := CreateKeyResponse{Key: d.key(nk.Key, now), Secret: nk.Secret}
+	if nk.Budget != nil {
+		v := d.budget(*nk.Budget)
 		resp.Budget = &v
 	}
-	if limit != nil {
-		v := d.limit(*limit)
+	if nk.Limit != nil {
+		v := d.limit(*nk.Limit)
 		resp.Limit = &v
 	}
 	return writeJSON(w, http.StatusCreated, resp)
-}
-
-// undoKey deletes a key whose budget or limit could not be created, so a
-// failed request leaves nothing behind.
-func (a *API) undoKey(r *http.Request, id string) {
-	if err := a.st.DeleteKey(context.WithoutCancel(r.Context()), id); err != nil {
-		a.log.Error("admin: undo key creation", "key", id, "err", err)
-	}
 }
 
 func cmpOr(v, def string) string {
@@ -415,7 +449,7 @@ func (a *API) writeKey(w http.ResponseWriter, r *http.Request, status int, k sto
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, status, map[string]any{"key": d.key(k, a.opts.Now())})
+	return writeJSON(w, status, KeyResponse{d.key(k, a.opts.Now())})
 }
 
 func (a *API) listKeys(w http.ResponseWriter, r *http.Request) error {
@@ -432,11 +466,11 @@ func (a *API) listKeys(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := a.opts.Now()
-	out := make([]keyView, 0, len(keys))
+	out := make([]Key, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, d.key(k, now))
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"keys": out})
+	return writeJSON(w, http.StatusOK, KeysResponse{out})
 }
 
 func (a *API) getKey(w http.ResponseWriter, r *http.Request) error {
@@ -521,15 +555,15 @@ func (a *API) deleteKey(w http.ResponseWriter, r *http.Request) error {
 
 // ---- budgets ----
 
-// scopeRef is the "exactly one of key, user, team" of budget and limit
-// requests.
-type scopeRef struct {
-	Key  string `json:"key"`
-	User string `json:"user"`
-	Team string `json:"team"`
+// ScopeRef is the "exactly one of key, user, team" (id or name) of budget
+// and limit requests.
+type ScopeRef struct {
+	Key  string `json:"key,omitempty"`
+	User string `json:"user,omitempty"`
+	Team string `json:"team,omitempty"`
 }
 
-func (s scopeRef) resolve() (kind, ref string, err error) {
+func (s ScopeRef) resolve() (kind, ref string, err error) {
 	n := 0
 	for _, c := range []struct{ kind, ref string }{{store.ScopeKey, s.Key}, {store.ScopeUser, s.User}, {store.ScopeTeam, s.Team}} {
 		if c.ref != "" {
@@ -543,17 +577,18 @@ func (s scopeRef) resolve() (kind, ref string, err error) {
 	return kind, ref, nil
 }
 
-type createBudgetRequest struct {
-	scopeRef
-	LimitUSD    *json.Number `json:"limit_usd"`
-	LimitTokens *int64       `json:"limit_tokens"`
+// BudgetRequest is the body of POST /admin/budgets.
+type BudgetRequest struct {
+	ScopeRef
+	LimitUSD    *json.Number `json:"limit_usd,omitempty"` // exact decimal dollars
+	LimitTokens *int64       `json:"limit_tokens,omitempty"`
 	Period      string       `json:"period"`
-	Timezone    string       `json:"timezone"`
-	Thresholds  []int        `json:"thresholds"`
+	Timezone    string       `json:"timezone,omitempty"`
+	Thresholds  []int        `json:"thresholds,omitempty"`
 }
 
 func (a *API) createBudget(w http.ResponseWriter, r *http.Request) error {
-	var req createBudgetRequest
+	var req BudgetRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -589,7 +624,7 @@ func (a *API) writeBudget(w http.ResponseWriter, r *http.Request, status int, b 
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, status, map[string]any{"budget": d.budget(b)})
+	return writeJSON(w, status, BudgetResponse{d.budget(b)})
 }
 
 // scopeFilter reads ?key=, ?user= or ?team= (at most one).
@@ -601,7 +636,7 @@ func scopeFilter(r *http.Request) (store.ScopeFilter, error) {
 	if len(q) == 0 {
 		return store.ScopeFilter{}, nil
 	}
-	kind, ref, err := scopeRef{Key: q["key"], User: q["user"], Team: q["team"]}.resolve()
+	kind, ref, err := ScopeRef{Key: q["key"], User: q["user"], Team: q["team"]}.resolve()
 	return store.ScopeFilter{ScopeKind: kind, ScopeID: ref}, err
 }
 
@@ -618,14 +653,14 @@ func (a *API) listBudgets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]budgetView, 0, len(budgets))
+	out := make([]Budget, 0, len(budgets))
 	for _, b := range budgets {
 		out = append(out, d.budget(b))
 	}
-	slices.SortStableFunc(out, func(x, y budgetView) int {
+	slices.SortStableFunc(out, func(x, y Budget) int {
 		return byScope(x.ScopeKind, x.Scope, x.Period, y.ScopeKind, y.Scope, y.Period)
 	})
-	return writeJSON(w, http.StatusOK, map[string]any{"budgets": out})
+	return writeJSON(w, http.StatusOK, BudgetsResponse{out})
 }
 
 func (a *API) getBudget(w http.ResponseWriter, r *http.Request) error {
@@ -698,11 +733,12 @@ func (a *API) deleteBudget(w http.ResponseWriter, r *http.Request) error {
 
 // ---- limits ----
 
-type limitRequest struct {
-	scopeRef
-	RPM        *int64 `json:"rpm"`
-	TPM        *int64 `json:"tpm"`
-	Concurrent *int64 `json:"concurrent"`
+// LimitRequest is the body of POST /admin/limits.
+type LimitRequest struct {
+	ScopeRef
+	RPM        *int64 `json:"rpm,omitempty"`
+	TPM        *int64 `json:"tpm,omitempty"`
+	Concurrent *int64 `json:"concurrent,omitempty"`
 }
 
 func deref(p *int64) int64 {
@@ -713,7 +749,7 @@ func deref(p *int64) int64 {
 }
 
 func (a *API) createLimit(w http.ResponseWriter, r *http.Request) error {
-	var req limitRequest
+	var req LimitRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -735,7 +771,7 @@ func (a *API) writeLimit(w http.ResponseWriter, r *http.Request, status int, l s
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, status, map[string]any{"limit": d.limit(l)})
+	return writeJSON(w, status, LimitResponse{d.limit(l)})
 }
 
 func (a *API) listLimits(w http.ResponseWriter, r *http.Request) error {
@@ -751,14 +787,14 @@ func (a *API) listLimits(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]limitView, 0, len(limits))
+	out := make([]Limit, 0, len(limits))
 	for _, l := range limits {
 		out = append(out, d.limit(l))
 	}
-	slices.SortStableFunc(out, func(x, y limitView) int {
+	slices.SortStableFunc(out, func(x, y Limit) int {
 		return byScope(x.ScopeKind, x.Scope, "", y.ScopeKind, y.Scope, "")
 	})
-	return writeJSON(w, http.StatusOK, map[string]any{"limits": out})
+	return writeJSON(w, http.StatusOK, LimitsResponse{out})
 }
 
 func (a *API) getLimit(w http.ResponseWriter, r *http.Request) error {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tollgate-gw/tollgate/internal/apierror"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
@@ -39,7 +40,7 @@ type liveRecord struct {
 // client too slow to keep up loses records rather than slowing requests.
 func (a *API) live(w http.ResponseWriter, r *http.Request) error {
 	if a.opts.Live == nil {
-		return &Error{Status: http.StatusNotFound, Type: "not_found_error", Message: "the live usage feed is not enabled on this gateway"}
+		return apierror.Client(http.StatusNotFound, apierror.TypeNotFound, "the live usage feed is not enabled on this gateway")
 	}
 	feed, cancel := a.opts.Live()
 	defer cancel()

@@ -20,7 +20,7 @@ import (
 // annotations at the end are read by people and tools, not checked.
 var schemaKeywords = []string{
 	"$ref", "type", "properties", "required", "additionalProperties", "items", "enum", "minimum", "maximum", "format",
-	"description", "default", "example", "title",
+	"description", "default", "example", "title", "deprecated",
 }
 
 // schemaTypes are the JSON Schema types.

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tollgate-gw/tollgate/internal/apierror"
+	"github.com/tollgate-gw/tollgate/internal/limits"
 	"github.com/tollgate-gw/tollgate/internal/store"
 )
 
@@ -73,14 +75,12 @@ func (a *API) usage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]usageView, 0, len(rows))
+	out := make([]UsageRow, 0, len(rows))
 	for _, row := range rows {
 		out = append(out, usageRow(row))
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{
-		"by": uq.By, "granularity": cmpOr(uq.Granularity, store.GranularityTotal),
-		"since": timeJSON(uq.Since), "until": timeJSON(uq.Until), "rows": out,
-	})
+	return writeJSON(w, http.StatusOK, UsageResponse{By: uq.By, Granularity: cmpOr(uq.Granularity, store.GranularityTotal),
+		Since: timeJSON(uq.Since), Until: timeJSON(uq.Until), Rows: out})
 }
 
 // csvHeader is the header row of /admin/usage.csv.
@@ -125,28 +125,65 @@ func csvSafe(s string) string {
 	return s
 }
 
-// spend answers GET /admin/spend[?key=|user=|team=]: every budget with its
-// spend in the current period.
+// spend answers GET /admin/spend[?key=|user=|team=]: every budget with
+// what the gateway enforces for it in the current period (see
+// Options.Enforcer).
 func (a *API) spend(w http.ResponseWriter, r *http.Request) error {
 	f, err := scopeFilter(r)
 	if err != nil {
 		return err
 	}
+	ctx := r.Context()
 	now := a.opts.Now()
-	statuses, err := a.st.Spend(r.Context(), now, f)
+	budgets, err := a.st.ListBudgets(ctx, f)
 	if err != nil {
 		return err
 	}
-	d, err := a.directory(r.Context())
+	d, err := a.directory(ctx)
 	if err != nil {
 		return err
 	}
-	out := make([]spendView, 0, len(statuses))
-	for _, s := range statuses {
-		out = append(out, d.spend(s))
+	var fromStore *limits.Ledger // loaded on first need
+	out := make([]BudgetSpend, 0, len(budgets))
+	for _, b := range budgets {
+		var st limits.BudgetStatus
+		ok := false
+		if a.opts.Enforcer != nil {
+			st, ok = a.opts.Enforcer.Status(b.ID)
+		}
+		if !ok {
+			if fromStore == nil {
+				if fromStore, err = a.storeLedger(ctx, budgets, now); err != nil {
+					return err
+				}
+			}
+			if st, ok = fromStore.Status(b.ID); !ok {
+				return apierror.Gateway(nil, "budget %s cannot be enforced", b.ID)
+			}
+		}
+		out = append(out, d.spend(b, st))
 	}
-	slices.SortStableFunc(out, func(x, y spendView) int {
+	slices.SortStableFunc(out, func(x, y BudgetSpend) int {
 		return byScope(x.ScopeKind, x.Scope, x.Period, y.ScopeKind, y.Scope, y.Period)
 	})
-	return writeJSON(w, http.StatusOK, map[string]any{"at": timeJSON(now), "budgets": out})
+	return writeJSON(w, http.StatusOK, SpendResponse{At: timeJSON(now), Budgets: out})
+}
+
+// storeLedger returns a ledger of budgets loaded from the store's hourly
+// rollups: what a gateway starting now would enforce.
+func (a *API) storeLedger(ctx context.Context, budgets []store.Budget, now time.Time) (*limits.Ledger, error) {
+	l := limits.NewLedger(func() time.Time { return now })
+	lbs := make([]limits.Budget, 0, len(budgets))
+	for _, b := range budgets {
+		lb, err := b.Limits()
+		if err != nil {
+			return nil, apierror.Gateway(err, "budget %s cannot be enforced", b.ID)
+		}
+		lbs = append(lbs, lb)
+	}
+	err := l.Load(lbs, func(b limits.Budget, since time.Time) (limits.Amount, error) {
+		micros, tokens, err := a.st.SpendSince(ctx, b.Scope.Kind, b.Scope.ID, since)
+		return limits.Amount{Micros: micros, Tokens: tokens}, err
+	})
+	return l, err
 }

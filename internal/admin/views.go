@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate-gw/tollgate/internal/limits"
 	"github.com/tollgate-gw/tollgate/internal/store"
 )
 
@@ -54,13 +55,29 @@ func parseUSD(field string, n json.Number) (int64, error) {
 	return r.Num().Int64(), nil
 }
 
-// timeJSON formats a time as RFC 3339 in UTC; zero is null.
-func timeJSON(t time.Time) *string {
+// UnmarshalJSON reads an exact decimal number of dollars, so the typed
+// client sees the same micro-USD the server sent.
+func (u *USD) UnmarshalJSON(b []byte) error {
+	r, ok := new(big.Rat).SetString(string(b))
+	if !ok {
+		return fmt.Errorf("admin: %s is not a number of dollars", b)
+	}
+	r.Mul(r, big.NewRat(1_000_000, 1))
+	if !r.IsInt() || !r.Num().IsInt64() {
+		return fmt.Errorf("admin: %s is not a whole number of micro-dollars", b)
+	}
+	*u = USD(r.Num().Int64())
+	return nil
+}
+
+// timeJSON is a time for a view: in UTC, so that it marshals as RFC 3339
+// with a Z; zero is nil (null).
+func timeJSON(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
-	s := t.UTC().Format(time.RFC3339Nano)
-	return &s
+	t = t.UTC()
+	return &t
 }
 
 // directory maps ids to names for responses.
@@ -113,36 +130,39 @@ func byName(m map[string]string, ids []string) (names, sorted []string) {
 	return names, sorted
 }
 
-type userView struct {
-	ID        string   `json:"id"`
-	Name      string   `json:"name"`
-	Email     string   `json:"email"`
-	Disabled  bool     `json:"disabled"`
-	Teams     []string `json:"teams"`
-	TeamIDs   []string `json:"team_ids"`
-	CreatedAt *string  `json:"created_at"`
+// User is a user as the admin API shows it.
+type User struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Email     string     `json:"email"`
+	Disabled  bool       `json:"disabled"`
+	Teams     []string   `json:"teams"`
+	TeamIDs   []string   `json:"team_ids"`
+	CreatedAt *time.Time `json:"created_at"`
 }
 
-func (d *directory) user(u store.User) userView {
+func (d *directory) user(u store.User) User {
 	teams, ids := byName(d.teams, u.TeamIDs)
-	return userView{ID: u.ID, Name: u.Name, Email: u.Email, Disabled: u.Disabled, Teams: teams, TeamIDs: ids,
+	return User{ID: u.ID, Name: u.Name, Email: u.Email, Disabled: u.Disabled, Teams: teams, TeamIDs: ids,
 		CreatedAt: timeJSON(u.CreatedAt)}
 }
 
-type teamView struct {
-	ID        string   `json:"id"`
-	Name      string   `json:"name"`
-	Members   []string `json:"members"`
-	MemberIDs []string `json:"member_ids"`
-	CreatedAt *string  `json:"created_at"`
+// Team is a team as the admin API shows it, with its members by name.
+type Team struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Members   []string   `json:"members"`
+	MemberIDs []string   `json:"member_ids"`
+	CreatedAt *time.Time `json:"created_at"`
 }
 
-func (d *directory) team(t store.Team) teamView {
+func (d *directory) team(t store.Team) Team {
 	members, ids := byName(d.users, t.MemberIDs)
-	return teamView{ID: t.ID, Name: t.Name, Members: members, MemberIDs: ids, CreatedAt: timeJSON(t.CreatedAt)}
+	return Team{ID: t.ID, Name: t.Name, Members: members, MemberIDs: ids, CreatedAt: timeJSON(t.CreatedAt)}
 }
 
-type keyView struct {
+// Key is a virtual key as the admin API shows it, never with its secret.
+type Key struct {
 	ID         string            `json:"id"`
 	Alias      string            `json:"alias"`
 	Prefix     string            `json:"prefix"`
@@ -150,13 +170,13 @@ type keyView struct {
 	User       *string           `json:"user"`
 	TeamID     *string           `json:"team_id"`
 	Team       *string           `json:"team"`
-	ExpiresAt  *string           `json:"expires_at"`
+	ExpiresAt  *time.Time        `json:"expires_at"`
 	Expired    bool              `json:"expired"`
 	Models     []string          `json:"models"`
 	Tags       map[string]string `json:"tags"`
 	Disabled   bool              `json:"disabled"`
-	CreatedAt  *string           `json:"created_at"`
-	LastUsedAt *string           `json:"last_used_at"`
+	CreatedAt  *time.Time        `json:"created_at"`
+	LastUsedAt *time.Time        `json:"last_used_at"`
 }
 
 func optString(s string) *string {
@@ -166,8 +186,8 @@ func optString(s string) *string {
 	return &s
 }
 
-func (d *directory) key(k store.Key, now time.Time) keyView {
-	v := keyView{ID: k.ID, Alias: k.Alias, Prefix: k.Prefix, UserID: optString(k.UserID), TeamID: optString(k.TeamID),
+func (d *directory) key(k store.Key, now time.Time) Key {
+	v := Key{ID: k.ID, Alias: k.Alias, Prefix: k.Prefix, UserID: optString(k.UserID), TeamID: optString(k.TeamID),
 		ExpiresAt: timeJSON(k.ExpiresAt), Expired: k.Expired(now), Models: k.Models, Tags: k.Tags,
 		Disabled: k.Disabled, CreatedAt: timeJSON(k.CreatedAt), LastUsedAt: timeJSON(k.LastUsedAt)}
 	if k.UserID != "" {
@@ -185,18 +205,20 @@ func (d *directory) key(k store.Key, now time.Time) keyView {
 	return v
 }
 
-type budgetView struct {
-	ID             string  `json:"id"`
-	ScopeKind      string  `json:"scope_kind"`
-	ScopeID        string  `json:"scope_id"`
-	Scope          string  `json:"scope"`
-	LimitUSD       *USD    `json:"limit_usd"`
-	LimitUSDMicros *int64  `json:"limit_usd_micros"`
-	LimitTokens    *int64  `json:"limit_tokens"`
-	Period         string  `json:"period"`
-	Timezone       string  `json:"timezone"`
-	Thresholds     []int   `json:"thresholds"`
-	CreatedAt      *string `json:"created_at"`
+// Budget is a budget as the admin API shows it. USD amounts come twice:
+// as an exact decimal for people and as integer micro-USD for programs.
+type Budget struct {
+	ID             string     `json:"id"`
+	ScopeKind      string     `json:"scope_kind"`
+	ScopeID        string     `json:"scope_id"`
+	Scope          string     `json:"scope"`
+	LimitUSD       *USD       `json:"limit_usd"`
+	LimitUSDMicros *int64     `json:"limit_usd_micros"`
+	LimitTokens    *int64     `json:"limit_tokens"`
+	Period         string     `json:"period"`
+	Timezone       string     `json:"timezone"`
+	Thresholds     []int      `json:"thresholds"`
+	CreatedAt      *time.Time `json:"created_at"`
 }
 
 func usdPtr(micros *int64) *USD {
@@ -207,25 +229,26 @@ func usdPtr(micros *int64) *USD {
 	return &u
 }
 
-func (d *directory) budget(b store.Budget) budgetView {
-	return budgetView{ID: b.ID, ScopeKind: b.ScopeKind, ScopeID: b.ScopeID, Scope: d.scopeName(b.ScopeKind, b.ScopeID),
+func (d *directory) budget(b store.Budget) Budget {
+	return Budget{ID: b.ID, ScopeKind: b.ScopeKind, ScopeID: b.ScopeID, Scope: d.scopeName(b.ScopeKind, b.ScopeID),
 		LimitUSD: usdPtr(b.LimitUSDMicros), LimitUSDMicros: b.LimitUSDMicros, LimitTokens: b.LimitTokens,
 		Period: b.Period, Timezone: b.Timezone, Thresholds: b.Thresholds, CreatedAt: timeJSON(b.CreatedAt)}
 }
 
-type limitView struct {
-	ID         string  `json:"id"`
-	ScopeKind  string  `json:"scope_kind"`
-	ScopeID    string  `json:"scope_id"`
-	Scope      string  `json:"scope"`
-	RPM        int64   `json:"rpm"`
-	TPM        int64   `json:"tpm"`
-	Concurrent int64   `json:"concurrent"`
-	CreatedAt  *string `json:"created_at"`
+// Limit is a rate limit as the admin API shows it; 0 means no limit.
+type Limit struct {
+	ID         string     `json:"id"`
+	ScopeKind  string     `json:"scope_kind"`
+	ScopeID    string     `json:"scope_id"`
+	Scope      string     `json:"scope"`
+	RPM        int64      `json:"rpm"`
+	TPM        int64      `json:"tpm"`
+	Concurrent int64      `json:"concurrent"`
+	CreatedAt  *time.Time `json:"created_at"`
 }
 
-func (d *directory) limit(l store.Limit) limitView {
-	return limitView{ID: l.ID, ScopeKind: l.ScopeKind, ScopeID: l.ScopeID, Scope: d.scopeName(l.ScopeKind, l.ScopeID),
+func (d *directory) limit(l store.Limit) Limit {
+	return Limit{ID: l.ID, ScopeKind: l.ScopeKind, ScopeID: l.ScopeID, Scope: d.scopeName(l.ScopeKind, l.ScopeID),
 		RPM: l.RPM, TPM: l.TPM, Concurrent: l.Concurrent, CreatedAt: timeJSON(l.CreatedAt)}
 }
 
@@ -239,53 +262,90 @@ func periodOrder(p string) int {
 	return slices.Index([]string{store.PeriodDay, store.PeriodWeek, store.PeriodMonth, store.PeriodTotal}, p)
 }
 
-type usageView struct {
-	Time               *string `json:"time,omitempty"`
-	Group              string  `json:"group"`
-	Name               string  `json:"name,omitempty"`
-	Requests           int64   `json:"requests"`
-	Errors             int64   `json:"errors"`
-	Unpriced           int64   `json:"unpriced"`
-	InputTokens        int64   `json:"input_tokens"`
-	OutputTokens       int64   `json:"output_tokens"`
-	CacheWrite5mTokens int64   `json:"cache_write_5m_tokens"`
-	CacheWrite1hTokens int64   `json:"cache_write_1h_tokens"`
-	CacheReadTokens    int64   `json:"cache_read_tokens"`
-	TotalTokens        int64   `json:"total_tokens"`
-	CostUSD            USD     `json:"cost_usd"`
-	CostUSDMicros      int64   `json:"cost_usd_micros"`
+// UsageRow is one group (and time bucket) of GET /admin/usage.
+type UsageRow struct {
+	Time               *time.Time `json:"time,omitempty"`
+	Group              string     `json:"group"`
+	Name               string     `json:"name,omitempty"`
+	Requests           int64      `json:"requests"`
+	Errors             int64      `json:"errors"`
+	Unpriced           int64      `json:"unpriced"`
+	InputTokens        int64      `json:"input_tokens"`
+	OutputTokens       int64      `json:"output_tokens"`
+	CacheWrite5mTokens int64      `json:"cache_write_5m_tokens"`
+	CacheWrite1hTokens int64      `json:"cache_write_1h_tokens"`
+	CacheReadTokens    int64      `json:"cache_read_tokens"`
+	TotalTokens        int64      `json:"total_tokens"`
+	CostUSD            USD        `json:"cost_usd"`
+	CostUSDMicros      int64      `json:"cost_usd_micros"`
 }
 
-func usageRow(r store.UsageRow) usageView {
-	return usageView{Time: timeJSON(r.Time), Group: r.Group, Name: r.Name, Requests: r.Requests, Errors: r.Errors,
+func usageRow(r store.UsageRow) UsageRow {
+	return UsageRow{Time: timeJSON(r.Time), Group: r.Group, Name: r.Name, Requests: r.Requests, Errors: r.Errors,
 		Unpriced: r.Unpriced, InputTokens: r.InputTokens, OutputTokens: r.OutputTokens,
 		CacheWrite5mTokens: r.CacheWrite5mTokens, CacheWrite1hTokens: r.CacheWrite1hTokens,
 		CacheReadTokens: r.CacheReadTokens, TotalTokens: r.Tokens(), CostUSD: USD(r.CostMicros), CostUSDMicros: r.CostMicros}
 }
 
-type spendView struct {
-	budgetView
-	PeriodStart        *string `json:"period_start"`
-	ResetsAt           *string `json:"resets_at"`
-	SpentUSD           USD     `json:"spent_usd"`
-	SpentUSDMicros     int64   `json:"spent_usd_micros"`
-	SpentTokens        int64   `json:"spent_tokens"`
-	RemainingUSD       *USD    `json:"remaining_usd"`
-	RemainingUSDMicros *int64  `json:"remaining_usd_micros"`
-	RemainingTokens    *int64  `json:"remaining_tokens"`
-	Percent            float64 `json:"percent"`
-	ThresholdsCrossed  []int   `json:"thresholds_crossed"`
+// BudgetSpend is a budget with what it has enforced in the current period,
+// as GET /admin/spend shows it.
+type BudgetSpend struct {
+	Budget
+	PeriodStart        *time.Time `json:"period_start"`
+	ResetsAt           *time.Time `json:"resets_at"`
+	SpentUSD           USD        `json:"spent_usd"`
+	SpentUSDMicros     int64      `json:"spent_usd_micros"`
+	SpentTokens        int64      `json:"spent_tokens"`
+	ReservedUSD        USD        `json:"reserved_usd"`
+	ReservedUSDMicros  int64      `json:"reserved_usd_micros"`
+	ReservedTokens     int64      `json:"reserved_tokens"`
+	RemainingUSD       *USD       `json:"remaining_usd"`
+	RemainingUSDMicros *int64     `json:"remaining_usd_micros"`
+	RemainingTokens    *int64     `json:"remaining_tokens"`
+	Percent            float64    `json:"percent"`
+	ThresholdsCrossed  []int      `json:"thresholds_crossed"`
 }
 
-func (d *directory) spend(s store.BudgetStatus) spendView {
-	crossed := s.Crossed
-	if crossed == nil {
-		crossed = []int{}
+// spend shows b with its enforced status st. Spent is settled spend;
+// Reserved what calls in flight hold; Remaining what a new call can still
+// reserve (limit - spent - reserved), exactly the
+// x-tollgate-budget-remaining-* headers. Percent and the thresholds count
+// settled spend only, as the alerts do.
+func (d *directory) spend(b store.Budget, st limits.BudgetStatus) BudgetSpend {
+	v := BudgetSpend{Budget: d.budget(b), PeriodStart: timeJSON(st.PeriodStart), ResetsAt: timeJSON(st.ResetAt),
+		SpentUSD: USD(st.Spent.Micros), SpentUSDMicros: st.Spent.Micros, SpentTokens: st.Spent.Tokens,
+		ReservedUSD: USD(st.Reserved.Micros), ReservedUSDMicros: st.Reserved.Micros, ReservedTokens: st.Reserved.Tokens,
+		ThresholdsCrossed: st.Crossed}
+	if v.ThresholdsCrossed == nil {
+		v.ThresholdsCrossed = []int{}
 	}
-	return spendView{budgetView: d.budget(s.Budget), PeriodStart: timeJSON(s.PeriodStart), ResetsAt: timeJSON(s.ResetsAt),
-		SpentUSD: USD(s.SpentUSDMicros), SpentUSDMicros: s.SpentUSDMicros, SpentTokens: s.SpentTokens,
-		RemainingUSD: usdPtr(s.RemainingUSDMicros), RemainingUSDMicros: s.RemainingUSDMicros,
-		RemainingTokens: s.RemainingTokens, Percent: math.Round(s.Percent*100) / 100, ThresholdsCrossed: crossed}
+	var pct float64
+	if lim := b.LimitUSDMicros; lim != nil {
+		left := max(st.Remaining.Micros, 0)
+		if st.Remaining.Micros < 0 { // a zero limit: the ledger enforces none
+			left = max(*lim-st.Spent.Micros-st.Reserved.Micros, 0)
+		}
+		v.RemainingUSD, v.RemainingUSDMicros = usdPtr(&left), &left
+		pct = max(pct, percentOf(st.Spent.Micros, *lim))
+	}
+	if lim := b.LimitTokens; lim != nil {
+		left := max(st.Remaining.Tokens, 0)
+		if st.Remaining.Tokens < 0 {
+			left = max(*lim-st.Spent.Tokens-st.Reserved.Tokens, 0)
+		}
+		v.RemainingTokens = &left
+		pct = max(pct, percentOf(st.Spent.Tokens, *lim))
+	}
+	v.Percent = math.Round(pct*100) / 100
+	return v
+}
+
+// percentOf is spent as a percentage of limit; a zero limit counts as 100 %.
+func percentOf(spent, limit int64) float64 {
+	if limit <= 0 {
+		return 100
+	}
+	return float64(spent) * 100 / float64(limit)
 }
 
 // parseWhen parses a point in time: an RFC 3339 time, a date
@@ -322,3 +382,70 @@ func parseDuration(v string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// The answers of the admin API, one type per shape, shared by the handlers
+// that write them and the typed client (package adminclient) that reads
+// them, so that a renamed field cannot silently zero-fill the CLI.
+type (
+	// UserResponse answers the single-user endpoints.
+	UserResponse struct {
+		User User `json:"user"`
+	}
+	// UsersResponse answers GET /admin/users.
+	UsersResponse struct {
+		Users []User `json:"users"`
+	}
+	// TeamResponse answers the single-team endpoints.
+	TeamResponse struct {
+		Team Team `json:"team"`
+	}
+	// TeamsResponse answers GET /admin/teams.
+	TeamsResponse struct {
+		Teams []Team `json:"teams"`
+	}
+	// KeyResponse answers the single-key endpoints.
+	KeyResponse struct {
+		Key Key `json:"key"`
+	}
+	// KeysResponse answers GET /admin/keys.
+	KeysResponse struct {
+		Keys []Key `json:"keys"`
+	}
+	// CreateKeyResponse answers POST /admin/keys. The secret is in this
+	// answer only; it is never stored or logged.
+	CreateKeyResponse struct {
+		Key    Key     `json:"key"`
+		Secret string  `json:"secret"`
+		Budget *Budget `json:"budget,omitempty"`
+		Limit  *Limit  `json:"limit,omitempty"`
+	}
+	// BudgetResponse answers the single-budget endpoints.
+	BudgetResponse struct {
+		Budget Budget `json:"budget"`
+	}
+	// BudgetsResponse answers GET /admin/budgets.
+	BudgetsResponse struct {
+		Budgets []Budget `json:"budgets"`
+	}
+	// LimitResponse answers the single-limit endpoints.
+	LimitResponse struct {
+		Limit Limit `json:"limit"`
+	}
+	// LimitsResponse answers GET /admin/limits.
+	LimitsResponse struct {
+		Limits []Limit `json:"limits"`
+	}
+	// UsageResponse answers GET /admin/usage.
+	UsageResponse struct {
+		By          string     `json:"by"`
+		Granularity string     `json:"granularity"`
+		Rows        []UsageRow `json:"rows"`
+		Since       *time.Time `json:"since"`
+		Until       *time.Time `json:"until"`
+	}
+	// SpendResponse answers GET /admin/spend.
+	SpendResponse struct {
+		At      *time.Time    `json:"at"`
+		Budgets []BudgetSpend `json:"budgets"`
+	}
+)

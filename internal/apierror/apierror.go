@@ -23,6 +23,10 @@ const (
 	OriginUpstream Origin = "upstream" // the provider said so, or could not be reached
 )
 
+// OriginHeader is the response header that carries an error's Origin, on
+// the front doors and the admin API alike.
+const OriginHeader = "x-tollgate-error-origin"
+
 // Anthropic error types, used as the internal vocabulary of error kinds.
 // Other front doors map them to their own formats.
 const (
@@ -36,6 +40,10 @@ const (
 	TypeAPI             = "api_error"
 	TypeTimeout         = "timeout_error"
 	TypeOverloaded      = "overloaded_error"
+
+	// TypeConflict is the admin API's answer to a name that is taken or a
+	// delete that would orphan rows; the Anthropic API has no such type.
+	TypeConflict = "conflict_error"
 )
 
 // Error is an error with everything needed to answer a client.

@@ -3,6 +3,7 @@ package keys
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -193,5 +194,34 @@ func TestRefuseOpen(t *testing.T) {
 	}
 	if open := NewCache(NewStatic(nil), nil); !open.OpenNow() {
 		t.Errorf("OpenNow() = false for an empty cache that allows open mode")
+	}
+}
+
+func TestFromHeader(t *testing.T) {
+	tests := []struct {
+		name    string
+		headers map[string]string
+		want    string
+		wantErr error
+	}{
+		{"none", nil, "", nil},
+		{"x-api-key", map[string]string{"x-api-key": "tg-a"}, "tg-a", nil},
+		{"bearer", map[string]string{"Authorization": "Bearer tg-b"}, "tg-b", nil},
+		{"bearer any case, spaces", map[string]string{"Authorization": "bearer  tg-b "}, "tg-b", nil},
+		{"x-api-key wins", map[string]string{"x-api-key": "tg-a", "Authorization": "Bearer tg-b"}, "tg-a", nil},
+		{"basic ignored", map[string]string{"Authorization": "Basic Zm9vOmJhcg=="}, "", nil},
+		{"sigv4", map[string]string{"Authorization": "AWS4-HMAC-SHA256 Credential=AKIA/…"}, "", ErrSigV4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			for k, v := range tc.headers {
+				h.Set(k, v)
+			}
+			got, err := FromHeader(h)
+			if got != tc.want || !errors.Is(err, tc.wantErr) {
+				t.Errorf("FromHeader(%v) = %q, %v, want %q, %v", tc.headers, got, err, tc.want, tc.wantErr)
+			}
+		})
 	}
 }

@@ -140,8 +140,9 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		return nil, fmt.Errorf("admin credential: %w", err)
 	}
 	adminAPI := admin.New(st, admin.Options{
-		Logger: log,
-		Live:   writer.Subscribe,
+		Logger:   log,
+		Live:     writer.Subscribe,
+		Enforcer: accts.Ledger,
 		// Reload before the admin call answers, so that a key created by
 		// the CLI works on the very next request.
 		OnChange: func() {

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -59,18 +58,10 @@ func headerBetas(r *http.Request) (*anthropic.BetaSet, error) {
 // Claude Code sends either, or both, depending on which variable holds the
 // key — and returns the principal.
 func (s *Server) authenticate(r *http.Request, x *exchange) (keys.Principal, error) {
-	secret := r.Header.Get("x-api-key")
-	if secret == "" {
-		if v := r.Header.Get("Authorization"); v != "" {
-			scheme, token, _ := strings.Cut(v, " ")
-			switch {
-			case strings.EqualFold(scheme, "Bearer"):
-				secret = strings.TrimSpace(token)
-			case strings.HasPrefix(scheme, "AWS4-"):
-				return keys.Principal{}, apierror.Client(http.StatusUnauthorized, apierror.TypeAuthentication,
-					"this gateway does not accept AWS SigV4 signatures; send the gateway key as a bearer token (AWS_BEARER_TOKEN_BEDROCK) or set CLAUDE_CODE_SKIP_BEDROCK_AUTH=1 and send it in an x-api-key header").NoRetry()
-			}
-		}
+	secret, err := keys.FromHeader(r.Header)
+	if errors.Is(err, keys.ErrSigV4) {
+		return keys.Principal{}, apierror.Client(http.StatusUnauthorized, apierror.TypeAuthentication,
+			"this gateway does not accept AWS SigV4 signatures; send the gateway key as a bearer token (AWS_BEARER_TOKEN_BEDROCK) or set CLAUDE_CODE_SKIP_BEDROCK_AUTH=1 and send it in an x-api-key header").NoRetry()
 	}
 	p, err := s.auth.Authenticate(r.Context(), secret)
 	if errors.Is(err, keys.ErrUnconfirmed) {

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/tollgate-gw/tollgate/internal/limits"
 )
 
 var locations sync.Map // zone name → *time.Location
@@ -34,42 +36,39 @@ func LoadLocation(name string) (*time.Location, error) {
 	return loc, nil
 }
 
-// ValidPeriod reports whether p is one of the Period constants.
+// ValidPeriod reports whether p names a budget period. The periods are
+// limits' (limits.ParsePeriod); the store only persists their names.
 func ValidPeriod(p string) bool {
-	switch p {
-	case PeriodDay, PeriodWeek, PeriodMonth, PeriodTotal:
-		return true
-	}
-	return false
+	_, err := limits.ParsePeriod(p)
+	return err == nil
 }
 
 func validScope(kind string) bool {
 	return kind == ScopeKey || kind == ScopeUser || kind == ScopeTeam
 }
 
-// Window returns the budget period that contains now: spend counts from
-// start, and the budget resets at reset, both in the budget's time zone. Day
-// periods start at local midnight, weeks on Monday, months on the first. A
-// total budget counts the scope's whole history and never resets: start and
-// reset are zero. This matches limits.Budget.PeriodBounds, which enforces
-// budgets, so /admin/spend reports exactly the counter that is enforced.
-func (b *Budget) Window(now time.Time) (start, reset time.Time) {
+// Limits returns the budget as package limits enforces it. Periods, their
+// bounds in the budget's time zone and the budget's status have one
+// implementation, in limits; the store persists budgets and nothing more.
+// A nil limit and a zero limit both mean no limit in that unit.
+func (b *Budget) Limits() (limits.Budget, error) {
+	p, err := limits.ParsePeriod(b.Period)
+	if err != nil {
+		return limits.Budget{}, err
+	}
 	loc, err := LoadLocation(b.Timezone)
 	if err != nil {
-		loc = time.UTC
+		return limits.Budget{}, err
 	}
-	t := now.In(loc)
-	y, m, d := t.Date()
-	switch b.Period {
-	case PeriodDay:
-		return time.Date(y, m, d, 0, 0, 0, 0, loc), time.Date(y, m, d+1, 0, 0, 0, 0, loc)
-	case PeriodWeek:
-		back := (int(t.Weekday()) + 6) % 7 // days since Monday
-		return time.Date(y, m, d-back, 0, 0, 0, 0, loc), time.Date(y, m, d-back+7, 0, 0, 0, 0, loc)
-	case PeriodMonth:
-		return time.Date(y, m, 1, 0, 0, 0, 0, loc), time.Date(y, m+1, 1, 0, 0, 0, 0, loc)
+	lb := limits.Budget{ID: b.ID, Scope: limits.Scope{Kind: b.ScopeKind, ID: b.ScopeID}, Period: p, Location: loc,
+		Thresholds: b.Thresholds}
+	if b.LimitUSDMicros != nil {
+		lb.LimitMicros = *b.LimitUSDMicros
 	}
-	return time.Time{}, time.Time{}
+	if b.LimitTokens != nil {
+		lb.LimitTokens = *b.LimitTokens
+	}
+	return lb, nil
 }
 
 // checkBudget validates and normalises b.
@@ -125,34 +124,48 @@ func intPtr(n sql.NullInt64) *int64 {
 // CreateBudget creates a budget. b.ScopeID may be an id or a name (a key's
 // alias). A scope has at most one budget per period (ErrConflict).
 func (s *Store) CreateBudget(ctx context.Context, b Budget) (Budget, error) {
-	if err := checkBudget(&b); err != nil {
+	if err := s.prepareBudget(&b); err != nil {
 		return Budget{}, err
 	}
-	b.ID = newID("bdg")
-	b.CreatedAt = s.createdAt(b.CreatedAt)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		ref := b.ScopeID
 		var err error
 		if b.ScopeID, err = resolve(ctx, tx, b.ScopeKind, b.ScopeID); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO budgets
-			(id, scope_kind, scope_id, limit_usd_micros, limit_tokens, period, timezone, thresholds, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			b.ID, b.ScopeKind, b.ScopeID, nullInt(b.LimitUSDMicros), nullInt(b.LimitTokens), b.Period, b.Timezone,
-			encodeJSON(b.Thresholds), ms(b.CreatedAt))
-		if isUnique(err) {
-			return conflict("%s %q already has a %s budget", b.ScopeKind, ref, b.Period)
-		}
-		if err != nil {
-			return fmt.Errorf("store: create budget: %w", err)
-		}
-		return nil
+		return insertBudget(ctx, tx, &b, ref)
 	})
 	if err != nil {
 		return Budget{}, err
 	}
 	return b, nil
+}
+
+// prepareBudget validates a new budget and gives it an id and creation time.
+func (s *Store) prepareBudget(b *Budget) error {
+	if err := checkBudget(b); err != nil {
+		return err
+	}
+	b.ID = newID("bdg")
+	b.CreatedAt = s.createdAt(b.CreatedAt)
+	return nil
+}
+
+// insertBudget inserts a prepared budget whose scope is resolved; ref names
+// the scope in a conflict's message, as the caller gave it.
+func insertBudget(ctx context.Context, tx *sql.Tx, b *Budget, ref string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO budgets
+		(id, scope_kind, scope_id, limit_usd_micros, limit_tokens, period, timezone, thresholds, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		b.ID, b.ScopeKind, b.ScopeID, nullInt(b.LimitUSDMicros), nullInt(b.LimitTokens), b.Period, b.Timezone,
+		encodeJSON(b.Thresholds), ms(b.CreatedAt))
+	if isUnique(err) {
+		return conflict("%s %q already has a %s budget", b.ScopeKind, ref, b.Period)
+	}
+	if err != nil {
+		return fmt.Errorf("store: create budget: %w", err)
+	}
+	return nil
 }
 
 const budgetCols = `id, scope_kind, scope_id, limit_usd_micros, limit_tokens, period, timezone, thresholds, created_at`
@@ -290,31 +303,45 @@ func checkLimit(l *Limit) error {
 // name). A scope has at most one Limit (ErrConflict); change it with
 // UpdateLimit.
 func (s *Store) CreateLimit(ctx context.Context, l Limit) (Limit, error) {
-	if err := checkLimit(&l); err != nil {
+	if err := s.prepareLimit(&l); err != nil {
 		return Limit{}, err
 	}
-	l.ID = newID("lim")
-	l.CreatedAt = s.createdAt(l.CreatedAt)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		ref := l.ScopeID
 		var err error
 		if l.ScopeID, err = resolve(ctx, tx, l.ScopeKind, l.ScopeID); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO rate_limits (id, scope_kind, scope_id, rpm, tpm, concurrent, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, l.ID, l.ScopeKind, l.ScopeID, l.RPM, l.TPM, l.Concurrent, ms(l.CreatedAt))
-		if isUnique(err) {
-			return conflict("%s %q already has rate limits", l.ScopeKind, ref)
-		}
-		if err != nil {
-			return fmt.Errorf("store: create limit: %w", err)
-		}
-		return nil
+		return insertLimit(ctx, tx, &l, ref)
 	})
 	if err != nil {
 		return Limit{}, err
 	}
 	return l, nil
+}
+
+// prepareLimit validates a new limit and gives it an id and creation time.
+func (s *Store) prepareLimit(l *Limit) error {
+	if err := checkLimit(l); err != nil {
+		return err
+	}
+	l.ID = newID("lim")
+	l.CreatedAt = s.createdAt(l.CreatedAt)
+	return nil
+}
+
+// insertLimit inserts a prepared limit whose scope is resolved; ref names
+// the scope in a conflict's message.
+func insertLimit(ctx context.Context, tx *sql.Tx, l *Limit, ref string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO rate_limits (id, scope_kind, scope_id, rpm, tpm, concurrent, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, l.ID, l.ScopeKind, l.ScopeID, l.RPM, l.TPM, l.Concurrent, ms(l.CreatedAt))
+	if isUnique(err) {
+		return conflict("%s %q already has rate limits", l.ScopeKind, ref)
+	}
+	if err != nil {
+		return fmt.Errorf("store: create limit: %w", err)
+	}
+	return nil
 }
 
 const limitCols = `id, scope_kind, scope_id, rpm, tpm, concurrent, created_at`

@@ -94,6 +94,26 @@ func resolveOwner(ctx context.Context, tx *sql.Tx, k *Key) error {
 // k.UserID and k.TeamID may be ids or names (both optional); Alias defaults
 // to the generated id; ID, Prefix, SecretHash and LastUsedAt are ignored.
 func (s *Store) CreateKey(ctx context.Context, k Key) (Key, string, error) {
+	nk, err := s.CreateKeyWith(ctx, k, nil, nil)
+	return nk.Key, nk.Secret, err
+}
+
+// NewKey is what CreateKeyWith created: the key, its secret (shown once,
+// never stored), and the key's own budget and rate limit when asked for.
+type NewKey struct {
+	Key    Key
+	Secret string
+	Budget *Budget
+	Limit  *Limit
+}
+
+// CreateKeyWith creates a key together with a budget and a rate limit on it
+// (either may be nil) in one transaction, so a key never exists without the
+// budget it was created with: a typo in the budget's period fails the whole
+// request instead of leaving an unbudgeted key behind. The scope of budget
+// and limit is set to the new key; see CreateKey, CreateBudget and
+// CreateLimit for the fields.
+func (s *Store) CreateKeyWith(ctx context.Context, k Key, budget *Budget, limit *Limit) (NewKey, error) {
 	secret := NewSecret(KeySecretPrefix)
 	k.ID = newID("key")
 	if k.Alias == "" {
@@ -111,12 +131,30 @@ func (s *Store) CreateKey(ctx context.Context, k Key) (Key, string, error) {
 		k.ExpiresAt = time.UnixMilli(k.ExpiresAt.UnixMilli()).UTC()
 	}
 	if err := checkKey(&k); err != nil {
-		return Key{}, "", err
+		return NewKey{}, err
+	}
+	out := NewKey{Key: k, Secret: secret}
+	if budget != nil {
+		b := *budget
+		b.ScopeKind, b.ScopeID = ScopeKey, k.ID
+		if err := s.prepareBudget(&b); err != nil {
+			return NewKey{}, err
+		}
+		out.Budget = &b
+	}
+	if limit != nil {
+		l := *limit
+		l.ScopeKind, l.ScopeID = ScopeKey, k.ID
+		if err := s.prepareLimit(&l); err != nil {
+			return NewKey{}, err
+		}
+		out.Limit = &l
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if err := resolveOwner(ctx, tx, &k); err != nil {
+		if err := resolveOwner(ctx, tx, &out.Key); err != nil {
 			return err
 		}
+		k := out.Key
 		_, err := tx.ExecContext(ctx, `INSERT INTO keys
 			(id, alias, prefix, secret_hash, user_id, team_id, expires_at, models, tags, disabled, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
@@ -128,12 +166,22 @@ func (s *Store) CreateKey(ctx context.Context, k Key) (Key, string, error) {
 		if err != nil {
 			return fmt.Errorf("store: create key: %w", err)
 		}
+		if out.Budget != nil {
+			if err := insertBudget(ctx, tx, out.Budget, k.Alias); err != nil {
+				return err
+			}
+		}
+		if out.Limit != nil {
+			if err := insertLimit(ctx, tx, out.Limit, k.Alias); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {
-		return Key{}, "", err
+		return NewKey{}, err
 	}
-	return k, secret, nil
+	return out, nil
 }
 
 func nonNil(v []string) []string {

@@ -514,6 +514,7 @@ func TestAdminKeyHash(t *testing.T) {
 	})
 }
 
+// TestBudgetWindow checks a stored budget's periods as limits enforces them.
 func TestBudgetWindow(t *testing.T) {
 	berlin, _ := time.LoadLocation("Europe/Berlin")
 	created := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -540,12 +541,74 @@ func TestBudgetWindow(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			b := store.Budget{Period: tc.period, Timezone: tc.tz, CreatedAt: created}
-			start, reset := b.Window(tc.now)
+			lb, err := b.Limits()
+			if err != nil {
+				t.Fatal(err)
+			}
+			start, reset := lb.PeriodBounds(tc.now)
 			if !start.Equal(tc.start) || !reset.Equal(tc.ress) {
-				t.Errorf("Window(%v) = %v, %v; want %v, %v", tc.now, start, reset, tc.start, tc.ress)
+				t.Errorf("PeriodBounds(%v) = %v, %v; want %v, %v", tc.now, start, reset, tc.start, tc.ress)
 			}
 		})
 	}
 }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// TestCreateKeyWith checks that a key, its budget and its rate limit are
+// created together or not at all.
+func TestCreateKeyWith(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, open storetest.Opener) {
+		s := open(t)
+		mustUser(t, s, "alice")
+
+		nk, err := s.CreateKeyWith(ctx, store.Key{Alias: "ci", UserID: "alice"},
+			&store.Budget{LimitUSDMicros: ptr[int64](5_000_000), Period: store.PeriodDay},
+			&store.Limit{RPM: 60})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if nk.Secret == "" || nk.Budget == nil || nk.Limit == nil {
+			t.Fatalf("CreateKeyWith = %+v, want a secret, a budget and a limit", nk)
+		}
+		for what, scope := range map[string][2]string{"budget": {nk.Budget.ScopeKind, nk.Budget.ScopeID},
+			"limit": {nk.Limit.ScopeKind, nk.Limit.ScopeID}} {
+			if scope != [2]string{store.ScopeKey, nk.Key.ID} {
+				t.Errorf("%s scope = %v, want key %s", what, scope, nk.Key.ID)
+			}
+		}
+		gotB, err := s.ListBudgets(ctx, store.ScopeFilter{ScopeKind: store.ScopeKey, ScopeID: "ci"})
+		if diff := cmp.Diff([]store.Budget{*nk.Budget}, gotB); err != nil || diff != "" {
+			t.Errorf("ListBudgets(key ci): %v, mismatch (-want +got):\n%s", err, diff)
+		}
+		gotL, err := s.ListLimits(ctx, store.ScopeFilter{ScopeKind: store.ScopeKey, ScopeID: "ci"})
+		if diff := cmp.Diff([]store.Limit{*nk.Limit}, gotL); err != nil || diff != "" {
+			t.Errorf("ListLimits(key ci): %v, mismatch (-want +got):\n%s", err, diff)
+		}
+
+		bad := []struct {
+			name   string
+			k      store.Key
+			budget *store.Budget
+			limit  *store.Limit
+			want   error
+		}{
+			{"bad period", store.Key{Alias: "a"}, &store.Budget{Period: "year", LimitTokens: ptr[int64](1)}, nil, store.ErrInvalid},
+			{"negative limit", store.Key{Alias: "b"}, nil, &store.Limit{RPM: -1}, store.ErrInvalid},
+			{"unknown user", store.Key{Alias: "c", UserID: "bob"}, &store.Budget{Period: "day", LimitTokens: ptr[int64](1)}, &store.Limit{RPM: 1}, store.ErrNotFound},
+			{"alias taken", store.Key{Alias: "ci"}, &store.Budget{Period: "day", LimitTokens: ptr[int64](1)}, &store.Limit{RPM: 1}, store.ErrConflict},
+		}
+		for _, tc := range bad {
+			_, err := s.CreateKeyWith(ctx, tc.k, tc.budget, tc.limit)
+			wantErr(t, "CreateKeyWith "+tc.name, err, tc.want)
+		}
+		snap, err := s.AuthSnapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(snap.Keys) != 1 || len(snap.Budgets) != 1 || len(snap.Limits) != 1 {
+			t.Errorf("after failed creations: %d keys, %d budgets, %d limits, want 1 of each",
+				len(snap.Keys), len(snap.Budgets), len(snap.Limits))
+		}
+	})
+}

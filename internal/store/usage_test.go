@@ -306,44 +306,6 @@ func TestSpendSince(t *testing.T) {
 	})
 }
 
-func TestSpendSummary(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, open storetest.Opener) {
-		f := newFixture(t, open)
-		now := base.Add(30 * time.Hour) // June 2, 06:00 UTC
-		b, err := f.s.CreateBudget(ctx, store.Budget{ScopeKind: "user", ScopeID: "bob", Period: "day",
-			LimitUSDMicros: ptr[int64](1_000_000), LimitTokens: ptr[int64](10_000)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		tb, err := f.s.CreateBudget(ctx, store.Budget{ScopeKind: "user", ScopeID: "bob", Period: "total",
-			LimitTokens: ptr[int64](1000)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		insertBatches(t, f.s, []usage.Record{
-			{RequestID: "yesterday", Time: base.Add(20 * time.Hour), UserID: f.bob.ID, CostMicros: 900_000, InputTokens: 1},
-			{RequestID: "today", Time: base.Add(25 * time.Hour), UserID: f.bob.ID, CostMicros: 600_000, InputTokens: 1000},
-		}, 10)
-		got, err := f.s.Spend(ctx, now, store.ScopeFilter{ScopeKind: "user", ScopeID: "bob"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := []store.BudgetStatus{{
-			Budget: b, PeriodStart: base.Add(24 * time.Hour), ResetsAt: base.Add(48 * time.Hour),
-			SpentUSDMicros: 600_000, SpentTokens: 1000,
-			RemainingUSDMicros: ptr[int64](400_000), RemainingTokens: ptr[int64](9000),
-			Percent: 60, Crossed: []int{50},
-		}, {
-			// A total budget counts all history; remaining never goes negative.
-			Budget: tb, SpentUSDMicros: 1_500_000, SpentTokens: 1001, RemainingTokens: ptr[int64](0),
-			Percent: 100.1, Crossed: []int{50, 80, 100},
-		}}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("Spend mismatch (-want +got):\n%s", diff)
-		}
-	})
-}
-
 func TestPurgeKeepsRollups(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, open storetest.Opener) {
 		f := newFixture(t, open)
