@@ -182,7 +182,7 @@ func New(o Options) (*Server, error) {
 	s.cut, s.cutCall = context.WithCancelCause(context.Background())
 	s.router.Store(o.Router)
 	s.mux = s.routes()
-	s.handler = o.Access.Middleware(s.canonicalPaths(s.mux), s.denyAccess)
+	s.handler = s.limitHeaders(o.Access.Middleware(s.canonicalPaths(s.mux), s.denyAccess))
 	return s, nil
 }
 
@@ -212,11 +212,13 @@ func (s *Server) denyAccess(w http.ResponseWriter, r *http.Request, d access.Dec
 // maxHeaderBytes caps a request's header block, set explicitly rather than
 // left to net/http's default (the same 1 MiB): Claude Code sends a few KB of
 // headers, and custom headers (ANTHROPIC_CUSTOM_HEADERS) and long beta lists
-// stay far below this. A request over it is answered by net/http itself, with
-// a plain-text "431 Request Header Fields Too Large" and no x-request-id or
-// error origin, before any handler runs: net/http offers no hook for that
-// answer, nor for the plain-text 400s it writes for requests it cannot parse.
-// Those are the only answers the gateway does not write itself.
+// stay far below this. The gateway answers header blocks over
+// maxHeaderBytesInFormat itself, in the door's format (limitHeaders); one
+// over this is answered by net/http, with a plain-text "431 Request Header
+// Fields Too Large" and no x-request-id or error origin, before any handler
+// runs: net/http offers no hook for that answer, nor for the plain-text 400s
+// it writes for requests it cannot parse. Those are the only answers the
+// gateway does not write itself.
 const maxHeaderBytes = 1 << 20
 
 // doorFor returns the door whose format answers a request for path outside
