@@ -78,10 +78,12 @@ func patternProblem(s string) string {
 // documentation).
 func isProbe(p string) bool { return p == "/healthz" || p == "/readyz" }
 
-// cleanPath is net/http's ServeMux cleaning: dot segments and repeated
+// CleanPath is net/http's ServeMux cleaning: dot segments and repeated
 // slashes removed, the trailing slash kept. It does not allocate when the
-// path is already clean, which is nearly always.
-func cleanPath(p string) string {
+// path is already clean, which is nearly always. The gateway uses it to
+// refuse unclean paths rather than redirect them, so the access rules and the
+// router agree on what a path is.
+func CleanPath(p string) string {
 	if p == "" {
 		return "/"
 	}

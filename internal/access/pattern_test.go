@@ -53,8 +53,8 @@ func TestCleanPath(t *testing.T) {
 		{"/..", "/"},
 	}
 	for _, tt := range tests {
-		if got := cleanPath(tt.in); got != tt.want {
-			t.Errorf("cleanPath(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := CleanPath(tt.in); got != tt.want {
+			t.Errorf("CleanPath(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

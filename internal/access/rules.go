@@ -69,7 +69,7 @@ func (rs *Rules) Check(r *http.Request) Decision {
 	d := rs.decide(r, raw, ip, malformed)
 	// A path that ServeMux would clean is checked as sent and as cleaned,
 	// so that dot segments cannot move it from one path group to another.
-	if clean := cleanPath(raw); d.Allowed && clean != raw {
+	if clean := CleanPath(raw); d.Allowed && clean != raw {
 		if d2 := rs.decide(r, clean, ip, malformed); !d2.Allowed {
 			d2.Reason = "path cleaned to " + strconv.Quote(clean) + ": " + d2.Reason
 			return d2

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -240,8 +239,8 @@ func doorFor(path string) door {
 func (s *Server) canonicalPaths(next http.Handler) http.Handler {
 	a, b := s.handle(anthropicDoor{}, notCanonical), s.handle(bedrockDoor{}, notCanonical)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodConnect && cleanPath(r.URL.Path) != r.URL.Path {
-			if _, ok := doorFor(cleanPath(r.URL.Path)).(bedrockDoor); ok {
+		if r.Method != http.MethodConnect && access.CleanPath(r.URL.Path) != r.URL.Path {
+			if _, ok := doorFor(access.CleanPath(r.URL.Path)).(bedrockDoor); ok {
 				b.ServeHTTP(w, r)
 			} else {
 				a.ServeHTTP(w, r)
@@ -254,24 +253,9 @@ func (s *Server) canonicalPaths(next http.Handler) http.Handler {
 
 func notCanonical(w http.ResponseWriter, r *http.Request, x *exchange) error {
 	return apierror.Client(http.StatusNotFound, apierror.TypeNotFound,
-		"no route for %s %s: the path is not in canonical form (the gateway does not redirect; send %s)", r.Method, r.URL.Path, cleanPath(r.URL.Path))
+		"no route for %s %s: the path is not in canonical form (the gateway does not redirect; send %s)", r.Method, r.URL.Path, access.CleanPath(r.URL.Path))
 }
 
-// cleanPath is the canonical form of p as ServeMux computes it: path.Clean,
-// keeping a trailing slash.
-func cleanPath(p string) string {
-	if p == "" {
-		return "/"
-	}
-	if p[0] != '/' {
-		p = "/" + p
-	}
-	np := path.Clean(p)
-	if p[len(p)-1] == '/' && np != "/" {
-		np += "/"
-	}
-	return np
-}
 
 // HTTPServer returns an http.Server for this handler with timeouts fit for
 // streaming: a short header timeout, and no read or write timeout, because a
