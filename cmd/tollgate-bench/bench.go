@@ -57,6 +57,8 @@ func (o options) phases() []phase {
 // targetResult is one target's figures in one phase.
 type targetResult struct {
 	Sent, OK, Errors int
+	// FirstError is why the first failed call failed.
+	FirstError string
 	// Wall is the time the target was driven (the sum of its slices).
 	Wall time.Duration
 	// Latency is to the last byte, FirstByte to the first byte of the body.
@@ -173,7 +175,7 @@ func bench(ctx context.Context, o options, progress io.Writer) (rep *report, err
 			sent := closedLoop(ctx, targets[name], newCall(o.Model, o.MaxTokens, stream), stream, 4, 30*time.Second, o.Warmup/len(o.Stream)+1, &s)
 			rep.Warmup[name] += len(s.latency)
 			if s.errors > 0 {
-				return nil, fmt.Errorf("warm-up: %s: %d of %d calls failed", name, s.errors, sent)
+				return nil, fmt.Errorf("warm-up: %s: %d of %d calls failed, the first: %s", name, s.errors, sent, s.firstError)
 			}
 		}
 	}
@@ -205,9 +207,9 @@ func bench(ctx context.Context, o options, progress io.Writer) (rep *report, err
 				totals[name].Calls += r.OK
 			}
 		}
-		for _, t := range pr.Targets {
-			if t.Errors > 0 {
-				fmt.Fprintf(progress, "  %d calls failed\n", t.Errors)
+		for _, name := range targetNames {
+			if t := pr.Targets[name]; t.Errors > 0 {
+				fmt.Fprintf(progress, "  %s: %d calls failed, the first: %s\n", name, t.Errors, t.FirstError)
 			}
 		}
 	}
@@ -301,7 +303,7 @@ func runPhase(ctx context.Context, o options, ph phase, targets map[string]*targ
 	}
 	for name, s := range all {
 		tr := pr.Targets[name]
-		tr.OK, tr.Errors = len(s.latency), s.errors
+		tr.OK, tr.Errors, tr.FirstError = len(s.latency), s.errors, s.firstError
 		tr.Latency, tr.FirstByte = percentilesOf(s.latency), percentilesOf(s.firstByte)
 	}
 	return pr, nil
@@ -335,7 +337,10 @@ const simAPIKey = "tollgate-bench-sim-key"
 // returned too, for the caller to stop.
 func startServers(ctx context.Context, o options, bins binaries, dir, cpus string, progress io.Writer) (*servers, error) {
 	st := &servers{idleRSS: map[string]int64{}}
-	logDir := filepath.Join(dir, "logs")
+	logDir := o.LogDir
+	if logDir == "" {
+		logDir = filepath.Join(dir, "logs")
+	}
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return st, err
 	}

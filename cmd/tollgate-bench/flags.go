@@ -42,6 +42,10 @@ type options struct {
 	// BinDir holds prebuilt tollgate, bedrock-sim and tollgate-bench
 	// binaries; empty means build them from the module.
 	BinDir string
+	// LogDir, when set, keeps the servers' stdout and stderr there;
+	// otherwise they go to a temporary directory removed after a
+	// successful run.
+	LogDir string
 	// UpstreamAuth is how the gateway authenticates to the simulator:
 	// "bearer" (a Bedrock API key, what the proxy sends too) or "sigv4".
 	UpstreamAuth string
@@ -88,6 +92,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	warmup := fs.Int("warmup", -1, "unmeasured calls per target before the first phase (default: the preset's)")
 	pin := fs.String("pin", "", "pin with taskset: `SERVERS:LOAD` CPU lists, e.g. 0:1 (servers on CPU 0, load generator on CPU 1)")
 	binDir := fs.String("bin", "", "`dir`ectory with prebuilt tollgate, bedrock-sim and tollgate-bench (default: go build them)")
+	logDir := fs.String("logs", "", "keep the servers' logs in `dir` (default: a temporary directory, removed after a successful run)")
 	upAuth := fs.String("upstream-auth", "bearer", "`auth` the gateway uses toward the simulator: bearer (as the proxy) or sigv4")
 	model := fs.String("model", "global.anthropic.claude-sonnet-4-5-20250929-v1:0", "Bedrock model `id` in the request path")
 	maxTokens := fs.Int("max-tokens", 64, "max_tokens of the request")
@@ -149,6 +154,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	}
 	o.Pin = *pin
 	o.BinDir = *binDir
+	o.LogDir = *logDir
 	switch *upAuth {
 	case "bearer", "sigv4":
 	default:

@@ -60,6 +60,8 @@ func newCall(model string, maxTokens int, stream bool) call {
 type result struct {
 	Latency, FirstByte time.Duration
 	OK                 bool
+	// Why says what went wrong when !OK.
+	Why string
 }
 
 // do sends c to t and reads the whole answer into buf. A call is OK when the
@@ -67,7 +69,7 @@ type result struct {
 func (t *target) do(ctx context.Context, c call, stream bool, start time.Time, buf *bytes.Buffer) result {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+c.path, bytes.NewReader(c.body))
 	if err != nil {
-		return result{Latency: time.Since(start)}
+		return result{Latency: time.Since(start), Why: err.Error()}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
@@ -77,7 +79,7 @@ func (t *target) do(ctx context.Context, c call, stream bool, start time.Time, b
 	req.Header.Set("Authorization", "Bearer "+t.key)
 	resp, err := t.client.Do(req)
 	if err != nil {
-		return result{Latency: time.Since(start)}
+		return result{Latency: time.Since(start), Why: err.Error()}
 	}
 	defer resp.Body.Close()
 	buf.Reset()
@@ -95,15 +97,19 @@ func (t *target) do(ctx context.Context, c call, stream bool, start time.Time, b
 			break
 		}
 		if err != nil {
-			return result{Latency: time.Since(start), FirstByte: first}
+			return result{Latency: time.Since(start), FirstByte: first, Why: "reading the body: " + err.Error()}
 		}
 	}
-	lat := time.Since(start)
-	ok := resp.StatusCode == http.StatusOK && buf.Len() > 0
-	if stream && bytes.Contains(buf.Bytes(), []byte(":exception-type")) {
-		ok = false
+	r := result{Latency: time.Since(start), FirstByte: first, OK: true}
+	switch {
+	case resp.StatusCode != http.StatusOK:
+		r.OK, r.Why = false, fmt.Sprintf("%s: %.200s", resp.Status, buf.Bytes())
+	case buf.Len() == 0:
+		r.OK, r.Why = false, "empty body"
+	case stream && bytes.Contains(buf.Bytes(), []byte(":exception-type")):
+		r.OK, r.Why = false, "exception frame in the stream"
 	}
-	return result{Latency: lat, FirstByte: first, OK: ok}
+	return r
 }
 
 // samples collects the results of one target in one phase.
@@ -112,6 +118,8 @@ type samples struct {
 	latency   []time.Duration
 	firstByte []time.Duration
 	errors    int
+	// firstError is the first failure's reason, for the progress log.
+	firstError string
 }
 
 func (s *samples) add(rs []result) {
@@ -119,6 +127,9 @@ func (s *samples) add(rs []result) {
 	defer s.mu.Unlock()
 	for _, r := range rs {
 		if !r.OK {
+			if s.errors == 0 {
+				s.firstError = r.Why
+			}
 			s.errors++
 			continue
 		}
@@ -196,14 +207,14 @@ func openLoop(ctx context.Context, t *target, c call, stream bool, rate int, d t
 			select {
 			case <-time.After(wait):
 			case <-ctx.Done():
-				into.add([]result{{}})
+				into.add([]result{{Why: "not sent: " + ctx.Err().Error()}})
 				continue
 			}
 		}
 		select {
 		case sem <- struct{}{}:
 		default:
-			into.add([]result{{}}) // too many in flight: the target has stalled
+			into.add([]result{{Why: "not sent: too many calls in flight"}}) // the target has stalled
 			continue
 		}
 		wg.Add(1)
