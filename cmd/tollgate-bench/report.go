@@ -32,7 +32,7 @@ func (r *report) writeMarkdown(w io.Writer) error {
 	var b strings.Builder
 	m := r.Machine
 	fmt.Fprintf(&b, "## tollgate-bench, %s\n\n", r.Started.UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(&b, "- Command: `go run ./cmd/tollgate-bench %s`\n", strings.Join(r.Opts.Args, " "))
+	fmt.Fprintf(&b, "- Command: `%s`\n", strings.Join(append([]string{"go run ./cmd/tollgate-bench"}, r.Opts.Args...), " "))
 	fmt.Fprintf(&b, "- Machine: %d CPUs (%s), %s RAM, Linux %s, %s\n", m.CPUs, m.CPUModel, m.MemTotal, m.Kernel, m.GoVer)
 	fmt.Fprintf(&b, "- Load average (1, 5, 15 min): %s at start, %s at end\n", r.LoadAvg[0], r.LoadAvg[1])
 	if r.Pinned != "" {
