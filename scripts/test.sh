@@ -49,4 +49,5 @@ log "go test"
 # CI=true makes every suite that needs a service fail, never skip, when the
 # service is missing. -race: the gateway is concurrent everywhere (streams,
 # reservations, the usage writer); the race detector runs on every CI run.
-CI=true go test -race -count=1 -timeout 30m ./...
+# TOLLGATE_BENCH_SMOKE: the benchmark harness runs end to end at its smallest size.
+CI=true TOLLGATE_BENCH_SMOKE=1 go test -race -count=1 -timeout 30m ./...
