@@ -67,7 +67,13 @@ type ccResult struct {
 // /dev/null.
 func runClaude(t *testing.T, g *gateway, m mode, key string, args ...string) ccResult {
 	t.Helper()
-	bin := requireEnv(t, "TOLLGATE_TEST_CLAUDE")
+	return runClaudeBin(t, requireEnv(t, "TOLLGATE_TEST_CLAUDE"), g, m, key, args...)
+}
+
+// runClaudeBin is runClaude with the CLI at bin, for scenarios that need
+// another pinned version.
+func runClaudeBin(t *testing.T, bin string, g *gateway, m mode, key string, args ...string) ccResult {
+	t.Helper()
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + t.TempDir(),

@@ -80,10 +80,13 @@ type gateway struct {
 // newGateway builds and starts a gateway with one access rule: the API paths
 // of both front doors are open only to requests carrying the access header,
 // from any address (no CIDR, so loopback is not allowed by network).
-func newGateway(t *testing.T) *gateway {
+//
+// opts are applied after those, so that a further WithMiddleware wraps the
+// handler inside the request counter.
+func newGateway(t *testing.T, opts ...testutil.Option) *gateway {
 	t.Helper()
 	g := &gateway{}
-	g.Harness = testutil.Start(t,
+	g.Harness = testutil.Start(t, append([]testutil.Option{
 		testutil.WithConfig(func(c *config.Config) {
 			c.Access = access.Config{Rules: []access.Rule{{
 				Name:        "api",
@@ -91,7 +94,7 @@ func newGateway(t *testing.T) *gateway {
 				AllowHeader: &access.Header{Name: accessHeader, Secrets: []string{accessSecret}},
 			}}}
 		}),
-		testutil.WithMiddleware(g.count))
+		testutil.WithMiddleware(g.count)}, opts...)...)
 	feed, cancel := g.Gateway.Writer.Subscribe()
 	t.Cleanup(cancel)
 	g.feed = feed

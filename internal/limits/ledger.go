@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/bits"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -423,6 +424,21 @@ func (l *Ledger) Remaining(scopes []Scope) (BudgetStatus, bool) {
 		}
 	}
 	return best, found
+}
+
+// Covering returns the status of every budget covering any of scopes,
+// ordered by id, for answers that describe each of them (the spend headers
+// Claude Code reads pick the one nearest its limit themselves).
+func (l *Ledger) Covering(scopes []Scope) []BudgetStatus {
+	var buf [8]*account
+	accts := l.snap.Load().collect(buf[:0], scopes)
+	now := l.now()
+	out := make([]BudgetStatus, 0, len(accts))
+	for _, a := range accts {
+		out = append(out, a.status(now))
+	}
+	slices.SortFunc(out, func(x, y BudgetStatus) int { return strings.Compare(x.Budget.ID, y.Budget.ID) })
+	return out
 }
 
 func (a *account) status(now time.Time) BudgetStatus {

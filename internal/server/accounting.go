@@ -43,6 +43,10 @@ type account struct {
 	// a stream, to estimate output tokens when a stream is cut before its
 	// final usage arrives.
 	deltaBytes int64
+	// spendHeaders is set when the answer tells the client about its
+	// budget (spendheaders.go); the upstream's own rate-limit headers are
+	// then dropped.
+	spendHeaders bool
 }
 
 // scopesOf lists the budget and rate-limit scopes a principal's calls count
@@ -145,9 +149,10 @@ func (s *Server) admit(r *http.Request, x *exchange, p keys.Principal, rt router
 		res, err := s.opts.Ledger.Reserve(a.scopes, worst)
 		if err != nil {
 			s.reject("budget")
-			return apierror.Client(http.StatusTooManyRequests, apierror.TypeRateLimit, "%s", err.Error()).NoRetry()
+			return s.overBudget(x, err)
 		}
 		a.res = res
+		s.setSpendHeaders(x, a)
 		if st, ok := s.opts.Ledger.Remaining(a.scopes); ok {
 			h := x.w.Header()
 			if st.Budget.LimitMicros > 0 {

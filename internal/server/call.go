@@ -17,6 +17,7 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/metrics"
 	"github.com/tollgate-gw/tollgate/internal/provider"
 	"github.com/tollgate-gw/tollgate/internal/router"
+	"github.com/tollgate-gw/tollgate/internal/spend"
 )
 
 // callSpec is a Messages call as a front door decoded it.
@@ -135,6 +136,9 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, x *exchange, s
 		return err
 	}
 	for k, v := range res.resp.Header {
+		if x.acct != nil && x.acct.spendHeaders && spend.IsRateLimitHeader(k) {
+			continue // the budget headers describe this caller; the upstream's, the gateway's account
+		}
 		w.Header()[k] = v
 	}
 	if !spec.stream {

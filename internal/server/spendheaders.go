@@ -1,0 +1,44 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/tollgate-gw/tollgate/internal/apierror"
+	"github.com/tollgate-gw/tollgate/internal/limits"
+	"github.com/tollgate-gw/tollgate/internal/spend"
+)
+
+// setSpendHeaders tells a client of the Anthropic door how much of its
+// tightest budget it has used (package spend), so that Claude Code warns at
+// 75 % and 95 % before the cap stops it. The Bedrock door does not: Bedrock
+// clients never read these headers.
+func (s *Server) setSpendHeaders(x *exchange, a *account) {
+	if _, ok := x.door.(anthropicDoor); !ok || s.opts.Ledger == nil {
+		return
+	}
+	l, ok := spend.Nearest(s.opts.Ledger.Covering(a.scopes), a.res.Worst())
+	if !ok {
+		return
+	}
+	spend.SetAllowed(x.w.Header(), l)
+	a.spendHeaders = true
+}
+
+// overBudget is the refusal of a call its budget cannot cover: a 429 that
+// Claude Code must not retry (it would retry up to ten times over minutes).
+// On the Anthropic door it is the billing_error with the spend headers at
+// the cap, which makes Claude Code print the message as it is, where it
+// otherwise prefixes a gateway's 429 with "Server is temporarily limiting
+// requests (not your usage limit)". The Bedrock door keeps the plain
+// rate_limit_error, which Bedrock clients map to a throttling error.
+func (s *Server) overBudget(x *exchange, err error) error {
+	var ob *limits.OverBudgetError
+	if _, ok := x.door.(anthropicDoor); !ok || !errors.As(err, &ob) {
+		return apierror.Client(http.StatusTooManyRequests, apierror.TypeRateLimit, "%s", err.Error()).NoRetry()
+	}
+	e := apierror.Client(http.StatusTooManyRequests, apierror.TypeBilling, "%s", err.Error()).NoRetry()
+	e.RetryAfter = spend.RetryAfter(ob, x.start)
+	spend.SetRejected(x.w.Header(), ob)
+	return e
+}
