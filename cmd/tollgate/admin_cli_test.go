@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tollgate-gw/tollgate/internal/admin"
 )
 
 var secretRE = regexp.MustCompile(`export ANTHROPIC_API_KEY=(\S+)`)
@@ -197,10 +199,10 @@ func TestUsageAndSpend(t *testing.T) {
 	}
 
 	// The usage writer flushes every 10 ms; wait until every call is counted.
-	var resp usageResponse
+	var resp admin.UsageResponse
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp = usageResponse{}
+		resp = admin.UsageResponse{}
 		if err := json.Unmarshal([]byte(mustCLI(t, "usage", "--by", "user", "--json")), &resp); err != nil {
 			t.Fatal(err)
 		}
@@ -323,4 +325,44 @@ func TestFormatting(t *testing.T) {
 			t.Errorf("money(%d) = %q, want %q", c.micros, got, c.money)
 		}
 	}
+}
+
+// TestUpdateCommands changes a key, a budget and a limit in place, and
+// checks that budgets create still takes the old --usd and --tokens.
+func TestUpdateCommands(t *testing.T) {
+	startGateway(t)
+	mustCLI(t, "users", "create", "alice")
+	mustCLI(t, "teams", "create", "platform")
+	createKey(t, "--alias", "ci", "--user", "alice", "--models", "claude-haiku-4-5", "--expires", "30d")
+
+	wantContains(t, "keys update", mustCLI(t, "keys", "update", "ci", "--alias", "ci-2", "--user", "none", "--team", "platform",
+		"--models", "all", "--tags", "env=ci", "--expires", "never"),
+		`Updated key "ci-2"`, "team platform;", "models: all", "tags: env=ci", "expires: never")
+	if _, _, err := cli(t, "keys", "update", "ci-2"); err == nil || !strings.Contains(err.Error(), "give at least one") {
+		t.Errorf("keys update without flags: %v", err)
+	}
+
+	_, stderr, err := cli(t, "budgets", "create", "--key", "ci-2", "--usd", "10", "--tokens", "1000", "--period", "day")
+	if err != nil || !strings.Contains(stderr, "deprecated") || !strings.Contains(stderr, "--budget-usd") {
+		t.Errorf("budgets create --usd: err %v, stderr %q; want it accepted with a deprecation note", err, stderr)
+	}
+	var bl admin.BudgetsResponse
+	json.Unmarshal([]byte(mustCLI(t, "budgets", "list", "--key", "ci-2", "--json")), &bl)
+	if len(bl.Budgets) != 1 || bl.Budgets[0].LimitUSDMicros == nil || *bl.Budgets[0].LimitUSDMicros != 10_000_000 {
+		t.Fatalf("budgets list --json = %+v", bl)
+	}
+	id := bl.Budgets[0].ID
+	wantContains(t, "budgets update", mustCLI(t, "budgets", "update", id, "--budget-usd", "25.5", "--budget-tokens", "0",
+		"--period", "week", "--thresholds", "80,100"),
+		"$25.50 per week (UTC) for key ci-2; alerts at 80%,100%")
+	wantContains(t, "budgets update --thresholds ''", mustCLI(t, "budgets", "update", id, "--thresholds", ""), "alerts at 50%,80%,100%")
+
+	mustCLI(t, "limits", "create", "--key", "ci-2", "--rpm", "10", "--concurrent", "2")
+	var ll admin.LimitsResponse
+	json.Unmarshal([]byte(mustCLI(t, "limits", "list", "--json")), &ll)
+	if len(ll.Limits) != 1 {
+		t.Fatalf("limits list --json = %+v", ll)
+	}
+	wantContains(t, "limits update", mustCLI(t, "limits", "update", ll.Limits[0].ID, "--rpm", "20", "--concurrent", "0"),
+		"20 requests/min for key ci-2")
 }

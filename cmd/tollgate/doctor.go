@@ -15,6 +15,10 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tollgate-gw/tollgate/internal/adminclient"
 )
 
 // tollgate doctor checks, hop by hop, the path a Claude Code call takes with
@@ -95,32 +99,43 @@ type doctor struct {
 	count  *exchangeResult // Bedrock mode: count-tokens, which checks key and route at once
 }
 
-// runDoctor is `tollgate doctor`: it reads the environment as Claude Code
-// does and returns an error (exit code 1) unless every check passes.
-func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("doctor", "doctor [--model NAME] [--verbose]", stderr)
-	verbose := fs.Bool("verbose", false, "print each request with its x-request-id, to look up in the gateway's log")
-	model := fs.String("model", "", "model of the one-token call (default $ANTHROPIC_MODEL, else $ANTHROPIC_DEFAULT_HAIKU_MODEL, else "+defaultDoctorModel+")")
-	timeout := fs.Duration("timeout", 60*time.Second, "how long to wait for each answer")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return flagErr(err)
+func newDoctorCmd() *cobra.Command {
+	var (
+		verbose bool
+		model   string
+		timeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "doctor [--model NAME] [--verbose]",
+		Short: "Check each hop of a Claude Code call from here",
+		Long: `Check, hop by hop, the path a Claude Code call takes with this environment:
+the client configuration (the variables Claude Code reads), the gateway
+(reachable, access rule, key, model route), then upstream (a one-token call).
+It stops at the first hop that fails and says what to change. Exit code 1
+unless every check passes.`,
+		Example: `  tollgate doctor
+  tollgate doctor --model claude-sonnet-4-5 --verbose`,
+		Args: noArgs,
 	}
-	if err := wantArgs("doctor", pos); err != nil {
-		return err
+	fs := cmd.Flags()
+	fs.BoolVar(&verbose, "verbose", false, "print each request with its x-request-id, to look up in the gateway's log")
+	fs.StringVar(&model, "model", "", "model of the one-token call (default $ANTHROPIC_MODEL, else $ANTHROPIC_DEFAULT_HAIKU_MODEL, else "+defaultDoctorModel+")")
+	fs.DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for each answer")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		tr := http.DefaultTransport.(*http.Transport).Clone() // HTTPS_PROXY is honoured, as by Claude Code
+		d := &doctor{
+			out: cmd.OutOrStdout(), verbose: verbose, getenv: os.Getenv, timeout: timeout, model: model,
+			hc: &http.Client{
+				Transport: tr,
+				// A redirect is reported, not followed: the base URL should
+				// name the gateway itself, and clients may not carry a POST
+				// and its body across a redirect.
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+			},
+		}
+		return d.run(cmd.Context())
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone() // HTTPS_PROXY is honoured, as by Claude Code
-	d := &doctor{
-		out: stdout, verbose: *verbose, getenv: os.Getenv, timeout: *timeout, model: *model,
-		hc: &http.Client{
-			Transport: tr,
-			// A redirect is reported, not followed: the base URL should
-			// name the gateway itself, and clients may not carry a POST
-			// and its body across a redirect.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-	}
-	return d.run(ctx)
+	return cmd
 }
 
 func (d *doctor) run(ctx context.Context) error {
@@ -437,7 +452,7 @@ func (d *doctor) send(ctx context.Context, method, path string, body []byte, tim
 	r := &exchangeResult{method: method, path: path, status: resp.StatusCode, header: resp.Header, body: raw,
 		latency: time.Since(start), requestID: resp.Header.Get("x-request-id"), origin: resp.Header.Get("x-tollgate-error-origin")}
 	if resp.StatusCode/100 != 2 {
-		e := errorFromResponse(resp, raw)
+		e := adminclient.ErrorFrom(resp, raw)
 		r.errType, r.message = e.Type, e.Message
 		if x := resp.Header.Get("X-Amzn-ErrorType"); x != "" {
 			r.errType = x

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +10,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/tollgate-gw/tollgate/internal/config"
 	"github.com/tollgate-gw/tollgate/internal/server"
@@ -45,31 +45,39 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "config file (YAML); default $TOLLGATE_CONFIG, else built-in defaults")
-	listen := fs.String("listen", "", "listen address, overriding the config's listen")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
+func newServeCmd() *cobra.Command {
+	var cfgPath, listen string
+	cmd := &cobra.Command{
+		Use:   "serve [--config FILE] [--listen ADDR]",
+		Short: "Run the gateway",
+		Long: `Run the gateway with the config file named by --config or $TOLLGATE_CONFIG, or
+the built-in defaults: listen on 127.0.0.1:4000, data in ./tollgate-data, Claude
+on Bedrock in $AWS_REGION with the default AWS credential chain. At the first
+start of a database without $TOLLGATE_ADMIN_KEY it prints a new admin key, once.`,
+		Example: `  tollgate serve
+  tollgate serve --config /etc/tollgate/tollgate.yaml
+  TOLLGATE_CONFIG=tollgate.yaml tollgate serve --listen 0.0.0.0:4000`,
+		Args: noArgs,
+	}
+	cmd.Flags().StringVar(&cfgPath, "config", "", "config file (YAML); default $TOLLGATE_CONFIG, else built-in defaults")
+	cmd.Flags().StringVar(&listen, "listen", "", "listen address, overriding the config's listen")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg, source, err := loadConfig(cfgPath)
+		if err != nil {
+			return err
 		}
-		return err
+		if listen != "" {
+			cfg.Listen = listen
+		}
+		// Defaults come from the environment (AWS_REGION) and flags override the
+		// file, so validate what will actually run.
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+		log := newLogger(cmd.ErrOrStderr(), cfg.Log.Level, cfg.Log.Format)
+		return serve(cmd.Context(), cfg, source, log, server.BuildOptions{}, cmd.OutOrStdout(), nil)
 	}
-	cfg, source, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	if *listen != "" {
-		cfg.Listen = *listen
-	}
-	// Defaults come from the environment (AWS_REGION) and flags override the
-	// file, so validate what will actually run.
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	log := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
-	return serve(ctx, cfg, source, log, server.BuildOptions{}, stdout, nil)
+	return cmd
 }
 
 // serve builds the gateway from cfg, prints what it serves and runs until ctx
@@ -110,25 +118,31 @@ func serve(ctx context.Context, cfg *config.Config, source string, log *slog.Log
 	return err
 }
 
-func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "config file (YAML); default $TOLLGATE_CONFIG, else built-in defaults")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
+func newCheckCmd() *cobra.Command {
+	var cfgPath string
+	cmd := &cobra.Command{
+		Use:   "check [--config FILE]",
+		Short: "Validate a config file and print what it would serve",
+		Long: `Validate the config file named by --config or $TOLLGATE_CONFIG (or the built-in
+defaults) as serve would, report every problem with its line, and print the
+routes, keys and providers it would serve.`,
+		Example: `  tollgate check --config tollgate.yaml
+  TOLLGATE_CONFIG=/etc/tollgate/tollgate.yaml tollgate check`,
+		Args: noArgs,
+	}
+	cmd.Flags().StringVar(&cfgPath, "config", "", "config file (YAML); default $TOLLGATE_CONFIG, else built-in defaults")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg, source, err := loadConfig(cfgPath)
+		if err != nil {
+			return err
 		}
-		return err
+		if missing := missingKeyVars(cfg); len(missing) > 0 {
+			return fmt.Errorf("config: %s: %s", source, strings.Join(missing, "; "))
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "config: %s: OK\n%s\n", source, strings.TrimRight(cfg.Describe(), "\n"))
+		return nil
 	}
-	cfg, source, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	if missing := missingKeyVars(cfg); len(missing) > 0 {
-		return fmt.Errorf("config: %s: %s", source, strings.Join(missing, "; "))
-	}
-	fmt.Fprintf(stdout, "config: %s: OK\n%s\n", source, strings.TrimRight(cfg.Describe(), "\n"))
-	return nil
+	return cmd
 }
 
 // missingKeyVars lists the API-key environment variables the config names
