@@ -90,7 +90,9 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) error
 	bo := server.BuildOptions{Credentials: map[string]aws.CredentialsProvider{
 		"bedrock": credentials.NewStaticCredentialsProvider(akid, secret, ""),
 	}}
-	return serve(ctx, cfg, "tollgate demo (Bedrock simulator at http://"+sln.Addr().String()+")", log, bo, stderr, func(addr string) {
+	// stdout is the settings to paste, and nothing else; what the gateway
+	// says about itself goes with the logs to stderr.
+	return serve(ctx, cfg, "tollgate demo (Bedrock simulator at http://"+sln.Addr().String()+")", log, bo, stderr, func(addr, adminKey string) {
 		base := "http://" + addr
 		fmt.Fprintf(stdout, `
 # Tollgate demo is running: gateway %[1]s -> Bedrock simulator. Ctrl-C stops it.
@@ -105,8 +107,11 @@ export CLAUDE_CODE_SKIP_BEDROCK_AUTH=1
 export AWS_REGION=%[3]s
 export ANTHROPIC_CUSTOM_HEADERS='x-api-key: %[2]s'
 
+# The admin CLI (tollgate keys, users, budgets, usage, spend) against this demo:
+export TOLLGATE_URL=%[1]s TOLLGATE_ADMIN_KEY=%[4]s
+
 # The simulator answers deterministically; put markers in your prompt to script it,
 # e.g. claude -p 'run it [[sim:tool Bash {"command":"echo hi"}]]' --allowedTools Bash
-`, base, *key, region)
+`, base, *key, region, adminKey)
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -87,6 +88,18 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(out.String(), "CLAUDE_CODE_USE_BEDROCK=1") {
 		t.Errorf("demo output lacks the Bedrock-mode lines:\n%s", out.String())
 	}
+	// The admin CLI works with the exported settings, on the port that
+	// --listen chose.
+	m := regexp.MustCompile(`(?m)^export TOLLGATE_URL=(\S+) TOLLGATE_ADMIN_KEY=(tga-\S+)$`).FindStringSubmatch(out.String())
+	if m == nil || m[1] != base {
+		t.Fatalf("demo stdout lacks export TOLLGATE_URL=%s TOLLGATE_ADMIN_KEY=…:\n%s", base, out.String())
+	}
+	t.Setenv("TOLLGATE_URL", m[1])
+	t.Setenv("TOLLGATE_ADMIN_KEY", m[2])
+	wantContains(t, "keys list against the demo", mustCLI(t, "keys", "list"), "No keys")
+	if strings.Contains(errb.String(), m[2]) {
+		t.Errorf("demo printed the admin key among its logs on stderr")
+	}
 	req, _ := http.NewRequest(http.MethodPost, base+"/v1/messages", strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":20,"messages":[{"role":"user","content":"hi"}]}`))
 	req.Header.Set("x-api-key", key)
 	req.Header.Set("Content-Type", "application/json")
@@ -107,6 +120,26 @@ func TestDemo(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("demo did not stop after cancel")
+	}
+}
+
+// TestServeBindsBeforeState: with its port taken, serve fails before it
+// creates the data directory or the database.
+func TestServeBindsBeforeState(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := filepath.Join(t.TempDir(), "data")
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfg, []byte("data_dir: "+dir+"\n"), 0o600)
+	_, _, err = cli(t, "serve", "--config", cfg, "--listen", busy.Addr().String())
+	if err == nil || !strings.Contains(err.Error(), "listen on "+busy.Addr().String()) {
+		t.Fatalf("serve on a busy port = %v, want a listen error", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("serve on a busy port left %s behind (stat: %v)", dir, err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -80,42 +81,63 @@ start of a database without $TOLLGATE_ADMIN_KEY it prints a new admin key, once.
 	return cmd
 }
 
-// serve builds the gateway from cfg, prints what it serves and runs until ctx
-// ends. ready, if set, is called with the bound address once it listens.
-func serve(ctx context.Context, cfg *config.Config, source string, log *slog.Logger, bo server.BuildOptions, stdout io.Writer, ready func(addr string)) error {
+// serve binds cfg's listen addresses, builds the gateway from cfg, prints
+// what it serves on info and runs until ctx ends. The listeners come first:
+// a busy port or a bad address must fail before the data directory is
+// created, the database opened or migrated, or an admin key minted for a
+// gateway that never ran. ready, if set, is called once the gateway
+// listens, with the bound address and the admin key — the new one printed
+// at the first start of a database, else $TOLLGATE_ADMIN_KEY — and then the
+// admin key is left to ready to print.
+func serve(ctx context.Context, cfg *config.Config, source string, log *slog.Logger, bo server.BuildOptions, info io.Writer, ready func(addr, adminKey string)) error {
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	defer ln.Close() // after a failed build; Serve closes it otherwise
+	var mln net.Listener
+	if cfg.Metrics.Listen != "" {
+		if mln, err = net.Listen("tcp", cfg.Metrics.Listen); err != nil {
+			return fmt.Errorf("metrics listen on %s: %w", cfg.Metrics.Listen, err)
+		}
+		defer mln.Close()
+	}
 	bo.Build = build
 	gw, err := server.FromConfig(ctx, cfg, log, bo)
 	if err != nil {
 		return err
 	}
-	if cfg.Metrics.Listen != "" {
-		mln, err := net.Listen("tcp", cfg.Metrics.Listen)
-		if err != nil {
-			gw.Close(ctx)
-			return fmt.Errorf("metrics listen on %s: %w", cfg.Metrics.Listen, err)
-		}
+	if mln != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", gw.Server.MetricsHandler())
 		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go ms.Serve(mln)
 		defer ms.Close()
-		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", mln.Addr())
+		fmt.Fprintf(info, "metrics on http://%s/metrics\n", mln.Addr())
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		gw.Close(ctx)
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
-	}
-	fmt.Fprintf(stdout, "tollgate %s serving on %s://%s\nconfig: %s\n%s\n", build.Version, gw.Scheme(), ln.Addr(), source, strings.TrimRight(cfg.Describe(), "\n"))
-	if gw.AdminSecret != "" {
-		fmt.Fprintf(stdout, "\nA new admin key was created for this database. It is shown only this once; keep it:\n\n    export TOLLGATE_ADMIN_KEY=%s\n\n(or set TOLLGATE_ADMIN_KEY before starting to choose your own)\n\n", gw.AdminSecret)
-	}
+	fmt.Fprintf(info, "tollgate %s serving on %s://%s\nconfig: %s\n%s\n", build.Version, gw.Scheme(), ln.Addr(), source, strings.TrimRight(cfg.Describe(), "\n"))
 	if ready != nil {
-		ready(ln.Addr().String())
+		key := gw.AdminSecret
+		if key == "" {
+			key = os.Getenv("TOLLGATE_ADMIN_KEY")
+		}
+		ready(ln.Addr().String(), key)
+	} else if gw.AdminSecret != "" {
+		fmt.Fprintf(info, "\nA new admin key was created for this database. It is shown only this once; keep it:\n\n    export TOLLGATE_URL=%s://%s TOLLGATE_ADMIN_KEY=%s\n\n(or set TOLLGATE_ADMIN_KEY before starting to choose your own)\n\n", gw.Scheme(), advertised(ln.Addr()), gw.AdminSecret)
 	}
 	err = gw.Serve(ctx, ln)
 	log.Info("tollgate stopped")
 	return err
+}
+
+// advertised is the address a client on this host dials for a listener:
+// an unspecified address (0.0.0.0, ::) becomes loopback.
+func advertised(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return addr.String()
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
 }
 
 func newCheckCmd() *cobra.Command {
