@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -141,44 +142,177 @@ func advertised(addr net.Addr) string {
 }
 
 func newCheckCmd() *cobra.Command {
-	var cfgPath string
+	var (
+		cfgPath        string
+		asJSON, strict bool
+	)
 	cmd := &cobra.Command{
-		Use:   "check [--config FILE]",
+		Use:   "check [--config FILE] [--strict] [--json]",
 		Short: "Validate a config file and print what it would serve",
 		Long: `Validate the config file named by --config or $TOLLGATE_CONFIG (or the built-in
-defaults) as serve would, report every problem with its line, and print the
-routes, keys and providers it would serve.`,
+defaults) as serve would, and report every problem of the file in one run, each
+with its line, then print the routes, keys and providers it would serve.
+
+Errors are problems of the file itself. Warnings are environment variables that
+are not set here — ${VAR} references and providers' api_key_env — which serve
+needs but a workstation or a CI job without the deployment's secrets lacks;
+check fails on them only with --strict, which is for where the real environment
+is (the host, the deploy job). The exit code is 1 when check fails.`,
 		Example: `  tollgate check --config tollgate.yaml
-  TOLLGATE_CONFIG=/etc/tollgate/tollgate.yaml tollgate check`,
+  tollgate check --config /etc/tollgate/tollgate.yaml --strict   # on the host, with its environment
+  tollgate check --config tollgate.yaml --json | jq '.errors[]'`,
 		Args: noArgs,
 	}
-	cmd.Flags().StringVar(&cfgPath, "config", "", "config file (YAML); default $TOLLGATE_CONFIG, else built-in defaults")
+	fs := cmd.Flags()
+	fs.StringVar(&cfgPath, "config", "", "config file (YAML); default $TOLLGATE_CONFIG, else built-in defaults")
+	fs.BoolVar(&strict, "strict", false, "fail on warnings too: unset environment variables that serve needs")
+	fs.BoolVar(&asJSON, "json", false, `print the result as JSON: {"source", "ok", "errors", "warnings"}`)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		cfg, source, err := loadConfig(cfgPath)
+		r, cfg, err := checkConfig(cfgPath, strict)
 		if err != nil {
 			return err
 		}
-		if missing := missingKeyVars(cfg); len(missing) > 0 {
-			return fmt.Errorf("config: %s: %s", source, strings.Join(missing, "; "))
+		out := cmd.OutOrStdout()
+		if asJSON {
+			if err := printJSON(out, r); err != nil {
+				return err
+			}
+		} else {
+			r.write(out, cfg)
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "config: %s: OK\n%s\n", source, strings.TrimRight(cfg.Describe(), "\n"))
+		if !r.OK {
+			return fmt.Errorf("config: %s: %s", r.Source, r.summary())
+		}
 		return nil
 	}
 	return cmd
 }
 
+// checkProblem is one finding of tollgate check, as --json prints it.
+type checkProblem struct {
+	Source  string `json:"source,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Column  int    `json:"column,omitempty"`
+	Path    string `json:"path,omitempty"`
+	Message string `json:"message"`
+	// Variable is the unset environment variable a warning is about.
+	Variable string `json:"variable,omitempty"`
+	text     string
+}
+
+// checkResult is what tollgate check found.
+type checkResult struct {
+	Source   string         `json:"source"`
+	OK       bool           `json:"ok"`
+	Errors   []checkProblem `json:"errors"`
+	Warnings []checkProblem `json:"warnings"`
+}
+
+// checkConfig checks the config at path (or $TOLLGATE_CONFIG, or the
+// defaults). cfg is nil when the file could not be decoded.
+func checkConfig(path string, strict bool) (checkResult, *config.Config, error) {
+	if path == "" {
+		path = os.Getenv("TOLLGATE_CONFIG")
+	}
+	r := checkResult{Source: path, Errors: []checkProblem{}, Warnings: []checkProblem{}}
+	var (
+		cfg      *config.Config
+		problems []config.Problem
+	)
+	if path == "" {
+		r.Source = "built-in defaults (no --config or TOLLGATE_CONFIG)"
+		cfg = config.Default()
+		if err := cfg.Validate(); err != nil {
+			var ve *config.ValidationError
+			if !errors.As(err, &ve) {
+				return r, nil, err
+			}
+			problems = ve.Problems
+		}
+	} else {
+		var err error
+		if cfg, problems, err = config.CheckFile(path); err != nil {
+			return r, nil, err
+		}
+	}
+	for _, p := range problems {
+		cp := checkProblem{Source: p.Source, Line: p.Line, Column: p.Column, Path: p.Path, Message: p.Message, Variable: p.Unset, text: p.String()}
+		if p.Unset != "" {
+			cp.text += "; serve needs it"
+			r.Warnings = append(r.Warnings, cp)
+		} else {
+			r.Errors = append(r.Errors, cp)
+		}
+	}
+	if cfg != nil {
+		for _, m := range missingKeyVars(cfg) {
+			r.Warnings = append(r.Warnings, checkProblem{Source: r.Source, Path: "providers." + m.provider + ".api_key_env",
+				Message: m.String(), Variable: m.env, text: r.Source + ": " + m.String()})
+		}
+	}
+	r.OK = len(r.Errors) == 0 && (!strict || len(r.Warnings) == 0)
+	return r, cfg, nil
+}
+
+// summary counts the findings: "2 errors, 1 warning".
+func (r checkResult) summary() string {
+	plural := func(n int, what string) string {
+		if n == 1 {
+			return "1 " + what
+		}
+		return fmt.Sprintf("%d %ss", n, what)
+	}
+	var parts []string
+	if len(r.Errors) > 0 {
+		parts = append(parts, plural(len(r.Errors), "error"))
+	}
+	if len(r.Warnings) > 0 {
+		parts = append(parts, plural(len(r.Warnings), "warning"))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// write prints the findings, errors first, and what the config serves
+// when it could be decoded and has no errors.
+func (r checkResult) write(w io.Writer, cfg *config.Config) {
+	for _, p := range r.Errors {
+		fmt.Fprintf(w, "error: %s\n", p.text)
+	}
+	for _, p := range r.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", p.text)
+	}
+	if len(r.Errors) > 0 {
+		fmt.Fprintf(w, "config: %s: %s\n", r.Source, r.summary())
+		return
+	}
+	status := "OK"
+	if !r.OK {
+		status = "FAILED (--strict)"
+	}
+	if len(r.Warnings) > 0 {
+		status += " with " + r.summary() + ": set these variables where the gateway runs"
+	}
+	fmt.Fprintf(w, "config: %s: %s\n%s\n", r.Source, status, strings.TrimRight(cfg.Describe(), "\n"))
+}
+
+// missingKey is a provider whose API-key environment variable is unset.
+type missingKey struct{ provider, env string }
+
+func (m missingKey) String() string {
+	return fmt.Sprintf("provider %s: the API key variable %s is empty or unset", m.provider, m.env)
+}
+
 // missingKeyVars lists the API-key environment variables the config names
 // that are unset, which serve would refuse to start with.
-func missingKeyVars(cfg *config.Config) []string {
-	var out []string
+func missingKeyVars(cfg *config.Config) []missingKey {
+	var out []missingKey
 	for _, name := range cfg.ProviderNames() {
-		p := cfg.Providers[name]
-		env := p.APIKeyEnv
+		env := cfg.Providers[name].APIKeyEnv
 		if env == "" {
 			continue // a bedrock provider on the AWS credential chain
 		}
 		if os.Getenv(env) == "" {
-			out = append(out, fmt.Sprintf("provider %s: the API key variable %s is empty or unset", name, env))
+			out = append(out, missingKey{name, env})
 		}
 	}
 	return out
