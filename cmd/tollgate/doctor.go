@@ -88,6 +88,7 @@ type clientSetup struct {
 type doctor struct {
 	out     io.Writer
 	verbose bool
+	json    bool // print a doctorReport instead of lines
 	getenv  func(string) string
 	hc      *http.Client
 	timeout time.Duration
@@ -114,17 +115,19 @@ the client configuration (the variables Claude Code reads), the gateway
 It stops at the first hop that fails and says what to change. Exit code 1
 unless every check passes.`,
 		Example: `  tollgate doctor
-  tollgate doctor --model claude-sonnet-4-5 --verbose`,
+  tollgate doctor --model claude-sonnet-4-5 --verbose
+  tollgate doctor --json | jq -r '.fix // "ok"'`,
 		Args: noArgs,
 	}
 	fs := cmd.Flags()
 	fs.BoolVar(&verbose, "verbose", false, "print each request with its x-request-id, to look up in the gateway's log")
 	fs.StringVar(&model, "model", "", "model of the one-token call (default $ANTHROPIC_MODEL, else $ANTHROPIC_DEFAULT_HAIKU_MODEL, else "+defaultDoctorModel+")")
 	fs.DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for each answer")
+	asJSON := fs.Bool("json", false, `print the result as JSON: {"ok", "checks": [{"name", "status", "detail", …}], "failed_hop", "fix"}`)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		tr := http.DefaultTransport.(*http.Transport).Clone() // HTTPS_PROXY is honoured, as by Claude Code
 		d := &doctor{
-			out: cmd.OutOrStdout(), verbose: verbose, getenv: os.Getenv, timeout: timeout, model: model,
+			out: cmd.OutOrStdout(), verbose: verbose, json: *asJSON, getenv: os.Getenv, timeout: timeout, model: model,
 			hc: &http.Client{
 				Transport: tr,
 				// A redirect is reported, not followed: the base URL should
@@ -138,6 +141,28 @@ unless every check passes.`,
 	return cmd
 }
 
+// doctorCheck is one check as --json prints it.
+type doctorCheck struct {
+	Name   string `json:"name"`
+	Status string `json:"status"` // "passed", "failed" or "not checked"
+	Detail string `json:"detail,omitempty"`
+	// Notes are extra lines, and with --verbose the requests made.
+	Notes []string `json:"notes,omitempty"`
+	// Said is what the gateway or Bedrock answered, verbatim.
+	Said string `json:"said,omitempty"`
+}
+
+// doctorReport is the whole run as --json prints it.
+type doctorReport struct {
+	OK     bool          `json:"ok"`
+	Checks []doctorCheck `json:"checks"`
+	// FailedHop is where the failure lies — "client configuration",
+	// "gateway" or "upstream" — and Whose who must act; Fix what to change.
+	FailedHop string `json:"failed_hop,omitempty"`
+	Whose     string `json:"whose,omitempty"`
+	Fix       string `json:"fix,omitempty"`
+}
+
 func (d *doctor) run(ctx context.Context) error {
 	checks := []struct {
 		name string
@@ -149,21 +174,40 @@ func (d *doctor) run(ctx context.Context) error {
 		{"model route", d.checkRoute},
 		{"one-token call", d.checkCall},
 	}
-	fmt.Fprintln(d.out, "tollgate doctor: checking the path of a Claude Code call, hop by hop")
-	fmt.Fprintln(d.out)
+	if !d.json {
+		fmt.Fprintln(d.out, "tollgate doctor: checking the path of a Claude Code call, hop by hop")
+		fmt.Fprintln(d.out)
+	}
+	report := doctorReport{OK: true}
+	var failed error
 	for i, c := range checks {
 		o := c.run(ctx)
-		mark := "✓"
-		if !o.ok {
-			mark = "✗"
-		}
-		fmt.Fprintf(d.out, "%s %s: %s\n", mark, c.name, o.detail)
-		for _, n := range append(d.trace, o.notes...) {
-			fmt.Fprintf(d.out, "    %s\n", n)
-		}
+		dc := doctorCheck{Name: c.name, Status: "passed", Detail: o.detail, Notes: append(d.trace, o.notes...), Said: o.said}
 		d.trace = nil
+		if !o.ok {
+			dc.Status = "failed"
+		}
+		report.Checks = append(report.Checks, dc)
+		if !d.json {
+			mark := "✓"
+			if !o.ok {
+				mark = "✗"
+			}
+			fmt.Fprintf(d.out, "%s %s: %s\n", mark, c.name, o.detail)
+			for _, n := range dc.Notes {
+				fmt.Fprintf(d.out, "    %s\n", n)
+			}
+		}
 		if o.ok {
 			continue
+		}
+		report.OK, report.FailedHop, report.Whose, report.Fix = false, string(o.hop), o.hop.whose(), o.fix
+		for _, rest := range checks[i+1:] {
+			report.Checks = append(report.Checks, doctorCheck{Name: rest.name, Status: "not checked"})
+		}
+		failed = fmt.Errorf("doctor: %s failed (%s)", c.name, o.hop)
+		if d.json {
+			break
 		}
 		if o.said != "" {
 			fmt.Fprintf(d.out, "    %s\n", o.said)
@@ -175,7 +219,13 @@ func (d *doctor) run(ctx context.Context) error {
 		if o.fix != "" {
 			fmt.Fprintf(d.out, "What to change: %s\n", o.fix)
 		}
-		return fmt.Errorf("doctor: %s failed (%s)", c.name, o.hop)
+		return failed
+	}
+	if d.json {
+		if err := printJSON(d.out, report); err != nil {
+			return err
+		}
+		return failed
 	}
 	fmt.Fprintf(d.out, "\nAll %d checks passed: Claude Code with this environment reaches Claude through the gateway.\n", len(checks))
 	return nil
