@@ -114,6 +114,7 @@ func (a *Accounts) Reload(ctx context.Context) error {
 		entries = append(entries, keys.Entry{
 			ID: k.ID, Alias: k.Alias, Hash: h, UserID: k.UserID, UserName: u.Name, TeamID: k.TeamID,
 			TeamName: teams[k.TeamID], Expires: k.ExpiresAt, Models: k.Models, Tags: k.Tags, Disabled: k.Disabled || u.Disabled,
+			Previous: keys.PreviousFrom(k.PrevSecretHash, k.PrevExpiresAt),
 		})
 	}
 
