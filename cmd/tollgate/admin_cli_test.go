@@ -366,3 +366,36 @@ func TestUpdateCommands(t *testing.T) {
 	wantContains(t, "limits update", mustCLI(t, "limits", "update", ll.Limits[0].ID, "--rpm", "20", "--concurrent", "0"),
 		"20 requests/min for key ci-2")
 }
+
+// TestKeysRotate: a rotated key answers to its new secret at once; with
+// --overlap the old secret works too, without it the old one is refused.
+func TestKeysRotate(t *testing.T) {
+	g := startGateway(t)
+	old := createKey(t, "--alias", "ci", "--budget-usd", "5", "--period", "day")
+
+	out := mustCLI(t, "keys", "rotate", "ci", "--overlap", "1h")
+	wantContains(t, "keys rotate --overlap", out, `Rotated key "ci"`, "keeps working until", "shown only once")
+	m := secretRE.FindStringSubmatch(out)
+	if m == nil || m[1] == old {
+		t.Fatalf("keys rotate printed no new secret:\n%s", out)
+	}
+	second := m[1]
+	for name, secret := range map[string]string{"new": second, "old, in the overlap": old} {
+		if r := g.call(t, secret, "claude-haiku-4-5", "hi"); r.status != 200 {
+			t.Errorf("call with the %s secret = %d %s", name, r.status, r.body)
+		}
+	}
+	wantContains(t, "keys show after rotate", mustCLI(t, "keys", "show", "ci"), "$5.00 per day")
+
+	out = mustCLI(t, "keys", "rotate", "ci")
+	wantContains(t, "keys rotate", out, "The old secret stopped working.")
+	third := secretRE.FindStringSubmatch(out)[1]
+	if r := g.call(t, third, "claude-haiku-4-5", "hi"); r.status != 200 {
+		t.Errorf("call with the newest secret = %d %s", r.status, r.body)
+	}
+	for name, secret := range map[string]string{"first": old, "second": second} {
+		if r := g.call(t, secret, "claude-haiku-4-5", "hi"); r.status != 401 {
+			t.Errorf("call with the %s secret after a rotation without overlap = %d, want 401", name, r.status)
+		}
+	}
+}

@@ -106,7 +106,7 @@ allowlists, tags and an expiry. A key's secret is shown once, when it is created
 or rotated; keys are named by their alias (or id) everywhere.`)
 	af.register(g.PersistentFlags())
 	g.AddCommand(keysCreateCmd(&af), keysListCmd(&af), keysShowCmd(&af), keysUpdateCmd(&af),
-		keysRevokeCmd(&af), keysDeleteCmd(&af))
+		keysRotateCmd(&af), keysRevokeCmd(&af), keysDeleteCmd(&af))
 	return g
 }
 
@@ -453,6 +453,46 @@ A key's budgets and limits are changed with tollgate budgets|limits update.`,
 		}
 		k := keyJSON{key}
 		fmt.Fprintf(out, "Updated key %q (%s): %s; models: %s; tags: %s; expires: %s.\n", k.Alias, k.ID, k.owner(), k.models(), k.tags(), when(k.ExpiresAt, "never"))
+		return nil
+	}
+	return cmd
+}
+
+func keysRotateCmd(af *adminFlags) *cobra.Command {
+	var overlap string
+	cmd := &cobra.Command{
+		Use:   "rotate ALIAS|ID [--overlap 1h]",
+		Short: "Give a key a new secret, printed once, keeping everything else",
+		Long: `Give a key a new secret and print it, once. The key keeps its id, alias, owner,
+budgets, rate limits and usage. With --overlap the old secret keeps working for
+that long, so that the clients holding it can be moved over first; without it
+the old secret stops at once. Rotating again ends the earlier old secret.`,
+		Example: `  tollgate keys rotate ci --overlap 1h    # update the CI secret within the hour
+  tollgate keys rotate alice-laptop        # leaked: the old secret stops now`,
+		Args: exactArgs("ALIAS|ID"),
+	}
+	asJSON := jsonFlag(cmd)
+	cmd.Flags().StringVar(&overlap, "overlap", "", "how long the old secret keeps working: 30m, 1h, 7d (default: not at all)")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := af.client()
+		if err != nil {
+			return err
+		}
+		resp, err := c.RotateKey(cmd.Context(), args[0], overlap)
+		if err != nil {
+			return err
+		}
+		out := cmd.OutOrStdout()
+		if *asJSON {
+			return printJSON(out, resp)
+		}
+		k := resp.Key
+		old := "The old secret stopped working."
+		if resp.PreviousExpiresAt != nil {
+			old = "The old secret keeps working until " + when(resp.PreviousExpiresAt, "") + "; move its clients over before then."
+		}
+		fmt.Fprintf(out, "Rotated key %q (%s): new prefix %s…; its budgets, limits and usage are kept. %s\n", k.Alias, k.ID, k.Prefix, old)
+		printSecret(out, resp.Secret, c, "")
 		return nil
 	}
 	return cmd

@@ -559,6 +559,55 @@ func (a *API) patchKey(w http.ResponseWriter, r *http.Request) error {
 	return a.writeKey(w, r, http.StatusOK, k)
 }
 
+// RotateKeyRequest is the body of POST /admin/keys/{id}/rotate, which may
+// also be empty.
+type RotateKeyRequest struct {
+	// Overlap is how long the replaced secret keeps working, so that the
+	// clients holding it can be moved over: "1h", "7d". Empty or "0": it
+	// stops at once.
+	Overlap string `json:"overlap,omitempty"`
+}
+
+// RotateKeyResponse answers POST /admin/keys/{id}/rotate. The new secret is
+// in this answer only; it is never stored or logged.
+type RotateKeyResponse struct {
+	Key    Key    `json:"key"`
+	Secret string `json:"secret"`
+	// PreviousExpiresAt is when the replaced secret stops working; null
+	// when it already has.
+	PreviousExpiresAt *time.Time `json:"previous_expires_at"`
+}
+
+func (a *API) rotateKey(w http.ResponseWriter, r *http.Request) error {
+	var req RotateKeyRequest
+	if r.ContentLength != 0 {
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+	}
+	now := a.opts.Now()
+	var until time.Time
+	if req.Overlap != "" {
+		d, err := parseDuration(req.Overlap)
+		if err != nil {
+			return badRequest("field \"overlap\": %q is not a duration such as 1h or 7d", req.Overlap)
+		}
+		if d > 0 {
+			until = now.Add(d)
+		}
+	}
+	k, secret, err := a.st.RotateKey(r.Context(), r.PathValue("id"), until)
+	if err != nil {
+		return err
+	}
+	a.changed()
+	d, err := a.directory(r.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, RotateKeyResponse{Key: d.key(k, now), Secret: secret, PreviousExpiresAt: timeJSON(k.PrevExpiresAt)})
+}
+
 func (a *API) revokeKey(w http.ResponseWriter, r *http.Request) error {
 	k, err := a.st.RevokeKey(r.Context(), r.PathValue("id"))
 	if err != nil {

@@ -387,3 +387,11 @@ func (c *Client) LiveUsage(ctx context.Context) (io.ReadCloser, error) {
 	}
 	return resp.Body, nil
 }
+
+// RotateKey gives the key with id or alias k a new secret, in the answer
+// only; with a non-empty overlap ("1h") the old secret keeps working until
+// the answer's PreviousExpiresAt.
+func (c *Client) RotateKey(ctx context.Context, k, overlap string) (admin.RotateKeyResponse, error) {
+	return call[admin.RotateKeyResponse](ctx, c, http.MethodPost, "/admin/keys/"+ref(k)+"/rotate", nil,
+		admin.RotateKeyRequest{Overlap: overlap})
+}

@@ -322,14 +322,11 @@ func (s *Store) UpdateKey(ctx context.Context, ref string, fn func(*Key) error) 
 
 // RotateKey gives the key named ref a new secret, returned only here, and
 // keeps everything else: id, alias, owner, budgets, limits, usage. With a
-// positive overlap the secret it replaces keeps working until now+overlap,
-// so that the clients holding it can be moved over first; without one it
-// stops at once. Rotating again within an overlap ends the earlier
-// previous secret: only the one just replaced is kept.
-func (s *Store) RotateKey(ctx context.Context, ref string, overlap time.Duration) (Key, string, error) {
-	if overlap < 0 {
-		return Key{}, "", invalid("overlap %s must not be negative", overlap)
-	}
+// non-zero prevUntil the secret it replaces keeps working until then, so
+// that the clients holding it can be moved over first; with a zero one it
+// stops at once. Rotating again within an overlap ends the earlier previous
+// secret: only the one just replaced is kept.
+func (s *Store) RotateKey(ctx context.Context, ref string, prevUntil time.Time) (Key, string, error) {
 	secret := NewSecret(KeySecretPrefix)
 	var out Key
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -339,10 +336,9 @@ func (s *Store) RotateKey(ctx context.Context, ref string, overlap time.Duration
 		}
 		var prevHash sql.NullString
 		var prevExpires sql.NullInt64
-		if overlap > 0 {
-			until := s.now().Add(overlap)
+		if !prevUntil.IsZero() {
 			prevHash = sql.NullString{String: k.SecretHash, Valid: true}
-			prevExpires = sql.NullInt64{Int64: ms(until), Valid: true}
+			prevExpires = sql.NullInt64{Int64: ms(prevUntil), Valid: true}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE keys SET prefix = $2, secret_hash = $3, prev_secret_hash = $4,
 			prev_expires_at = $5 WHERE id = $1`, k.ID, secretPrefix(secret), HashSecret(secret), prevHash, prevExpires); err != nil {
