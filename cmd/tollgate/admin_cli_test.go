@@ -399,3 +399,33 @@ func TestKeysRotate(t *testing.T) {
 		}
 	}
 }
+
+// TestOverBudgetNamesAlias: the refusal names the budget's scope by the
+// names the CLI shows — the key's alias, the user's name — not by ids.
+func TestOverBudgetNamesAlias(t *testing.T) {
+	g := startGateway(t)
+	mustCLI(t, "users", "create", "山田")
+	secret := createKey(t, "--alias", "tiny", "--user", "山田", "--budget-tokens", "1", "--period", "day")
+	r := g.call(t, secret, "claude-haiku-4-5", "hi")
+	if r.status != 429 || !strings.Contains(r.body, `daily budget of key \"tiny\" (bdg_`) {
+		t.Errorf("call over the key's budget = %d %s, want a 429 naming key \"tiny\"", r.status, r.body)
+	}
+	mustCLI(t, "keys", "update", "tiny", "--alias", "renamed")
+	mustCLI(t, "budgets", "create", "--user", "山田", "--budget-tokens", "1", "--period", "week")
+	mustCLI(t, "budgets", "delete", lineFields(t, mustCLI(t, "budgets", "list", "--key", "renamed"))[0])
+	r = g.call(t, secret, "claude-haiku-4-5", "hi")
+	if r.status != 429 || !strings.Contains(r.body, `weekly budget of user \"山田\" (bdg_`) {
+		t.Errorf("call over the user's budget = %d %s, want a 429 naming user \"山田\"", r.status, r.body)
+	}
+}
+
+// lineFields returns the fields of the second line of a table (its first
+// row).
+func lineFields(t *testing.T, table string) []string {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(table), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("table without rows:\n%s", table)
+	}
+	return strings.Fields(lines[1])
+}

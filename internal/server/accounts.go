@@ -125,6 +125,7 @@ func (a *Accounts) Reload(ctx context.Context) error {
 			a.log.Warn("skipping invalid budget", "budget", b.ID, "err", err)
 			continue
 		}
+		lb.ScopeName = names[b.ScopeKind+"/"+b.ScopeID] // errors name the alias, not the id
 		budgets = append(budgets, lb)
 	}
 	spent := func(b limits.Budget, since time.Time) (limits.Amount, error) {
