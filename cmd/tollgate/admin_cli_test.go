@@ -400,8 +400,9 @@ func TestKeysRotate(t *testing.T) {
 	}
 }
 
-// TestOverBudgetNamesAlias: the refusal names the budget's scope by the
-// names the CLI shows — the key's alias, the user's name — not by ids.
+// TestOverBudgetNamesAlias: budget and rate-limit refusals name their scope
+// by the names the CLI shows — the key's alias, the user's name — not by
+// ids.
 func TestOverBudgetNamesAlias(t *testing.T) {
 	g := startGateway(t)
 	mustCLI(t, "users", "create", "山田")
@@ -416,6 +417,15 @@ func TestOverBudgetNamesAlias(t *testing.T) {
 	r = g.call(t, secret, "claude-haiku-4-5", "hi")
 	if r.status != 429 || !strings.Contains(r.body, `weekly budget of user \"山田\" (bdg_`) {
 		t.Errorf("call over the user's budget = %d %s, want a 429 naming user \"山田\"", r.status, r.body)
+	}
+
+	// Rate limits too.
+	mustCLI(t, "budgets", "delete", lineFields(t, mustCLI(t, "budgets", "list"))[0])
+	mustCLI(t, "limits", "create", "--key", "renamed", "--rpm", "1")
+	g.call(t, secret, "claude-haiku-4-5", "hi")
+	r = g.call(t, secret, "claude-haiku-4-5", "hi")
+	if r.status != 429 || !strings.Contains(r.body, `rate limited: key \"renamed\" allows 1 requests per minute`) {
+		t.Errorf("call over the key's rate limit = %d %s, want a 429 naming key \"renamed\"", r.status, r.body)
 	}
 }
 

@@ -81,6 +81,9 @@ const (
 // RateLimitError is a refusal by Limiter.Acquire.
 type RateLimitError struct {
 	Scope Scope
+	// ScopeName is the scope's alias or name, named in the message when
+	// set, as the CLI shows it.
+	ScopeName string
 	// Kind is KindRPM, KindTPM or KindConcurrent.
 	Kind string
 	// Limit is the limit that was hit, in requests or tokens per minute or
@@ -104,7 +107,11 @@ func (e *RateLimitError) Error() string {
 	default:
 		what = fmt.Sprintf("%d concurrent requests", e.Limit)
 	}
-	return fmt.Sprintf("rate limited: %s allows %s; retry in %ds", e.Scope, what, e.RetryAfterSeconds())
+	scope := e.Scope.String()
+	if e.ScopeName != "" {
+		scope = fmt.Sprintf("%s %q", e.Scope.Kind, e.ScopeName)
+	}
+	return fmt.Sprintf("rate limited: %s allows %s; retry in %ds", scope, what, e.RetryAfterSeconds())
 }
 
 // RetryAfterSeconds is RetryAfter in whole seconds, rounded up and at least

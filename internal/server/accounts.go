@@ -138,7 +138,7 @@ func (a *Accounts) Reload(ctx context.Context) error {
 	rls := make([]limits.RateLimit, 0, len(snap.Limits))
 	for _, l := range snap.Limits {
 		rls = append(rls, limits.RateLimit{Scope: limits.Scope{Kind: l.ScopeKind, ID: l.ScopeID},
-			RPM: int(l.RPM), TPM: int(l.TPM), Concurrent: int(l.Concurrent)})
+			RPM: int(l.RPM), TPM: int(l.TPM), Concurrent: int(l.Concurrent), ScopeName: names[l.ScopeKind+"/"+l.ScopeID]})
 	}
 	if err := a.Limiter.Load(rls); err != nil {
 		return fmt.Errorf("load rate limits: %w", err)
