@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tollgate-gw/tollgate/internal/admin"
 )
 
 var secretRE = regexp.MustCompile(`export ANTHROPIC_API_KEY=(\S+)`)
@@ -197,10 +199,10 @@ func TestUsageAndSpend(t *testing.T) {
 	}
 
 	// The usage writer flushes every 10 ms; wait until every call is counted.
-	var resp usageResponse
+	var resp admin.UsageResponse
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp = usageResponse{}
+		resp = admin.UsageResponse{}
 		if err := json.Unmarshal([]byte(mustCLI(t, "usage", "--by", "user", "--json")), &resp); err != nil {
 			t.Fatal(err)
 		}
@@ -323,4 +325,117 @@ func TestFormatting(t *testing.T) {
 			t.Errorf("money(%d) = %q, want %q", c.micros, got, c.money)
 		}
 	}
+}
+
+// TestUpdateCommands changes a key, a budget and a limit in place, and
+// checks that budgets create still takes the old --usd and --tokens.
+func TestUpdateCommands(t *testing.T) {
+	startGateway(t)
+	mustCLI(t, "users", "create", "alice")
+	mustCLI(t, "teams", "create", "platform")
+	createKey(t, "--alias", "ci", "--user", "alice", "--models", "claude-haiku-4-5", "--expires", "30d")
+
+	wantContains(t, "keys update", mustCLI(t, "keys", "update", "ci", "--alias", "ci-2", "--user", "none", "--team", "platform",
+		"--models", "all", "--tags", "env=ci", "--expires", "never"),
+		`Updated key "ci-2"`, "team platform;", "models: all", "tags: env=ci", "expires: never")
+	if _, _, err := cli(t, "keys", "update", "ci-2"); err == nil || !strings.Contains(err.Error(), "give at least one") {
+		t.Errorf("keys update without flags: %v", err)
+	}
+
+	_, stderr, err := cli(t, "budgets", "create", "--key", "ci-2", "--usd", "10", "--tokens", "1000", "--period", "day")
+	if err != nil || !strings.Contains(stderr, "deprecated") || !strings.Contains(stderr, "--budget-usd") {
+		t.Errorf("budgets create --usd: err %v, stderr %q; want it accepted with a deprecation note", err, stderr)
+	}
+	var bl admin.BudgetsResponse
+	json.Unmarshal([]byte(mustCLI(t, "budgets", "list", "--key", "ci-2", "--json")), &bl)
+	if len(bl.Budgets) != 1 || bl.Budgets[0].LimitUSDMicros == nil || *bl.Budgets[0].LimitUSDMicros != 10_000_000 {
+		t.Fatalf("budgets list --json = %+v", bl)
+	}
+	id := bl.Budgets[0].ID
+	wantContains(t, "budgets update", mustCLI(t, "budgets", "update", id, "--budget-usd", "25.5", "--budget-tokens", "0",
+		"--period", "week", "--thresholds", "80,100"),
+		"$25.50 per week (UTC) for key ci-2; alerts at 80%,100%")
+	wantContains(t, "budgets update --thresholds ''", mustCLI(t, "budgets", "update", id, "--thresholds", ""), "alerts at 50%,80%,100%")
+
+	mustCLI(t, "limits", "create", "--key", "ci-2", "--rpm", "10", "--concurrent", "2")
+	var ll admin.LimitsResponse
+	json.Unmarshal([]byte(mustCLI(t, "limits", "list", "--json")), &ll)
+	if len(ll.Limits) != 1 {
+		t.Fatalf("limits list --json = %+v", ll)
+	}
+	wantContains(t, "limits update", mustCLI(t, "limits", "update", ll.Limits[0].ID, "--rpm", "20", "--concurrent", "0"),
+		"20 requests/min for key ci-2")
+}
+
+// TestKeysRotate: a rotated key answers to its new secret at once; with
+// --overlap the old secret works too, without it the old one is refused.
+func TestKeysRotate(t *testing.T) {
+	g := startGateway(t)
+	old := createKey(t, "--alias", "ci", "--budget-usd", "5", "--period", "day")
+
+	out := mustCLI(t, "keys", "rotate", "ci", "--overlap", "1h")
+	wantContains(t, "keys rotate --overlap", out, `Rotated key "ci"`, "keeps working until", "shown only once")
+	m := secretRE.FindStringSubmatch(out)
+	if m == nil || m[1] == old {
+		t.Fatalf("keys rotate printed no new secret:\n%s", out)
+	}
+	second := m[1]
+	for name, secret := range map[string]string{"new": second, "old, in the overlap": old} {
+		if r := g.call(t, secret, "claude-haiku-4-5", "hi"); r.status != 200 {
+			t.Errorf("call with the %s secret = %d %s", name, r.status, r.body)
+		}
+	}
+	wantContains(t, "keys show after rotate", mustCLI(t, "keys", "show", "ci"), "$5.00 per day")
+
+	out = mustCLI(t, "keys", "rotate", "ci")
+	wantContains(t, "keys rotate", out, "The old secret stopped working.")
+	third := secretRE.FindStringSubmatch(out)[1]
+	if r := g.call(t, third, "claude-haiku-4-5", "hi"); r.status != 200 {
+		t.Errorf("call with the newest secret = %d %s", r.status, r.body)
+	}
+	for name, secret := range map[string]string{"first": old, "second": second} {
+		if r := g.call(t, secret, "claude-haiku-4-5", "hi"); r.status != 401 {
+			t.Errorf("call with the %s secret after a rotation without overlap = %d, want 401", name, r.status)
+		}
+	}
+}
+
+// TestOverBudgetNamesAlias: budget and rate-limit refusals name their scope
+// by the names the CLI shows — the key's alias, the user's name — not by
+// ids.
+func TestOverBudgetNamesAlias(t *testing.T) {
+	g := startGateway(t)
+	mustCLI(t, "users", "create", "山田")
+	secret := createKey(t, "--alias", "tiny", "--user", "山田", "--budget-tokens", "1", "--period", "day")
+	r := g.call(t, secret, "claude-haiku-4-5", "hi")
+	if r.status != 429 || !strings.Contains(r.body, `daily budget of key \"tiny\" (bdg_`) {
+		t.Errorf("call over the key's budget = %d %s, want a 429 naming key \"tiny\"", r.status, r.body)
+	}
+	mustCLI(t, "keys", "update", "tiny", "--alias", "renamed")
+	mustCLI(t, "budgets", "create", "--user", "山田", "--budget-tokens", "1", "--period", "week")
+	mustCLI(t, "budgets", "delete", lineFields(t, mustCLI(t, "budgets", "list", "--key", "renamed"))[0])
+	r = g.call(t, secret, "claude-haiku-4-5", "hi")
+	if r.status != 429 || !strings.Contains(r.body, `weekly budget of user \"山田\" (bdg_`) {
+		t.Errorf("call over the user's budget = %d %s, want a 429 naming user \"山田\"", r.status, r.body)
+	}
+
+	// Rate limits too.
+	mustCLI(t, "budgets", "delete", lineFields(t, mustCLI(t, "budgets", "list"))[0])
+	mustCLI(t, "limits", "create", "--key", "renamed", "--rpm", "1")
+	g.call(t, secret, "claude-haiku-4-5", "hi")
+	r = g.call(t, secret, "claude-haiku-4-5", "hi")
+	if r.status != 429 || !strings.Contains(r.body, `rate limited: key \"renamed\" allows 1 requests per minute`) {
+		t.Errorf("call over the key's rate limit = %d %s, want a 429 naming key \"renamed\"", r.status, r.body)
+	}
+}
+
+// lineFields returns the fields of the second line of a table (its first
+// row).
+func lineFields(t *testing.T, table string) []string {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(table), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("table without rows:\n%s", table)
+	}
+	return strings.Fields(lines[1])
 }

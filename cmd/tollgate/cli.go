@@ -1,95 +1,14 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
-	"unicode/utf8"
+	"unicode"
+
+	"golang.org/x/text/width"
 )
-
-// subcommand is one verb of a command group such as `tollgate keys`.
-type subcommand struct {
-	name  string
-	usage string // arguments and flags, for the group's usage text
-	run   func(ctx context.Context, args []string, stdout, stderr io.Writer) error
-}
-
-// dispatch runs the subcommand args[0] of group, or prints the group's usage.
-func dispatch(ctx context.Context, group, about string, subs []subcommand, args []string, stdout, stderr io.Writer) error {
-	usage := func(w io.Writer) {
-		fmt.Fprintf(w, "%s\n\nUsage:\n", about)
-		for _, s := range subs {
-			fmt.Fprintf(w, "  tollgate %s %s %s\n", group, s.name, s.usage)
-		}
-		fmt.Fprintf(w, "\nEvery command takes --url (default $TOLLGATE_URL, else %s) and --admin-key\n(default $TOLLGATE_ADMIN_KEY). Run \"tollgate %s COMMAND --help\" for its flags.\n", defaultGatewayURL, group)
-	}
-	if len(args) == 0 {
-		usage(stderr)
-		return fmt.Errorf("%s: no command given", group)
-	}
-	switch args[0] {
-	case "help", "-h", "--help":
-		usage(stdout)
-		return nil
-	}
-	for _, s := range subs {
-		if s.name == args[0] {
-			return s.run(ctx, args[1:], stdout, stderr)
-		}
-	}
-	usage(stderr)
-	return fmt.Errorf("%s: unknown command %q", group, args[0])
-}
-
-// newFlagSet returns a FlagSet whose usage shows the command line first.
-func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: tollgate %s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parseArgs parses flags wherever they appear among the positional
-// arguments, so that `tollgate users create alice --email a@example.com`
-// works as well as the flags-first order the flag package expects.
-func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
-// flagErr turns -h/--help, which the flag package reports as an error after
-// printing the usage, into success.
-func flagErr(err error) error {
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	return err
-}
-
-// wantArgs checks the number of positional arguments.
-func wantArgs(cmd string, pos []string, names ...string) error {
-	if len(pos) == len(names) {
-		return nil
-	}
-	return fmt.Errorf("%s takes %d argument(s): %s; got %d", cmd, len(names), strings.Join(names, " "), len(pos))
-}
 
 // splitList splits "a, b,c" into its non-empty, trimmed items.
 func splitList(s string) []string {
@@ -103,7 +22,9 @@ func splitList(s string) []string {
 }
 
 // table writes aligned columns: text on the left, numbers on the right —
-// which text/tabwriter cannot mix in one table.
+// which text/tabwriter cannot mix in one table. Widths are terminal cells,
+// not runes, so that names in Japanese or Chinese (two cells a character)
+// keep the columns after them aligned.
 type table struct {
 	head  []string
 	right []bool
@@ -125,10 +46,10 @@ func newTable(head ...string) *table {
 func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
 
 func (t *table) write(w io.Writer) error {
-	width := make([]int, len(t.head))
+	widths := make([]int, len(t.head))
 	for _, row := range append([][]string{t.head}, t.rows...) {
 		for i, c := range row {
-			width[i] = max(width[i], utf8.RuneCountInString(c))
+			widths[i] = max(widths[i], cells(c))
 		}
 	}
 	var b strings.Builder
@@ -138,7 +59,7 @@ func (t *table) write(w io.Writer) error {
 			if i > 0 {
 				line.WriteString("  ")
 			}
-			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
+			pad := strings.Repeat(" ", widths[i]-cells(c))
 			if t.right[i] {
 				line.WriteString(pad + c)
 			} else {
@@ -230,14 +151,39 @@ func money(micros int64) string {
 
 // writeFields writes "label:  value" lines with the values aligned.
 func writeFields(w io.Writer, fields [][2]string) error {
-	width := 0
+	w0 := 0
 	for _, f := range fields {
-		width = max(width, utf8.RuneCountInString(f[0]))
+		w0 = max(w0, cells(f[0]))
 	}
 	var b strings.Builder
 	for _, f := range fields {
-		fmt.Fprintf(&b, "%-*s  %s\n", width+1, f[0]+":", f[1])
+		fmt.Fprintf(&b, "%s:%s  %s\n", f[0], strings.Repeat(" ", w0-cells(f[0])), f[1])
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// cells is the width of s in a terminal: East Asian wide and fullwidth
+// characters take two cells, combining marks and other zero-width
+// characters none, everything else one.
+func cells(s string) int {
+	n := 0
+	for _, r := range s {
+		n += runeCells(r)
+	}
+	return n
+}
+
+func runeCells(r rune) int {
+	switch {
+	case r == 0x200B || r == 0x200C || r == 0x200D || r == 0xFEFF: // zero-width space, joiners, BOM
+		return 0
+	case unicode.In(r, unicode.Mn, unicode.Me, unicode.Cc, unicode.Cf):
+		return 0
+	}
+	switch width.LookupRune(r).Kind() {
+	case width.EastAsianWide, width.EastAsianFullwidth:
+		return 2
+	}
+	return 1
 }

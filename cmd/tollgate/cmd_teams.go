@@ -1,129 +1,136 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/tollgate-gw/tollgate/internal/admin"
+	"github.com/tollgate-gw/tollgate/internal/adminclient"
 )
 
-// teamJSON is a team as the admin API shows it (admin.Team).
-type teamJSON struct{ admin.Team }
-
-func (t teamJSON) members() string {
+// members lists a team's members by name, "-" for none.
+func members(t admin.Team) string {
 	if len(t.Members) == 0 {
 		return "-"
 	}
 	return strings.Join(t.Members, ",")
 }
 
-func runTeams(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return dispatch(ctx, "teams", "tollgate teams: groups of users that share keys, budgets and usage reports; a user may be in several.", []subcommand{
-		{"create", "NAME", teamsCreate},
-		{"list", "[--json]", teamsList},
-		{"add-member", "TEAM USER", teamsAddMember},
-		{"remove-member", "TEAM USER", teamsRemoveMember},
-		{"delete", "NAME|ID", teamsDelete},
-	}, args, stdout, stderr)
+func newTeamsCmd() *cobra.Command {
+	var af adminFlags
+	g := newGroup("teams", "Groups of users that share keys, budgets and usage reports",
+		"Teams group users for shared keys, budgets, rate limits and usage reports; a user\nmay be in several. They are named by their name (or id) everywhere.")
+	af.register(g.PersistentFlags())
+	g.AddCommand(teamsCreateCmd(&af), teamsListCmd(&af), teamsAddMemberCmd(&af), teamsRemoveMemberCmd(&af),
+		deleteCmd(&af, "NAME|ID", "Delete a team", "  tollgate teams delete platform", "Deleted team %q.\n",
+			(*adminclient.Client).DeleteTeam))
+	return g
 }
 
-func teamsCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cmd := newAdminCommand("teams create", "NAME", true, stderr)
-	pos, err := cmd.parse(args, "NAME")
-	if err != nil {
-		return flagErr(err)
+func teamsCreateCmd(af *adminFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "create NAME",
+		Short:   "Create a team",
+		Example: "  tollgate teams create platform",
+		Args:    exactArgs("NAME"),
 	}
-	c, err := cmd.client()
-	if err != nil {
-		return err
-	}
-	var resp struct {
-		Team teamJSON `json:"team"`
-	}
-	raw, err := c.post(ctx, "/admin/teams", map[string]any{"name": pos[0]}, &resp)
-	if err != nil {
-		return err
-	}
-	if cmd.json {
-		return printJSON(stdout, raw)
-	}
-	fmt.Fprintf(stdout, "Created team %q (%s). Add people with: tollgate teams add-member %s USER\n", resp.Team.Name, resp.Team.ID, resp.Team.Name)
-	return nil
-}
-
-func teamsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cmd := newAdminCommand("teams list", "[--json]", true, stderr)
-	if _, err := cmd.parse(args); err != nil {
-		return flagErr(err)
-	}
-	c, err := cmd.client()
-	if err != nil {
-		return err
-	}
-	var resp struct {
-		Teams []teamJSON `json:"teams"`
-	}
-	raw, err := c.get(ctx, "/admin/teams", nil, &resp)
-	if err != nil {
-		return err
-	}
-	if cmd.json {
-		return printJSON(stdout, raw)
-	}
-	if len(resp.Teams) == 0 {
-		fmt.Fprintln(stdout, "No teams. Create one with: tollgate teams create NAME")
+	asJSON := jsonFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := af.client()
+		if err != nil {
+			return err
+		}
+		t, err := c.CreateTeam(cmd.Context(), args[0])
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(cmd.OutOrStdout(), admin.TeamResponse{Team: t})
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "Created team %q (%s). Add people with: tollgate teams add-member %s USER\n", t.Name, t.ID, t.Name)
 		return nil
 	}
-	t := newTable("NAME", "MEMBERS", "CREATED", "ID")
-	for _, tm := range resp.Teams {
-		t.add(tm.Name, tm.members(), when(tm.CreatedAt, "-"), tm.ID)
-	}
-	return t.write(stdout)
+	return cmd
 }
 
-func teamsAddMember(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cmd := newAdminCommand("teams add-member", "TEAM USER", true, stderr)
-	pos, err := cmd.parse(args, "TEAM", "USER")
-	if err != nil {
-		return flagErr(err)
+func teamsListCmd(af *adminFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List teams with their members",
+		Example: "  tollgate teams list",
+		Args:    noArgs,
 	}
-	c, err := cmd.client()
-	if err != nil {
-		return err
+	asJSON := jsonFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		c, err := af.client()
+		if err != nil {
+			return err
+		}
+		teams, err := c.Teams(cmd.Context())
+		if err != nil {
+			return err
+		}
+		out := cmd.OutOrStdout()
+		if *asJSON {
+			return printJSON(out, admin.TeamsResponse{Teams: teams})
+		}
+		if len(teams) == 0 {
+			fmt.Fprintln(out, "No teams. Create one with: tollgate teams create NAME")
+			return nil
+		}
+		t := newTable("NAME", "MEMBERS", "CREATED", "ID")
+		for _, tm := range teams {
+			t.add(tm.Name, members(tm), when(tm.CreatedAt, "-"), tm.ID)
+		}
+		return t.write(out)
 	}
-	var resp struct {
-		Team teamJSON `json:"team"`
-	}
-	raw, err := c.post(ctx, "/admin/teams/"+escape(pos[0])+"/members", map[string]any{"user": pos[1]}, &resp)
-	if err != nil {
-		return err
-	}
-	if cmd.json {
-		return printJSON(stdout, raw)
-	}
-	fmt.Fprintf(stdout, "Added %s to team %q; members: %s.\n", pos[1], resp.Team.Name, resp.Team.members())
-	return nil
+	return cmd
 }
 
-func teamsRemoveMember(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cmd := newAdminCommand("teams remove-member", "TEAM USER", false, stderr)
-	pos, err := cmd.parse(args, "TEAM", "USER")
-	if err != nil {
-		return flagErr(err)
+func teamsAddMemberCmd(af *adminFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "add-member TEAM USER",
+		Short:   "Add a user to a team",
+		Example: "  tollgate teams add-member platform alice",
+		Args:    exactArgs("TEAM", "USER"),
 	}
-	c, err := cmd.client()
-	if err != nil {
-		return err
+	asJSON := jsonFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := af.client()
+		if err != nil {
+			return err
+		}
+		t, err := c.AddMember(cmd.Context(), args[0], args[1])
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(cmd.OutOrStdout(), admin.TeamResponse{Team: t})
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "Added %s to team %q; members: %s.\n", args[1], t.Name, members(t))
+		return nil
 	}
-	if err := c.del(ctx, "/admin/teams/"+escape(pos[0])+"/members/"+escape(pos[1])); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "Removed %s from team %q.\n", pos[1], pos[0])
-	return nil
+	return cmd
 }
 
-func teamsDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return deleteCommand(ctx, "teams", "/admin/teams/", "NAME|ID", "Deleted team %q.\n", args, stdout, stderr)
+func teamsRemoveMemberCmd(af *adminFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:     "remove-member TEAM USER",
+		Short:   "Remove a user from a team",
+		Example: "  tollgate teams remove-member platform bob",
+		Args:    exactArgs("TEAM", "USER"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := af.client()
+			if err != nil {
+				return err
+			}
+			if err := c.RemoveMember(cmd.Context(), args[0], args[1]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Removed %s from team %q.\n", args[1], args[0])
+			return nil
+		},
+	}
 }

@@ -6,33 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/tollgate-gw/tollgate/internal/admin"
+	"github.com/tollgate-gw/tollgate/internal/adminclient"
 	"github.com/tollgate-gw/tollgate/internal/anthropic"
 )
 
-// usageRowJSON is one row of GET /admin/usage.
-type usageRowJSON struct {
-	Time               *time.Time `json:"time"`
-	Group              string     `json:"group"`
-	Name               string     `json:"name"`
-	Requests           int64      `json:"requests"`
-	Errors             int64      `json:"errors"`
-	Unpriced           int64      `json:"unpriced"`
-	InputTokens        int64      `json:"input_tokens"`
-	OutputTokens       int64      `json:"output_tokens"`
-	CacheWrite5mTokens int64      `json:"cache_write_5m_tokens"`
-	CacheWrite1hTokens int64      `json:"cache_write_1h_tokens"`
-	CacheReadTokens    int64      `json:"cache_read_tokens"`
-	TotalTokens        int64      `json:"total_tokens"`
-	CostUSDMicros      int64      `json:"cost_usd_micros"`
-}
-
-func (r *usageRowJSON) add(o usageRowJSON) {
+// addRow adds the counts of o to r, for the TOTAL line.
+func addRow(r *admin.UsageRow, o admin.UsageRow) {
 	r.Requests += o.Requests
 	r.Errors += o.Errors
 	r.Unpriced += o.Unpriced
@@ -45,77 +31,83 @@ func (r *usageRowJSON) add(o usageRowJSON) {
 	r.CostUSDMicros += o.CostUSDMicros
 }
 
-// usageResponse is GET /admin/usage.
-type usageResponse struct {
-	By          string         `json:"by"`
-	Granularity string         `json:"granularity"`
-	Since       *time.Time     `json:"since"`
-	Until       *time.Time     `json:"until"`
-	Rows        []usageRowJSON `json:"rows"`
-}
-
-func runUsage(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cmd := newAdminCommand("usage", "[--by user|team|key|model|tag|session] [--since 7d] [flags]", true, stderr)
-	by := cmd.flags.String("by", "", "group by user, team, key, model, tag or session (default user; tag when --tag is given)")
-	tag := cmd.flags.String("tag", "", "the tag to group by, e.g. repo (implies --by tag)")
-	since := cmd.flags.String("since", "", "start: a duration back from now (7d, 12h), a date (2025-06-01) or an RFC 3339 time (default 7d)")
-	until := cmd.flags.String("until", "", "end, in the same forms as --since (default now)")
-	gran := cmd.flags.String("granularity", "", "total, day or hour (default total)")
-	tz := cmd.flags.String("timezone", "", "time zone of day buckets, e.g. Europe/Berlin (default UTC)")
-	user := cmd.flags.String("user", "", "only this user's usage (name or id)")
-	team := cmd.flags.String("team", "", "only this team's usage (name or id)")
-	key := cmd.flags.String("key", "", "only this key's usage (alias or id)")
-	model := cmd.flags.String("model", "", "only this model's usage")
-	csv := cmd.flags.Bool("csv", false, "print CSV (the admin API's export) instead of a table")
-	follow := cmd.flags.Bool("follow", false, "print every call as it finishes, live, until interrupted (Ctrl-C)")
-	if _, err := cmd.parse(args); err != nil {
-		return flagErr(err)
+func newUsageCmd() *cobra.Command {
+	var (
+		af                                                      adminFlags
+		by, tag, since, until, gran, tz, user, team, key, model string
+		csv, follow                                             bool
+	)
+	cmd := &cobra.Command{
+		Use:   "usage [--by user|team|key|model|tag|session] [--since 7d] [flags]",
+		Short: "Usage and cost as a table, CSV or JSON; live with --follow",
+		Long: `Usage and cost, grouped by user, team, key, model, a tag or session, in total or
+per day or hour, as a table, --csv or --json. --follow prints every call as it
+finishes, live, until interrupted.`,
+		Example: `  tollgate usage                              # by user, last 7 days
+  tollgate usage --by model --since 30d --granularity day
+  tollgate usage --tag repo --since 2025-06-01 --csv > usage.csv
+  tollgate usage --follow`,
+		Args: noArgs,
 	}
-	if *follow {
-		c, err := cmd.client()
+	af.register(cmd.Flags())
+	asJSON := jsonFlag(cmd)
+	fs := cmd.Flags()
+	fs.StringVar(&by, "by", "", "group by user, team, key, model, tag or session (default user; tag when --tag is given)")
+	fs.StringVar(&tag, "tag", "", "the tag to group by, e.g. repo (implies --by tag)")
+	fs.StringVar(&since, "since", "", "start: a duration back from now (7d, 12h), a date (2025-06-01) or an RFC 3339 time (default 7d)")
+	fs.StringVar(&until, "until", "", "end, in the same forms as --since (default now)")
+	fs.StringVar(&gran, "granularity", "", "total, day or hour (default total)")
+	fs.StringVar(&tz, "timezone", "", "time zone of day buckets, e.g. Europe/Berlin (default UTC)")
+	fs.StringVar(&user, "user", "", "only this user's usage (name or id)")
+	fs.StringVar(&team, "team", "", "only this team's usage (name or id)")
+	fs.StringVar(&key, "key", "", "only this key's usage (alias or id)")
+	fs.StringVar(&model, "model", "", "only this model's usage")
+	fs.BoolVar(&csv, "csv", false, "print CSV (the admin API's export) instead of a table")
+	fs.BoolVar(&follow, "follow", false, "print every call as it finishes, live, until interrupted (Ctrl-C)")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		ctx, stdout := cmd.Context(), cmd.OutOrStdout()
+		c, err := af.client()
 		if err != nil {
 			return err
 		}
-		return followUsage(ctx, c, cmd.json, stdout)
-	}
-	if *csv && cmd.json {
-		return fmt.Errorf("usage: give --csv or --json, not both")
-	}
-	if *by == "" && *tag != "" {
-		*by = "tag"
-	}
-	q := url.Values{}
-	for name, v := range map[string]string{"by": *by, "tag": *tag, "since": *since, "until": *until, "granularity": *gran,
-		"tz": *tz, "user": *user, "team": *team, "key": *key, "model": *model} {
-		if v != "" {
-			q.Set(name, v)
+		if follow {
+			return followUsage(ctx, c, *asJSON, stdout)
 		}
-	}
-	c, err := cmd.client()
-	if err != nil {
-		return err
-	}
-	if *csv {
-		raw, err := c.get(ctx, "/admin/usage.csv", q, nil)
+		if csv && *asJSON {
+			return usageErrorf("usage: give --csv or --json, not both")
+		}
+		if by == "" && tag != "" {
+			by = "tag"
+		}
+		q := url.Values{}
+		for name, v := range map[string]string{"by": by, "tag": tag, "since": since, "until": until, "granularity": gran,
+			"tz": tz, "user": user, "team": team, "key": key, "model": model} {
+			if v != "" {
+				q.Set(name, v)
+			}
+		}
+		if csv {
+			raw, err := c.UsageCSV(ctx, q)
+			if err != nil {
+				return err
+			}
+			_, err = stdout.Write(raw)
+			return err
+		}
+		resp, err := c.Usage(ctx, q)
 		if err != nil {
 			return err
 		}
-		_, err = stdout.Write(raw)
-		return err
+		if *asJSON {
+			return printJSON(stdout, resp)
+		}
+		return writeUsage(stdout, resp, tag)
 	}
-	var resp usageResponse
-	raw, err := c.get(ctx, "/admin/usage", q, &resp)
-	if err != nil {
-		return err
-	}
-	if cmd.json {
-		return printJSON(stdout, raw)
-	}
-	return writeUsage(stdout, resp, *tag)
+	return cmd
 }
 
 // writeUsage prints usage rows as a table with a total line.
-func writeUsage(w io.Writer, resp usageResponse, tag string) error {
+func writeUsage(w io.Writer, resp admin.UsageResponse, tag string) error {
 	group := strings.ToUpper(resp.By)
 	if resp.By == "tag" && tag != "" {
 		group = "TAG " + tag
@@ -135,8 +127,8 @@ func writeUsage(w io.Writer, resp usageResponse, tag string) error {
 		head = append([]string{"TIME"}, head...)
 	}
 	t := newTable(head...)
-	var total usageRowJSON
-	cells := func(r usageRowJSON) []string {
+	var total admin.UsageRow
+	numbers := func(r admin.UsageRow) []string {
 		c := cost(r.CostUSDMicros)
 		if r.Unpriced > 0 {
 			c += "*"
@@ -145,7 +137,7 @@ func writeUsage(w io.Writer, resp usageResponse, tag string) error {
 			count(r.CacheWrite5mTokens + r.CacheWrite1hTokens), count(r.CacheReadTokens), count(r.TotalTokens), c}
 	}
 	for _, r := range resp.Rows {
-		total.add(r)
+		addRow(&total, r)
 		name := r.Name
 		if name == "" {
 			name = r.Group
@@ -153,7 +145,7 @@ func writeUsage(w io.Writer, resp usageResponse, tag string) error {
 		if name == "" {
 			name = "(none)"
 		}
-		row := append([]string{name}, cells(r)...)
+		row := append([]string{name}, numbers(r)...)
 		if timed {
 			ts := "-"
 			if r.Time != nil {
@@ -167,7 +159,7 @@ func writeUsage(w io.Writer, resp usageResponse, tag string) error {
 		t.add(row...)
 	}
 	if len(resp.Rows) > 1 {
-		row := append([]string{"TOTAL"}, cells(total)...)
+		row := append([]string{"TOTAL"}, numbers(total)...)
 		if timed {
 			row = append([]string{""}, row...)
 		}
@@ -182,31 +174,50 @@ func writeUsage(w io.Writer, resp usageResponse, tag string) error {
 	return nil
 }
 
-func runSpend(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cmd := newAdminCommand("spend", "[--user U|--team T|--key K] [--json]", true, stderr)
-	var sf scopeFlags
-	sf.register(cmd.flags, "only budgets on")
-	if _, err := cmd.parse(args); err != nil {
-		return flagErr(err)
+func newSpendCmd() *cobra.Command {
+	var (
+		af adminFlags
+		sf scopeFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "spend [--user U|--team T|--key K]",
+		Short: "Budgets: spent, remaining, when they reset",
+		Long: `Each budget with what the gateway has counted against it this period: spent,
+limit, remaining (what a new call can still reserve, as the
+x-tollgate-budget-remaining-* headers say) and when the period resets.`,
+		Example: "  tollgate spend\n  tollgate spend --team platform --json",
+		Args:    noArgs,
 	}
-	q, err := sf.query()
-	if err != nil {
-		return fmt.Errorf("spend: %w", err)
+	af.register(cmd.Flags())
+	asJSON := jsonFlag(cmd)
+	sf.register(cmd.Flags(), "only budgets on")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		sc, err := sf.scope(false)
+		if err != nil {
+			return err
+		}
+		c, err := af.client()
+		if err != nil {
+			return err
+		}
+		resp, err := c.Spend(cmd.Context(), sc)
+		if err != nil {
+			return err
+		}
+		stdout := cmd.OutOrStdout()
+		if *asJSON {
+			return printJSON(stdout, resp)
+		}
+		return writeSpend(stdout, resp)
 	}
-	c, err := cmd.client()
-	if err != nil {
-		return err
-	}
-	var resp spendResponse
-	raw, err := c.get(ctx, "/admin/spend", q, &resp)
-	if err != nil {
-		return err
-	}
-	if cmd.json {
-		return printJSON(stdout, raw)
-	}
+	return cmd
+}
+
+// writeSpend prints GET /admin/spend as a table, a row per limit: a budget
+// with a USD and a token limit has two.
+func writeSpend(stdout io.Writer, resp admin.SpendResponse) error {
 	if len(resp.Budgets) == 0 {
-		fmt.Fprintln(stdout, "No budgets. Create one with: tollgate budgets create --team NAME --usd 100 --period month")
+		fmt.Fprintln(stdout, "No budgets. Create one with: tollgate budgets create --team NAME --budget-usd 100 --period month")
 		return nil
 	}
 	fmt.Fprintf(stdout, "Budgets at %s\n", when(resp.At, "now"))
@@ -218,6 +229,7 @@ func runSpend(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return strconv.FormatFloat(float64(spent)*100/float64(limit), 'f', 1, 64) + "%"
 	}
 	for _, b := range resp.Budgets {
+		b := budgetJSON{b}
 		if b.LimitUSDMicros != nil {
 			rem := "-"
 			if b.RemainingUSDMicros != nil {
@@ -240,32 +252,20 @@ func runSpend(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // followUsage prints the gateway's live usage feed, a line a call (or the
 // feed's JSON with --json), until ctx ends or the gateway closes the feed.
-func followUsage(ctx context.Context, c *adminClient, asJSON bool, stdout io.Writer) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/admin/usage/live", nil)
-	if err != nil {
-		return fmt.Errorf("build request: %w", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+c.key)
-	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("User-Agent", "tollgate-cli/"+build.Version)
-	// The feed runs until interrupted: no client timeout, only ctx.
-	resp, err := (&http.Client{Transport: c.hc.Transport}).Do(req)
+func followUsage(ctx context.Context, c *adminclient.Client, asJSON bool, stdout io.Writer) error {
+	body, err := c.LiveUsage(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
-		return fmt.Errorf("cannot reach the gateway at %s: %s; check TOLLGATE_URL (or --url)", c.base, netReason(err))
+		return err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		return errorFromResponse(resp, raw)
-	}
+	defer body.Close()
 	if !asJSON {
 		fmt.Fprintf(stdout, "%-8s  %-20s  %-28s  %6s  %9s  %7s  %9s  %9s  %10s  %s\n",
 			"TIME", "KEY", "MODEL", "STATUS", "INPUT", "OUTPUT", "CACHE W", "CACHE R", "COST USD", "LATENCY")
 	}
-	events := anthropic.NewSSEReader(resp.Body)
+	events := anthropic.NewSSEReader(body)
 	for {
 		ev, err := events.Next()
 		if err != nil {
@@ -281,20 +281,7 @@ func followUsage(ctx context.Context, c *adminClient, asJSON bool, stdout io.Wri
 			fmt.Fprintf(stdout, "%s\n", ev.Data)
 			continue
 		}
-		var r struct {
-			Time         time.Time `json:"time"`
-			Key          string    `json:"key"`
-			Model        string    `json:"model"`
-			Status       int       `json:"status"`
-			ErrorOrigin  string    `json:"error_origin"`
-			LatencyMs    int64     `json:"latency_ms"`
-			InputTokens  int64     `json:"input_tokens"`
-			OutputTokens int64     `json:"output_tokens"`
-			CacheWrite   int64     `json:"cache_write_tokens"`
-			CacheRead    int64     `json:"cache_read_tokens"`
-			CostMicros   int64     `json:"cost_micros"`
-			Unpriced     bool      `json:"unpriced"`
-		}
+		var r admin.LiveRecord
 		if err := json.Unmarshal(ev.Data, &r); err != nil {
 			continue
 		}

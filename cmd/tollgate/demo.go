@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -16,27 +14,44 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/spf13/cobra"
 
 	"github.com/tollgate-gw/tollgate/internal/bedrocksim"
 	"github.com/tollgate-gw/tollgate/internal/config"
 	"github.com/tollgate-gw/tollgate/internal/server"
 )
 
+func newDemoCmd() *cobra.Command {
+	var o demoOptions
+	cmd := &cobra.Command{
+		Use:   "demo [--listen ADDR]",
+		Short: "Run the gateway against a built-in Bedrock simulator",
+		Long: `Run the gateway in front of an in-process Bedrock simulator, with a throw-away
+database, so that the real Claude Code can be pointed at it without an AWS
+account. It prints the settings to paste into another shell on stdout, logs on
+stderr, and runs until interrupted (Ctrl-C).`,
+		Example: `  tollgate demo
+  tollgate demo --listen 127.0.0.1:4100 --key tg-demo-mine`,
+		Args: noArgs,
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:4000", "gateway listen address")
+	fs.StringVar(&o.simListen, "sim-listen", "127.0.0.1:0", "simulator listen address; port 0 picks a free one")
+	fs.StringVar(&o.key, "key", "", "client key to accept (default: a random one, printed)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return runDemo(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+	}
+	return cmd
+}
+
+// demoOptions are the flags of tollgate demo.
+type demoOptions struct{ listen, simListen, key, logLevel string }
+
 // runDemo starts the gateway in front of an in-process Bedrock simulator, so
 // a newcomer can point the real Claude Code at it without an AWS account.
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:4000", "gateway listen address")
-	simListen := fs.String("sim-listen", "127.0.0.1:0", "simulator listen address; port 0 picks a free one")
-	key := fs.String("key", "", "client key to accept (default: a random one, printed)")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
-	}
+func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) error {
+	key, listen, simListen, logLevel := &o.key, &o.listen, &o.simListen, &o.logLevel
 	if *key == "" {
 		var b [16]byte
 		rand.Read(b[:])
@@ -75,7 +90,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	bo := server.BuildOptions{Credentials: map[string]aws.CredentialsProvider{
 		"bedrock": credentials.NewStaticCredentialsProvider(akid, secret, ""),
 	}}
-	return serve(ctx, cfg, "tollgate demo (Bedrock simulator at http://"+sln.Addr().String()+")", log, bo, stderr, func(addr string) {
+	// stdout is the settings to paste, and nothing else; what the gateway
+	// says about itself goes with the logs to stderr.
+	return serve(ctx, cfg, "tollgate demo (Bedrock simulator at http://"+sln.Addr().String()+")", log, bo, stderr, func(addr, adminKey string) {
 		base := "http://" + addr
 		fmt.Fprintf(stdout, `
 # Tollgate demo is running: gateway %[1]s -> Bedrock simulator. Ctrl-C stops it.
@@ -90,8 +107,11 @@ export CLAUDE_CODE_SKIP_BEDROCK_AUTH=1
 export AWS_REGION=%[3]s
 export ANTHROPIC_CUSTOM_HEADERS='x-api-key: %[2]s'
 
+# The admin CLI (tollgate keys, users, budgets, usage, spend) against this demo:
+export TOLLGATE_URL=%[1]s TOLLGATE_ADMIN_KEY=%[4]s
+
 # The simulator answers deterministically; put markers in your prompt to script it,
 # e.g. claude -p 'run it [[sim:tool Bash {"command":"echo hi"}]]' --allowedTools Bash
-`, base, *key, region)
+`, base, *key, region, adminKey)
 	})
 }

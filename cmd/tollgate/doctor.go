@@ -15,6 +15,10 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tollgate-gw/tollgate/internal/adminclient"
 )
 
 // tollgate doctor checks, hop by hop, the path a Claude Code call takes with
@@ -84,6 +88,7 @@ type clientSetup struct {
 type doctor struct {
 	out     io.Writer
 	verbose bool
+	json    bool // print a doctorReport instead of lines
 	getenv  func(string) string
 	hc      *http.Client
 	timeout time.Duration
@@ -95,32 +100,67 @@ type doctor struct {
 	count  *exchangeResult // Bedrock mode: count-tokens, which checks key and route at once
 }
 
-// runDoctor is `tollgate doctor`: it reads the environment as Claude Code
-// does and returns an error (exit code 1) unless every check passes.
-func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("doctor", "doctor [--model NAME] [--verbose]", stderr)
-	verbose := fs.Bool("verbose", false, "print each request with its x-request-id, to look up in the gateway's log")
-	model := fs.String("model", "", "model of the one-token call (default $ANTHROPIC_MODEL, else $ANTHROPIC_DEFAULT_HAIKU_MODEL, else "+defaultDoctorModel+")")
-	timeout := fs.Duration("timeout", 60*time.Second, "how long to wait for each answer")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return flagErr(err)
+func newDoctorCmd() *cobra.Command {
+	var (
+		verbose bool
+		model   string
+		timeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "doctor [--model NAME] [--verbose]",
+		Short: "Check each hop of a Claude Code call from here",
+		Long: `Check, hop by hop, the path a Claude Code call takes with this environment:
+the client configuration (the variables Claude Code reads), the gateway
+(reachable, access rule, key, model route), then upstream (a one-token call).
+It stops at the first hop that fails and says what to change. Exit code 1
+unless every check passes.`,
+		Example: `  tollgate doctor
+  tollgate doctor --model claude-sonnet-4-5 --verbose
+  tollgate doctor --json | jq -r '.fix // "ok"'`,
+		Args: noArgs,
 	}
-	if err := wantArgs("doctor", pos); err != nil {
-		return err
+	fs := cmd.Flags()
+	fs.BoolVar(&verbose, "verbose", false, "print each request with its x-request-id, to look up in the gateway's log")
+	fs.StringVar(&model, "model", "", "model of the one-token call (default $ANTHROPIC_MODEL, else $ANTHROPIC_DEFAULT_HAIKU_MODEL, else "+defaultDoctorModel+")")
+	fs.DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for each answer")
+	asJSON := fs.Bool("json", false, `print the result as JSON: {"ok", "checks": [{"name", "status", "detail", …}], "failed_hop", "fix"}`)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		tr := http.DefaultTransport.(*http.Transport).Clone() // HTTPS_PROXY is honoured, as by Claude Code
+		d := &doctor{
+			out: cmd.OutOrStdout(), verbose: verbose, json: *asJSON, getenv: os.Getenv, timeout: timeout, model: model,
+			hc: &http.Client{
+				Transport: tr,
+				// A redirect is reported, not followed: the base URL should
+				// name the gateway itself, and clients may not carry a POST
+				// and its body across a redirect.
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+			},
+		}
+		return d.run(cmd.Context())
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone() // HTTPS_PROXY is honoured, as by Claude Code
-	d := &doctor{
-		out: stdout, verbose: *verbose, getenv: os.Getenv, timeout: *timeout, model: *model,
-		hc: &http.Client{
-			Transport: tr,
-			// A redirect is reported, not followed: the base URL should
-			// name the gateway itself, and clients may not carry a POST
-			// and its body across a redirect.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-	}
-	return d.run(ctx)
+	return cmd
+}
+
+// doctorCheck is one check as --json prints it.
+type doctorCheck struct {
+	Name   string `json:"name"`
+	Status string `json:"status"` // "passed", "failed" or "not checked"
+	Detail string `json:"detail,omitempty"`
+	// Notes are extra lines, and with --verbose the requests made.
+	Notes []string `json:"notes,omitempty"`
+	// Said is what the gateway or Bedrock answered, verbatim.
+	Said string `json:"said,omitempty"`
+}
+
+// doctorReport is the whole run as --json prints it.
+type doctorReport struct {
+	OK     bool          `json:"ok"`
+	Checks []doctorCheck `json:"checks"`
+	// FailedHop is where the failure lies — "client configuration",
+	// "gateway" or "upstream" — and Whose who must act; Fix what to change.
+	FailedHop string `json:"failed_hop,omitempty"`
+	Whose     string `json:"whose,omitempty"`
+	Fix       string `json:"fix,omitempty"`
 }
 
 func (d *doctor) run(ctx context.Context) error {
@@ -134,21 +174,40 @@ func (d *doctor) run(ctx context.Context) error {
 		{"model route", d.checkRoute},
 		{"one-token call", d.checkCall},
 	}
-	fmt.Fprintln(d.out, "tollgate doctor: checking the path of a Claude Code call, hop by hop")
-	fmt.Fprintln(d.out)
+	if !d.json {
+		fmt.Fprintln(d.out, "tollgate doctor: checking the path of a Claude Code call, hop by hop")
+		fmt.Fprintln(d.out)
+	}
+	report := doctorReport{OK: true}
+	var failed error
 	for i, c := range checks {
 		o := c.run(ctx)
-		mark := "✓"
-		if !o.ok {
-			mark = "✗"
-		}
-		fmt.Fprintf(d.out, "%s %s: %s\n", mark, c.name, o.detail)
-		for _, n := range append(d.trace, o.notes...) {
-			fmt.Fprintf(d.out, "    %s\n", n)
-		}
+		dc := doctorCheck{Name: c.name, Status: "passed", Detail: o.detail, Notes: append(d.trace, o.notes...), Said: o.said}
 		d.trace = nil
+		if !o.ok {
+			dc.Status = "failed"
+		}
+		report.Checks = append(report.Checks, dc)
+		if !d.json {
+			mark := "✓"
+			if !o.ok {
+				mark = "✗"
+			}
+			fmt.Fprintf(d.out, "%s %s: %s\n", mark, c.name, o.detail)
+			for _, n := range dc.Notes {
+				fmt.Fprintf(d.out, "    %s\n", n)
+			}
+		}
 		if o.ok {
 			continue
+		}
+		report.OK, report.FailedHop, report.Whose, report.Fix = false, string(o.hop), o.hop.whose(), o.fix
+		for _, rest := range checks[i+1:] {
+			report.Checks = append(report.Checks, doctorCheck{Name: rest.name, Status: "not checked"})
+		}
+		failed = fmt.Errorf("doctor: %s failed (%s)", c.name, o.hop)
+		if d.json {
+			break
 		}
 		if o.said != "" {
 			fmt.Fprintf(d.out, "    %s\n", o.said)
@@ -160,7 +219,13 @@ func (d *doctor) run(ctx context.Context) error {
 		if o.fix != "" {
 			fmt.Fprintf(d.out, "What to change: %s\n", o.fix)
 		}
-		return fmt.Errorf("doctor: %s failed (%s)", c.name, o.hop)
+		return failed
+	}
+	if d.json {
+		if err := printJSON(d.out, report); err != nil {
+			return err
+		}
+		return failed
 	}
 	fmt.Fprintf(d.out, "\nAll %d checks passed: Claude Code with this environment reaches Claude through the gateway.\n", len(checks))
 	return nil
@@ -437,7 +502,7 @@ func (d *doctor) send(ctx context.Context, method, path string, body []byte, tim
 	r := &exchangeResult{method: method, path: path, status: resp.StatusCode, header: resp.Header, body: raw,
 		latency: time.Since(start), requestID: resp.Header.Get("x-request-id"), origin: resp.Header.Get("x-tollgate-error-origin")}
 	if resp.StatusCode/100 != 2 {
-		e := errorFromResponse(resp, raw)
+		e := adminclient.ErrorFrom(resp, raw)
 		r.errType, r.message = e.Type, e.Message
 		if x := resp.Header.Get("X-Amzn-ErrorType"); x != "" {
 			r.errType = x

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -288,5 +289,32 @@ func TestParseCustomHeaders(t *testing.T) {
 		if c.in != "" && h.Get("X-A") == "" {
 			t.Errorf("parseCustomHeaders(%q) lost X-A: %v", c.in, h)
 		}
+	}
+}
+
+// TestDoctorJSON: --json reports every check, those after a failure as not
+// checked, and where the failure lies, for a script or a CI step.
+func TestDoctorJSON(t *testing.T) {
+	g := startGateway(t)
+	t.Setenv("CLAUDE_CODE_USE_BEDROCK", "")
+	t.Setenv("ANTHROPIC_MODEL", "")
+	t.Setenv("ANTHROPIC_DEFAULT_HAIKU_MODEL", "")
+	t.Setenv("ANTHROPIC_CUSTOM_HEADERS", "")
+	t.Setenv("ANTHROPIC_AUTH_TOKEN", "")
+	t.Setenv("ANTHROPIC_API_KEY", testStaticKey)
+
+	t.Setenv("ANTHROPIC_BASE_URL", g.URL)
+	out, _, err := cli(t, "doctor", "--json")
+	var r doctorReport
+	if jerr := json.Unmarshal([]byte(out), &r); jerr != nil || err != nil || !r.OK || len(r.Checks) != 5 || r.Checks[4].Status != "passed" {
+		t.Errorf("doctor --json against a working gateway = %v, %v:\n%s", err, jerr, out)
+	}
+
+	t.Setenv("ANTHROPIC_BASE_URL", "")
+	out, _, err = cli(t, "doctor", "--json")
+	r = doctorReport{}
+	if jerr := json.Unmarshal([]byte(out), &r); jerr != nil || err == nil || r.OK || r.FailedHop != string(hopClient) || r.Fix == "" ||
+		len(r.Checks) != 5 || r.Checks[0].Status != "failed" || r.Checks[1].Status != "not checked" {
+		t.Errorf("doctor --json without ANTHROPIC_BASE_URL = %v, %v:\n%s", err, jerr, out)
 	}
 }

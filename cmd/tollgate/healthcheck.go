@@ -12,6 +12,10 @@ import (
 	"net/url"
 	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tollgate-gw/tollgate/internal/adminclient"
 )
 
 // defaultHealthURL is what the compose file's health check asks: inside the
@@ -21,22 +25,36 @@ const defaultHealthURL = "http://127.0.0.1:4000/readyz"
 // runHealthcheck GETs a health URL and succeeds on a 2xx answer. It exists
 // because the container image is distroless — no shell, curl or wget — so a
 // Docker or Kubernetes health check can only run the binary itself.
-func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("healthcheck", "healthcheck [--url "+defaultHealthURL+"] [--timeout 5s]", stderr)
-	target := fs.String("url", defaultHealthURL, "URL to GET; /readyz also checks that usage can be persisted (written or spilled), /healthz only that the process serves")
-	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the answer")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return flagErr(err)
+func newHealthcheckCmd() *cobra.Command {
+	var (
+		target  string
+		timeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "healthcheck [--url URL] [--timeout 5s]",
+		Short: "GET a health URL and exit 0 on a 2xx answer (for containers)",
+		Long: `GET a health URL and succeed on a 2xx answer. The container image is
+distroless (no shell, curl or wget), so a Docker or Kubernetes health check
+runs the binary itself.`,
+		Example: `  tollgate healthcheck
+  tollgate healthcheck --url http://127.0.0.1:4000/healthz --timeout 2s`,
+		Args: noArgs,
 	}
-	if err := wantArgs("healthcheck", pos); err != nil {
-		return err
+	cmd.Flags().StringVar(&target, "url", defaultHealthURL, "URL to GET; /readyz also checks that usage can be persisted (written or spilled), /healthz only that the process serves")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "how long to wait for the answer")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return healthcheck(cmd.Context(), target, timeout, cmd.OutOrStdout())
 	}
-	u, err := url.Parse(*target)
+	return cmd
+}
+
+// healthcheck GETs target and succeeds on a 2xx answer.
+func healthcheck(ctx context.Context, target string, timeout time.Duration, stdout io.Writer) error {
+	u, err := url.Parse(target)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("healthcheck: --url %q is not an http:// or https:// URL", *target)
+		return fmt.Errorf("healthcheck: --url %q is not an http:// or https:// URL", target)
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
@@ -45,19 +63,19 @@ func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	req.Header.Set("User-Agent", "tollgate-healthcheck/"+build.Version)
 	// No proxy: the check is about this host's gateway, whatever
 	// HTTP_PROXY the container inherited.
-	hc := &http.Client{Transport: &http.Transport{Proxy: nil, TLSHandshakeTimeout: *timeout}}
+	hc := &http.Client{Transport: &http.Transport{Proxy: nil, TLSHandshakeTimeout: timeout}}
 	start := time.Now()
 	resp, err := hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("healthcheck: GET %s: no answer within %s", u.Redacted(), *timeout)
+			return fmt.Errorf("healthcheck: GET %s: no answer within %s", u.Redacted(), timeout)
 		}
 		return fmt.Errorf("healthcheck: GET %s: %s", u.Redacted(), netReason(err))
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("healthcheck: GET %s answered HTTP %d: %s", u.Redacted(), resp.StatusCode, errorFromResponse(resp, raw).Message)
+		return fmt.Errorf("healthcheck: GET %s answered HTTP %d: %s", u.Redacted(), resp.StatusCode, adminclient.ErrorFrom(resp, raw).Message)
 	}
 	fmt.Fprintf(stdout, "ok: GET %s answered %d in %s\n", u.Redacted(), resp.StatusCode, time.Since(start).Round(time.Millisecond))
 	return nil

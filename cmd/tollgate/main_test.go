@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -46,19 +47,26 @@ func TestVersionAndUsage(t *testing.T) {
 	}
 }
 
+// TestCheckReportsEveryProblem: one run of check reports the problems of
+// every pass — expansion, schema, validation, the environment — errors
+// first, as text and as JSON.
 func TestCheckReportsEveryProblem(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(path, []byte("listen: nope\nproviders:\n  bedrock:\n    type: bedrok\nmodels:\n  - name: x\n    targets:\n      - provider: missing\n        model: m\n"), 0o600)
-	var out, errb bytes.Buffer
-	err := run(context.Background(), []string{"check", "--config", path}, &out, &errb)
-	if err == nil {
-		t.Fatal("check accepted a broken config")
-	}
-	for _, want := range []string{"bad.yaml:1:", "bad.yaml:4:", "bad.yaml:8:"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error lacks %q:\n%v", want, err)
-		}
+	const path = "testdata/check-broken.yaml"
+	for _, c := range []struct {
+		name   string
+		args   []string
+		golden string
+	}{
+		{"text", []string{"check", "--config", path}, "check_broken"},
+		{"json", []string{"check", "--config", path, "--json"}, "check_broken_json"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out, _, err := cli(t, c.args...)
+			if err == nil || err.Error() != "config: "+path+": 4 errors, 2 warnings" {
+				t.Errorf("check = %v, want it to fail with 4 errors and 2 warnings", err)
+			}
+			golden(t, c.golden, out)
+		})
 	}
 }
 
@@ -87,6 +95,18 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(out.String(), "CLAUDE_CODE_USE_BEDROCK=1") {
 		t.Errorf("demo output lacks the Bedrock-mode lines:\n%s", out.String())
 	}
+	// The admin CLI works with the exported settings, on the port that
+	// --listen chose.
+	m := regexp.MustCompile(`(?m)^export TOLLGATE_URL=(\S+) TOLLGATE_ADMIN_KEY=(tga-\S+)$`).FindStringSubmatch(out.String())
+	if m == nil || m[1] != base {
+		t.Fatalf("demo stdout lacks export TOLLGATE_URL=%s TOLLGATE_ADMIN_KEY=…:\n%s", base, out.String())
+	}
+	t.Setenv("TOLLGATE_URL", m[1])
+	t.Setenv("TOLLGATE_ADMIN_KEY", m[2])
+	wantContains(t, "keys list against the demo", mustCLI(t, "keys", "list"), "No keys")
+	if strings.Contains(errb.String(), m[2]) {
+		t.Errorf("demo printed the admin key among its logs on stderr")
+	}
 	req, _ := http.NewRequest(http.MethodPost, base+"/v1/messages", strings.NewReader(`{"model":"claude-sonnet-4-5","max_tokens":20,"messages":[{"role":"user","content":"hi"}]}`))
 	req.Header.Set("x-api-key", key)
 	req.Header.Set("Content-Type", "application/json")
@@ -110,19 +130,54 @@ func TestDemo(t *testing.T) {
 	}
 }
 
-// TestCheckReportsMissingKeyVariables: check fails, as serve would, when a
-// provider's API-key variable is unset.
+// TestServeBindsBeforeState: with its port taken, serve fails before it
+// creates the data directory or the database.
+func TestServeBindsBeforeState(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := filepath.Join(t.TempDir(), "data")
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfg, []byte("data_dir: "+dir+"\n"), 0o600)
+	_, _, err = cli(t, "serve", "--config", cfg, "--listen", busy.Addr().String())
+	if err == nil || !strings.Contains(err.Error(), "listen on "+busy.Addr().String()) {
+		t.Fatalf("serve on a busy port = %v, want a listen error", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("serve on a busy port left %s behind (stat: %v)", dir, err)
+	}
+}
+
+// TestCheckReportsMissingKeyVariables: an unset API-key variable, which
+// serve would refuse to start with, is a warning, and an error with
+// --strict.
 func TestCheckReportsMissingKeyVariables(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.yaml")
 	os.WriteFile(path, []byte("providers:\n  claude:\n    type: anthropic\n    api_key_env: TG_TEST_SURELY_UNSET_KEY\n"), 0o600)
-	var out, errb bytes.Buffer
-	err := run(context.Background(), []string{"check", "--config", path}, &out, &errb)
-	if err == nil || !strings.Contains(err.Error(), "TG_TEST_SURELY_UNSET_KEY is empty or unset") {
-		t.Fatalf("check = %v, want the unset variable named", err)
+	out, _, err := cli(t, "check", "--config", path)
+	if err != nil || !strings.Contains(out, "warning: "+path+": provider claude: the API key variable TG_TEST_SURELY_UNSET_KEY is empty or unset") {
+		t.Fatalf("check = %v, %q; want success with a warning naming the variable", err, out)
+	}
+	if _, _, err := cli(t, "check", "--config", path, "--strict"); err == nil || !strings.Contains(err.Error(), "1 warning") {
+		t.Fatalf("check --strict = %v, want a failure", err)
 	}
 	t.Setenv("TG_TEST_SURELY_UNSET_KEY", "sk-ant-x")
-	if err := run(context.Background(), []string{"check", "--config", path}, &out, &errb); err != nil {
-		t.Fatalf("check with the variable set = %v", err)
+	if out, _, err := cli(t, "check", "--config", path, "--strict"); err != nil || strings.Contains(out, "warning") {
+		t.Fatalf("check --strict with the variable set = %v\n%s", err, out)
+	}
+}
+
+// TestCheckExample: the documented example checks cleanly out of the box,
+// its unset secrets being warnings.
+func TestCheckExample(t *testing.T) {
+	out, _, err := cli(t, "check", "--config", "../../examples/tollgate.yaml")
+	if err != nil {
+		t.Fatalf("check examples/tollgate.yaml = %v\n%s", err, out)
+	}
+	if strings.Contains(out, "error:") {
+		t.Errorf("check examples/tollgate.yaml reports errors:\n%s", out)
 	}
 }
 

@@ -208,6 +208,12 @@ func TestGolden(t *testing.T) {
 		e.golden("keys_list_by_user", 200, "GET", "/admin/keys?user=alice", "")
 		mut(e.golden("keys_patch", 200, "PATCH", "/admin/keys/alice-laptop",
 			`{"models":null,"expires_at":null,"tags":{"env":"prod"},"team":null}`))
+		rotated := mut(e.golden("keys_rotate", 200, "POST", "/admin/keys/ci/rotate", `{"overlap":"1h"}`))
+		if s := decodeJSON[struct{ Secret string }](t, rotated.body).Secret; s == "" {
+			t.Errorf("rotate answered no secret")
+		}
+		mut(e.golden("keys_rotate_no_overlap", 200, "POST", "/admin/keys/ci/rotate", ""))
+		e.golden("keys_rotate_bad_overlap", 400, "POST", "/admin/keys/ci/rotate", `{"overlap":"soon"}`)
 		mut(e.golden("keys_revoke", 200, "POST", "/admin/keys/alice-laptop/revoke", ""))
 
 		mut(e.golden("budgets_create", 201, "POST", "/admin/budgets",

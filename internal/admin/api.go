@@ -114,6 +114,7 @@ func (a *API) routes() []route {
 		{"PATCH /admin/keys/{id}", a.patchKey},
 		{"DELETE /admin/keys/{id}", a.deleteKey},
 		{"POST /admin/keys/{id}/revoke", a.revokeKey},
+		{"POST /admin/keys/{id}/rotate", a.rotateKey},
 
 		{"POST /admin/budgets", a.createBudget},
 		{"GET /admin/budgets", a.listBudgets},

@@ -11,15 +11,37 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/store"
 )
 
-// optional is a PATCH field: Set when present in the body, Null when it
-// was null (clear the value), else V holds it.
-type optional[T any] struct {
+// Optional is a PATCH field: Set when present in the body, Null when it
+// was null (clear the value), else V holds it. A pointer cannot tell
+// "leave alone" from "clear", which PATCH needs for optional values such as
+// a key's team or a budget's token limit. It is exported for the typed
+// client, which sends it with `omitzero`: an unset field is left out.
+type Optional[T any] struct {
 	Set  bool
 	Null bool
 	V    T
 }
 
-func (o *optional[T]) UnmarshalJSON(b []byte) error {
+// Some is an Optional set to v.
+func Some[T any](v T) Optional[T] { return Optional[T]{Set: true, V: v} }
+
+// Null is an Optional set to null: PATCH clears the value.
+func Null[T any]() Optional[T] { return Optional[T]{Set: true, Null: true} }
+
+// IsZero reports an unset field, which `omitzero` leaves out.
+func (o Optional[T]) IsZero() bool { return !o.Set }
+
+// MarshalJSON writes null or the value; an unset field is left out by
+// `omitzero` before it gets here.
+func (o Optional[T]) MarshalJSON() ([]byte, error) {
+	if o.Null || !o.Set {
+		return []byte("null"), nil
+	}
+	return json.Marshal(o.V)
+}
+
+// UnmarshalJSON records that the field was present, and whether as null.
+func (o *Optional[T]) UnmarshalJSON(b []byte) error {
 	o.Set = true
 	if string(b) == "null" {
 		o.Null = true
@@ -481,19 +503,21 @@ func (a *API) getKey(w http.ResponseWriter, r *http.Request) error {
 	return a.writeKey(w, r, http.StatusOK, k)
 }
 
-type patchKeyRequest struct {
-	Alias     *string                     `json:"alias"`
-	User      optional[string]            `json:"user"`
-	Team      optional[string]            `json:"team"`
-	ExpiresAt optional[string]            `json:"expires_at"`
-	ExpiresIn string                      `json:"expires_in"`
-	Models    optional[[]string]          `json:"models"`
-	Tags      optional[map[string]string] `json:"tags"`
-	Disabled  *bool                       `json:"disabled"`
+// PatchKeyRequest is the body of PATCH /admin/keys/{id}; absent fields are
+// left alone, null clears an optional one.
+type PatchKeyRequest struct {
+	Alias     *string                     `json:"alias,omitempty"`
+	User      Optional[string]            `json:"user,omitzero"` // id or name
+	Team      Optional[string]            `json:"team,omitzero"` // id or name
+	ExpiresAt Optional[string]            `json:"expires_at,omitzero"`
+	ExpiresIn string                      `json:"expires_in,omitempty"`
+	Models    Optional[[]string]          `json:"models,omitzero"`
+	Tags      Optional[map[string]string] `json:"tags,omitzero"`
+	Disabled  *bool                       `json:"disabled,omitempty"`
 }
 
 func (a *API) patchKey(w http.ResponseWriter, r *http.Request) error {
-	var req patchKeyRequest
+	var req PatchKeyRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -533,6 +557,55 @@ func (a *API) patchKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	a.changed()
 	return a.writeKey(w, r, http.StatusOK, k)
+}
+
+// RotateKeyRequest is the body of POST /admin/keys/{id}/rotate, which may
+// also be empty.
+type RotateKeyRequest struct {
+	// Overlap is how long the replaced secret keeps working, so that the
+	// clients holding it can be moved over: "1h", "7d". Empty or "0": it
+	// stops at once.
+	Overlap string `json:"overlap,omitempty"`
+}
+
+// RotateKeyResponse answers POST /admin/keys/{id}/rotate. The new secret is
+// in this answer only; it is never stored or logged.
+type RotateKeyResponse struct {
+	Key    Key    `json:"key"`
+	Secret string `json:"secret"`
+	// PreviousExpiresAt is when the replaced secret stops working; null
+	// when it already has.
+	PreviousExpiresAt *time.Time `json:"previous_expires_at"`
+}
+
+func (a *API) rotateKey(w http.ResponseWriter, r *http.Request) error {
+	var req RotateKeyRequest
+	if r.ContentLength != 0 {
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+	}
+	now := a.opts.Now()
+	var until time.Time
+	if req.Overlap != "" {
+		d, err := parseDuration(req.Overlap)
+		if err != nil {
+			return badRequest("field \"overlap\": %q is not a duration such as 1h or 7d", req.Overlap)
+		}
+		if d > 0 {
+			until = now.Add(d)
+		}
+	}
+	k, secret, err := a.st.RotateKey(r.Context(), r.PathValue("id"), until)
+	if err != nil {
+		return err
+	}
+	a.changed()
+	d, err := a.directory(r.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, RotateKeyResponse{Key: d.key(k, now), Secret: secret, PreviousExpiresAt: timeJSON(k.PrevExpiresAt)})
 }
 
 func (a *API) revokeKey(w http.ResponseWriter, r *http.Request) error {
@@ -671,16 +744,19 @@ func (a *API) getBudget(w http.ResponseWriter, r *http.Request) error {
 	return a.writeBudget(w, r, http.StatusOK, b)
 }
 
-type patchBudgetRequest struct {
-	LimitUSD    optional[json.Number] `json:"limit_usd"`
-	LimitTokens optional[int64]       `json:"limit_tokens"`
-	Period      *string               `json:"period"`
-	Timezone    *string               `json:"timezone"`
-	Thresholds  optional[[]int]       `json:"thresholds"`
+// PatchBudgetRequest is the body of PATCH /admin/budgets/{id}; absent
+// fields are left alone, null clears a limit (or restores the default
+// thresholds).
+type PatchBudgetRequest struct {
+	LimitUSD    Optional[json.Number] `json:"limit_usd,omitzero"` // exact decimal dollars
+	LimitTokens Optional[int64]       `json:"limit_tokens,omitzero"`
+	Period      *string               `json:"period,omitempty"`
+	Timezone    *string               `json:"timezone,omitempty"`
+	Thresholds  Optional[[]int]       `json:"thresholds,omitzero"`
 }
 
 func (a *API) patchBudget(w http.ResponseWriter, r *http.Request) error {
-	var req patchBudgetRequest
+	var req PatchBudgetRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -805,12 +881,16 @@ func (a *API) getLimit(w http.ResponseWriter, r *http.Request) error {
 	return a.writeLimit(w, r, http.StatusOK, l)
 }
 
+// PatchLimitRequest is the body of PATCH /admin/limits/{id}; absent fields
+// are left alone, 0 removes that limit.
+type PatchLimitRequest struct {
+	RPM        *int64 `json:"rpm,omitempty"`
+	TPM        *int64 `json:"tpm,omitempty"`
+	Concurrent *int64 `json:"concurrent,omitempty"`
+}
+
 func (a *API) patchLimit(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		RPM        *int64 `json:"rpm"`
-		TPM        *int64 `json:"tpm"`
-		Concurrent *int64 `json:"concurrent"`
-	}
+	var req PatchLimitRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}

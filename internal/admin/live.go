@@ -10,9 +10,9 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
-// liveRecord is one call as the live feed shows it: who, what, how much —
-// never a secret.
-type liveRecord struct {
+// LiveRecord is one call as the live feed (GET /admin/usage/live) shows it:
+// who, what, how much — never a secret.
+type LiveRecord struct {
 	Time         time.Time         `json:"time"`
 	RequestID    string            `json:"request_id"`
 	Key          string            `json:"key"`
@@ -76,8 +76,8 @@ func (a *API) live(w http.ResponseWriter, r *http.Request) error {
 	}
 }
 
-func toLive(r usage.Record) liveRecord {
-	return liveRecord{
+func toLive(r usage.Record) LiveRecord {
+	return LiveRecord{
 		Time: r.Time, RequestID: r.RequestID, Key: r.KeyAlias, UserID: r.UserID, TeamID: r.TeamID,
 		SessionID: r.SessionID, Tags: r.Tags, Model: r.Model, Door: r.Door, Stream: r.Stream,
 		Status: r.Status, ErrorOrigin: r.ErrorOrigin, LatencyMs: r.LatencyMs,

@@ -116,7 +116,7 @@ func (c *Client) Do(ctx context.Context, method, path string, q url.Values, in, 
 		return nil, fmt.Errorf("adminclient: read the answer of %s %s: %w", method, u, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, errorFrom(resp, raw)
+		return nil, ErrorFrom(resp, raw)
 	}
 	if out != nil && len(raw) > 0 {
 		if err := json.Unmarshal(raw, out); err != nil {
@@ -126,7 +126,10 @@ func (c *Client) Do(ctx context.Context, method, path string, q url.Values, in, 
 	return raw, nil
 }
 
-func errorFrom(resp *http.Response, raw []byte) *Error {
+// ErrorFrom builds the *Error of a non-2xx answer whose body is raw. It is
+// exported for the other clients of the gateway's endpoints, such as
+// `tollgate healthcheck`, so that they read error bodies the same way.
+func ErrorFrom(resp *http.Response, raw []byte) *Error {
 	e := &Error{Status: resp.StatusCode, RequestID: resp.Header.Get("x-request-id")}
 	var body struct {
 		Error *struct {
@@ -302,4 +305,93 @@ func (c *Client) Spend(ctx context.Context, s Scope) (admin.SpendResponse, error
 // /admin/usage (by, since, until, granularity, tz, tag and the filters).
 func (c *Client) Usage(ctx context.Context, q url.Values) (admin.UsageResponse, error) {
 	return call[admin.UsageResponse](ctx, c, http.MethodGet, "/admin/usage", q, nil)
+}
+
+// UpdateKey changes the fields of the key with id or alias k that req sets.
+func (c *Client) UpdateKey(ctx context.Context, k string, req admin.PatchKeyRequest) (admin.Key, error) {
+	r, err := call[admin.KeyResponse](ctx, c, http.MethodPatch, "/admin/keys/"+ref(k), nil, req)
+	return r.Key, err
+}
+
+// Budget returns the budget with id b.
+func (c *Client) Budget(ctx context.Context, b string) (admin.Budget, error) {
+	r, err := call[admin.BudgetResponse](ctx, c, http.MethodGet, "/admin/budgets/"+ref(b), nil, nil)
+	return r.Budget, err
+}
+
+// UpdateBudget changes the fields of budget b that req sets.
+func (c *Client) UpdateBudget(ctx context.Context, b string, req admin.PatchBudgetRequest) (admin.Budget, error) {
+	r, err := call[admin.BudgetResponse](ctx, c, http.MethodPatch, "/admin/budgets/"+ref(b), nil, req)
+	return r.Budget, err
+}
+
+// UpdateLimit changes the fields of rate limit l that req sets.
+func (c *Client) UpdateLimit(ctx context.Context, l string, req admin.PatchLimitRequest) (admin.Limit, error) {
+	r, err := call[admin.LimitResponse](ctx, c, http.MethodPatch, "/admin/limits/"+ref(l), nil, req)
+	return r.Limit, err
+}
+
+// DeleteUser deletes the user with id or name u.
+func (c *Client) DeleteUser(ctx context.Context, u string) error {
+	return c.Delete(ctx, "/admin/users/"+ref(u))
+}
+
+// DeleteTeam deletes the team with id or name t.
+func (c *Client) DeleteTeam(ctx context.Context, t string) error {
+	return c.Delete(ctx, "/admin/teams/"+ref(t))
+}
+
+// DeleteKey deletes the key with id or alias k.
+func (c *Client) DeleteKey(ctx context.Context, k string) error {
+	return c.Delete(ctx, "/admin/keys/"+ref(k))
+}
+
+// DeleteBudget deletes the budget with id b.
+func (c *Client) DeleteBudget(ctx context.Context, b string) error {
+	return c.Delete(ctx, "/admin/budgets/"+ref(b))
+}
+
+// DeleteLimit deletes the rate limit with id l.
+func (c *Client) DeleteLimit(ctx context.Context, l string) error {
+	return c.Delete(ctx, "/admin/limits/"+ref(l))
+}
+
+// UsageCSV runs a usage query as GET /admin/usage.csv does and returns the
+// CSV as the gateway wrote it.
+func (c *Client) UsageCSV(ctx context.Context, q url.Values) ([]byte, error) {
+	return c.Do(ctx, http.MethodGet, "/admin/usage.csv", q, nil, nil)
+}
+
+// LiveUsage opens the live usage feed (GET /admin/usage/live), which runs
+// until ctx ends: the client's timeout, meant for one answer, does not
+// apply. Read it with anthropic.NewSSEReader; each "usage" event's data is
+// an admin.LiveRecord. The caller closes the body.
+func (c *Client) LiveUsage(ctx context.Context) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/admin/usage/live", nil)
+	if err != nil {
+		return nil, fmt.Errorf("adminclient: build request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	req.Header.Set("Accept", "text/event-stream")
+	if c.userAgent != "" {
+		req.Header.Set("User-Agent", c.userAgent)
+	}
+	resp, err := (&http.Client{Transport: c.hc.Transport}).Do(req)
+	if err != nil {
+		return nil, &UnreachableError{Base: c.base, Err: err}
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return nil, ErrorFrom(resp, raw)
+	}
+	return resp.Body, nil
+}
+
+// RotateKey gives the key with id or alias k a new secret, in the answer
+// only; with a non-empty overlap ("1h") the old secret keeps working until
+// the answer's PreviousExpiresAt.
+func (c *Client) RotateKey(ctx context.Context, k, overlap string) (admin.RotateKeyResponse, error) {
+	return call[admin.RotateKeyResponse](ctx, c, http.MethodPost, "/admin/keys/"+ref(k)+"/rotate", nil,
+		admin.RotateKeyRequest{Overlap: overlap})
 }

@@ -94,3 +94,66 @@ func TestUnreachable(t *testing.T) {
 		t.Errorf("Users on a closed server: err = %v, want an *UnreachableError", err)
 	}
 }
+
+// TestUpdatesAndRotate: the PATCH requests send only what is set, null
+// clears, and a rotation returns a new secret with the end of the overlap.
+func TestUpdatesAndRotate(t *testing.T) {
+	ctx := context.Background()
+	c := newClient(t)
+	if _, err := c.CreateTeam(ctx, "infra"); err != nil {
+		t.Fatal(err)
+	}
+	usd := json.Number("10")
+	created, err := c.CreateKey(ctx, admin.CreateKeyRequest{Alias: "ci", Team: "infra", Models: []string{"claude-haiku-4-5"},
+		Budget: &admin.KeyBudget{LimitUSD: &usd, Period: "day"}, Limit: &admin.KeyLimit{RPM: 30, Concurrent: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	k, err := c.UpdateKey(ctx, "ci", admin.PatchKeyRequest{Alias: ptr("ci-2"), Team: admin.Null[string](), Models: admin.Null[[]string]()})
+	if err != nil || k.Alias != "ci-2" || k.Team != nil || len(k.Models) != 0 || k.ID != created.Key.ID {
+		t.Errorf("UpdateKey = %+v, %v; want renamed, without team or model list", k, err)
+	}
+
+	b, err := c.UpdateBudget(ctx, created.Budget.ID, admin.PatchBudgetRequest{LimitTokens: admin.Some(int64(1000)), Period: ptr("week")})
+	if err != nil || b.Period != "week" || b.LimitTokens == nil || *b.LimitTokens != 1000 || b.LimitUSDMicros == nil || *b.LimitUSDMicros != 10_000_000 {
+		t.Errorf("UpdateBudget = %+v, %v; want a weekly budget of $10 and 1000 tokens", b, err)
+	}
+	b, err = c.UpdateBudget(ctx, b.ID, admin.PatchBudgetRequest{LimitUSD: admin.Null[json.Number]()})
+	if err != nil || b.LimitUSDMicros != nil {
+		t.Errorf("UpdateBudget(limit_usd null) = %+v, %v; want no USD limit", b, err)
+	}
+
+	zero := int64(0)
+	l, err := c.UpdateLimit(ctx, created.Limit.ID, admin.PatchLimitRequest{RPM: ptr(int64(60)), Concurrent: &zero})
+	if err != nil || l.RPM != 60 || l.Concurrent != 0 {
+		t.Errorf("UpdateLimit = %+v, %v; want 60 rpm, no concurrency limit", l, err)
+	}
+
+	r, err := c.RotateKey(ctx, "ci-2", "1h")
+	if err != nil || r.Secret == "" || r.Secret == created.Secret || r.Key.ID != created.Key.ID || r.PreviousExpiresAt == nil {
+		t.Errorf("RotateKey(1h) = %+v, %v; want a new secret and the end of the overlap", r, err)
+	}
+	if r, err := c.RotateKey(ctx, "ci-2", ""); err != nil || r.PreviousExpiresAt != nil {
+		t.Errorf("RotateKey() = %+v, %v; want no overlap", r, err)
+	}
+	if err := c.DeleteKey(ctx, "ci-2"); err != nil {
+		t.Errorf("DeleteKey = %v", err)
+	}
+}
+
+func TestOptionalJSON(t *testing.T) {
+	for _, c := range []struct {
+		in   admin.PatchKeyRequest
+		want string
+	}{
+		{admin.PatchKeyRequest{}, `{}`},
+		{admin.PatchKeyRequest{Team: admin.Null[string]()}, `{"team":null}`},
+		{admin.PatchKeyRequest{Team: admin.Some("infra"), Models: admin.Some([]string{})}, `{"team":"infra","models":[]}`},
+	} {
+		b, err := json.Marshal(c.in)
+		if err != nil || string(b) != c.want {
+			t.Errorf("json.Marshal(%+v) = %s, %v; want %s", c.in, b, err, c.want)
+		}
+	}
+}

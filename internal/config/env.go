@@ -128,10 +128,10 @@ func (e *expansion) expandLine(out, raw []byte, line int, lookup LookupEnv, sour
 				return append(out, raw[i:]...)
 			}
 			ref := string(raw[i+2 : i+closing])
-			value, problem := resolveRef(ref, lookup)
+			value, problem, unset := resolveRef(ref, lookup)
 			if problem != "" {
 				e.problems = append(e.problems, Problem{
-					Source: source, Line: line, Column: i + 1, Message: problem,
+					Source: source, Line: line, Column: i + 1, Message: problem, Unset: unset,
 				})
 			}
 			from := len(out) - lineOut + 1
@@ -159,8 +159,9 @@ func isQuoteStart(b byte) bool {
 }
 
 // resolveRef resolves the inside of a ${...} reference. It returns the value
-// and, for a bad or unset reference, a problem message.
-func resolveRef(ref string, lookup LookupEnv) (string, string) {
+// and, for a bad or unset reference, a problem message; unset names a
+// variable that is not set.
+func resolveRef(ref string, lookup LookupEnv) (value, problem, unset string) {
 	name, def, hasDefault := ref, "", false
 	for i := 0; i+1 < len(ref); i++ {
 		if ref[i] == ':' && ref[i+1] == '-' {
@@ -169,19 +170,19 @@ func resolveRef(ref string, lookup LookupEnv) (string, string) {
 		}
 	}
 	if !validEnvName(name) {
-		return "", fmt.Sprintf("${%s}: %q is not a variable name (letters, digits and _, not starting with a digit; only ${VAR} and ${VAR:-default} are supported)", ref, name)
+		return "", fmt.Sprintf("${%s}: %q is not a variable name (letters, digits and _, not starting with a digit; only ${VAR} and ${VAR:-default} are supported)", ref, name), ""
 	}
 	value, ok := lookup(name)
 	switch {
 	case hasDefault && value == "":
 		value = def
 	case !ok:
-		return "", fmt.Sprintf("environment variable %s is not set (write ${%s:-default} to make it optional)", name, name)
+		return "", fmt.Sprintf("environment variable %s is not set (write ${%s:-default} to make it optional)", name, name), name
 	}
 	if bytes.ContainsAny([]byte(value), "\r\n") {
-		return "", fmt.Sprintf("environment variable %s contains a line break, which cannot be expanded into YAML", name)
+		return "", fmt.Sprintf("environment variable %s contains a line break, which cannot be expanded into YAML", name), ""
 	}
-	return value, ""
+	return value, "", ""
 }
 
 // validEnvName reports whether s is a portable environment variable name.

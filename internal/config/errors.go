@@ -19,6 +19,12 @@ type Problem struct {
 	Path string
 	// Message says what is wrong and, where it helps, what would be right.
 	Message string
+	// Unset names the environment variable that a ${VAR} on this line
+	// refers to and that is not set. `tollgate check`, run where the
+	// deployment's secrets are not, reports these as warnings rather than
+	// errors, and leaves out the problems with the empty value in their
+	// place.
+	Unset string
 }
 
 // String formats the problem as "source:line:col: path: message", leaving

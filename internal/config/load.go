@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -47,15 +48,53 @@ func Parse(data []byte, source string) (*Config, error) {
 // An empty file (or one with only comments) yields the same configuration as
 // Default.
 func ParseWith(data []byte, source string, lookup LookupEnv) (*Config, error) {
+	c, problems := Check(data, source, lookup)
+	if len(problems) > 0 {
+		return nil, &ValidationError{Problems: problems}
+	}
+	return c, nil
+}
+
+// CheckFile is Check of the file at path with the process environment. The
+// error is for a file that cannot be read.
+func CheckFile(path string) (*Config, []Problem, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: %w", err)
+	}
+	c, problems := Check(data, path, os.LookupEnv)
+	return c, problems, nil
+}
+
+// Check is ParseWith for `tollgate check`: it goes as far as it can and
+// returns every problem of every pass — ${VAR} expansion, YAML, the schema,
+// then validation — in file order, so that a broken file is fixed in one
+// round. An unset variable expands to "" and parsing goes on. The
+// configuration is returned whenever the file could be decoded, even with
+// problems, so that a caller can still describe it; only ParseWith's
+// answer is fit to serve.
+func Check(data []byte, source string, lookup LookupEnv) (*Config, []Problem) {
 	exp := expandEnv(data, lookup, source)
-	if len(exp.problems) > 0 {
-		return nil, &ValidationError{Problems: exp.problems}
+	var problems []Problem
+	done := func(c *Config) (*Config, []Problem) {
+		// A line whose ${VAR} could not be expanded holds "" (or the raw
+		// text) in its place: what the later passes say about that value
+		// would only repeat the expansion problem, so it is left out.
+		bad := map[int]bool{}
+		for _, p := range exp.problems {
+			bad[p.Line] = true
+		}
+		problems = slices.DeleteFunc(problems, func(p Problem) bool { return bad[p.Line] })
+		problems = append(problems, exp.problems...)
+		sortProblems(problems)
+		return c, problems
 	}
 	pos := &positions{source: source, exp: exp, at: map[string]position{}}
 
 	file, err := parser.ParseBytes(exp.text, 0)
 	if err != nil {
-		return nil, &ValidationError{Problems: []Problem{yamlProblem(pos, err)}}
+		problems = append(problems, yamlProblem(pos, err))
+		return done(nil)
 	}
 	var body ast.Node
 	for i, doc := range file.Docs {
@@ -64,44 +103,38 @@ func ParseWith(data []byte, source string, lookup LookupEnv) (*Config, error) {
 		}
 		if body != nil {
 			at := pos.place(startToken(doc.Body))
-			return nil, &ValidationError{Problems: []Problem{{
+			problems = append(problems, Problem{
 				Source: source, Line: at.line, Column: at.col,
 				Message: fmt.Sprintf("only one YAML document is allowed; document %d starts here", i+1),
-			}}}
+			})
+			return done(nil)
 		}
 		body = doc.Body
 	}
 
 	c := &Config{}
-	var problems []Problem
 	if body != nil {
 		w := &schemaWalker{pos: pos}
 		w.walk(body, reflect.TypeFor[Config](), "")
-		problems = w.problems
+		problems = append(problems, w.problems...)
 		if w.typeErrors {
-			sortProblems(problems)
-			return nil, &ValidationError{Problems: problems}
+			return done(nil)
 		}
 		// Unknown fields are already reported, all of them; decode leniently
 		// then, so that validation can add its own findings to the list.
 		var opts []yaml.DecodeOption
-		if len(problems) == 0 {
+		if len(problems) == 0 && len(exp.problems) == 0 {
 			opts = append(opts, yaml.Strict())
 		}
 		if err := yaml.NodeToValue(body, c, opts...); err != nil {
 			problems = append(problems, yamlProblem(pos, err))
-			sortProblems(problems)
-			return nil, &ValidationError{Problems: problems}
+			return done(nil)
 		}
 	}
 
 	c.applyDefaults(lookup)
 	problems = append(problems, c.validate(pos)...)
-	if len(problems) > 0 {
-		sortProblems(problems)
-		return nil, &ValidationError{Problems: problems}
-	}
-	return c, nil
+	return done(c)
 }
 
 // yamlProblem turns a YAML parse or decode error into a located problem.

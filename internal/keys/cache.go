@@ -46,6 +46,28 @@ type Entry struct {
 	Models   []string  // allowed public model names; empty: all
 	Tags     map[string]string
 	Disabled bool // the key, or its user, is disabled
+
+	// Previous, when set, is the secret the key had before it was rotated,
+	// still accepted as the key until its Until (see Previous).
+	Previous *Previous
+}
+
+// Previous is the secret a rotation replaced, kept so that clients can move
+// to the new one without an outage: `tollgate keys rotate --overlap 1h`.
+type Previous struct {
+	Hash  [32]byte
+	Until time.Time
+}
+
+// PreviousFrom returns the previous secret of a stored key, from its hex
+// hash and the end of its overlap; nil when it has none (or a malformed
+// hash, which authenticates nothing).
+func PreviousFrom(hexHash string, until time.Time) *Previous {
+	h, ok := ParseHash(hexHash)
+	if !ok || until.IsZero() {
+		return nil
+	}
+	return &Previous{Hash: h, Until: until}
 }
 
 // HashSecret returns the SHA-256 digest keys are looked up by.
@@ -76,6 +98,7 @@ func ParseHash(h string) ([32]byte, bool) {
 // request there is cheap next to an upstream call.
 type Cache struct {
 	snap   atomic.Pointer[map[[32]byte]Entry]
+	n      atomic.Int64 // keys in snap, not counting previous secrets
 	static *Static
 	now    func() time.Time
 
@@ -174,17 +197,33 @@ func (c *Cache) startLocked(ctx context.Context) {
 	}()
 }
 
-// Replace swaps in a new key set.
+// Replace swaps in a new key set. A key's previous secret is entered as the
+// same key, expiring at the end of its overlap (or the key's own expiry, if
+// sooner): after that it gets ErrExpiredKey, a 401 like any bad key.
 func (c *Cache) Replace(entries []Entry) {
 	m := make(map[[32]byte]Entry, len(entries))
 	for _, e := range entries {
 		m[e.Hash] = e
 	}
+	for _, e := range entries {
+		p := e.Previous
+		if p == nil {
+			continue
+		}
+		if _, taken := m[p.Hash]; taken {
+			continue // never let an old secret shadow a current one
+		}
+		if e.Expires.IsZero() || p.Until.Before(e.Expires) {
+			e.Expires = p.Until
+		}
+		m[p.Hash] = e
+	}
 	c.snap.Store(&m)
+	c.n.Store(int64(len(entries)))
 }
 
 // Len returns the number of virtual keys.
-func (c *Cache) Len() int { return len(*c.snap.Load()) }
+func (c *Cache) Len() int { return int(c.n.Load()) }
 
 // Authenticate returns the principal of secret.
 func (c *Cache) Authenticate(ctx context.Context, secret string) (Principal, error) {

@@ -2,6 +2,7 @@ package keys
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"sync/atomic"
@@ -224,4 +225,48 @@ func TestFromHeader(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCachePreviousSecret: after a rotation with an overlap, both secrets
+// authenticate as the same key until the overlap ends; then the old one is
+// refused. An old secret never shadows a current one.
+func TestCachePreviousSecret(t *testing.T) {
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	c := NewCache(NewStatic(nil), func() time.Time { return now })
+	c.Replace([]Entry{
+		{ID: "key_1", Alias: "ci", Hash: HashSecret("tg-new"), Previous: &Previous{Hash: HashSecret("tg-old"), Until: now.Add(time.Hour)}},
+		{ID: "key_2", Alias: "bot", Hash: HashSecret("tg-bot"), Expires: now.Add(time.Minute),
+			Previous: &Previous{Hash: HashSecret("tg-bot-old"), Until: now.Add(time.Hour)}},
+		{ID: "key_3", Alias: "other", Hash: HashSecret("tg-x"), Previous: &Previous{Hash: HashSecret("tg-new"), Until: now.Add(time.Hour)}},
+	})
+	if c.Len() != 3 {
+		t.Errorf("Len = %d, want 3 keys (previous secrets are not keys)", c.Len())
+	}
+	for _, tt := range []struct {
+		at      time.Duration
+		secret  string
+		wantKey string
+		wantErr error
+	}{
+		{0, "tg-new", "ci", nil},
+		{0, "tg-old", "ci", nil},
+		{59 * time.Minute, "tg-old", "ci", nil},
+		{time.Hour, "tg-old", "", ErrExpiredKey},
+		{time.Hour, "tg-new", "ci", nil},
+		{2 * time.Minute, "tg-bot-old", "", ErrExpiredKey}, // the key's own expiry comes first
+	} {
+		now = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC).Add(tt.at)
+		p, err := c.Authenticate(context.Background(), tt.secret)
+		if !errors.Is(err, tt.wantErr) || p.KeyName != tt.wantKey {
+			t.Errorf("at +%s Authenticate(%q) = %q, %v; want %q, %v", tt.at, tt.secret, p.KeyName, err, tt.wantKey, tt.wantErr)
+		}
+	}
+	if PreviousFrom("", time.Now()) != nil || PreviousFrom("zz", time.Now()) != nil || PreviousFrom(hexOf("tg-a"), time.Time{}) != nil {
+		t.Error("PreviousFrom without a hash or an expiry is not nil")
+	}
+}
+
+func hexOf(secret string) string {
+	h := HashSecret(secret)
+	return hex.EncodeToString(h[:])
 }

@@ -137,6 +137,20 @@ type Budget struct {
 	// 100); Ledger.OnThreshold is called once per threshold per period when
 	// spend reaches it.
 	Thresholds []int
+
+	// ScopeName is the scope's name for people — the key's alias, the
+	// user's or team's name — used in the over-budget message instead of
+	// the opaque id; empty, the message names the id. A rename does not
+	// reset the budget's spend.
+	ScopeName string
+}
+
+// scope names the budget's scope in messages: key "ci", else key "key_…".
+func (b *Budget) scope() string {
+	if b.ScopeName == "" {
+		return b.Scope.String()
+	}
+	return fmt.Sprintf("%s %q", b.Scope.Kind, b.ScopeName)
 }
 
 func (b *Budget) location() *time.Location {

@@ -30,9 +30,12 @@ type OverBudgetError struct {
 	ResetAt time.Time
 }
 
-// Error reads, for example: `over budget: monthly budget "b1" of team
-// "acme" has $0.98 of $1.00 spent and $0.01 held by calls in progress, not
+// Error reads, for example: `over budget: monthly budget of team "acme"
+// (b1) has $0.98 of $1.00 spent and $0.01 held by calls in progress, not
 // enough for this request (up to $0.05); it resets at 2026-03-01 00:00 CET`.
+// The scope is named by its alias or name when the budget has one
+// (Budget.ScopeName), so that the person refused can tell which budget it
+// is; the id in parentheses is what `tollgate budgets update` takes.
 func (e *OverBudgetError) Error() string {
 	var used string
 	if e.Unit == "tokens" {
@@ -52,8 +55,8 @@ func (e *OverBudgetError) Error() string {
 	if !e.ResetAt.IsZero() {
 		reset = "it resets at " + e.ResetAt.Format("2006-01-02 15:04 MST")
 	}
-	return fmt.Sprintf("over budget: %s budget %q of %s has %s; %s",
-		e.Budget.Period.adjective(), e.Budget.ID, e.Budget.Scope, used, reset)
+	return fmt.Sprintf("over budget: %s budget of %s (%s) has %s; %s",
+		e.Budget.Period.adjective(), e.Budget.scope(), e.Budget.ID, used, reset)
 }
 
 // Is makes errors.Is(err, ErrOverBudget) true.
@@ -78,6 +81,9 @@ const (
 // RateLimitError is a refusal by Limiter.Acquire.
 type RateLimitError struct {
 	Scope Scope
+	// ScopeName is the scope's alias or name, named in the message when
+	// set, as the CLI shows it.
+	ScopeName string
 	// Kind is KindRPM, KindTPM or KindConcurrent.
 	Kind string
 	// Limit is the limit that was hit, in requests or tokens per minute or
@@ -101,7 +107,11 @@ func (e *RateLimitError) Error() string {
 	default:
 		what = fmt.Sprintf("%d concurrent requests", e.Limit)
 	}
-	return fmt.Sprintf("rate limited: %s allows %s; retry in %ds", e.Scope, what, e.RetryAfterSeconds())
+	scope := e.Scope.String()
+	if e.ScopeName != "" {
+		scope = fmt.Sprintf("%s %q", e.Scope.Kind, e.ScopeName)
+	}
+	return fmt.Sprintf("rate limited: %s allows %s; retry in %ds", scope, what, e.RetryAfterSeconds())
 }
 
 // RetryAfterSeconds is RetryAfter in whole seconds, rounded up and at least

@@ -156,7 +156,7 @@ func TestReserveKeyUserTeam(t *testing.T) {
 		Budget{ID: "key", Scope: keyA, LimitMicros: 10_000_000, Period: Day},
 		Budget{ID: "user", Scope: userA, LimitMicros: 5_000_000, Period: Week},
 		Budget{ID: "team", Scope: teamA, LimitMicros: 1_000_000, Period: Month, Location: mustZone(t, "Europe/Berlin")},
-		Budget{ID: "team-tokens", Scope: teamA, LimitTokens: 50_000, Period: Total},
+		Budget{ID: "team-tokens", Scope: teamA, LimitTokens: 50_000, Period: Total, ScopeName: "プラットフォーム"},
 		Budget{ID: "other", Scope: Scope{KindKey, "k2"}, LimitMicros: 1, Period: Day},
 	)
 	all := []Scope{keyA, userA, teamA}
@@ -179,7 +179,7 @@ func TestReserveKeyUserTeam(t *testing.T) {
 	if !errors.As(err, &ob) || ob.Budget.ID != "team" || ob.Unit != "usd" {
 		t.Fatalf("Reserve = %v, want a refusal by budget team", err)
 	}
-	wantMsg := `over budget: monthly budget "team" of team "acme" has $0.00 of $1.00 spent and $0.60 held by calls in progress, not enough for this request (up to $0.50); it resets at 2026-04-01 00:00 CEST`
+	wantMsg := `over budget: monthly budget of team "acme" (team) has $0.00 of $1.00 spent and $0.60 held by calls in progress, not enough for this request (up to $0.50); it resets at 2026-04-01 00:00 CEST`
 	if ob.Error() != wantMsg {
 		t.Errorf("Error() =\n%s\nwant\n%s", ob.Error(), wantMsg)
 	}
@@ -206,7 +206,8 @@ func TestReserveKeyUserTeam(t *testing.T) {
 	if !errors.As(err, &ob) || ob.Budget.ID != "team-tokens" || ob.Unit != "tokens" || !ob.ResetAt.IsZero() {
 		t.Fatalf("Reserve = %v, want a refusal by team-tokens", err)
 	}
-	if want := `over budget: total budget "team-tokens" of team "acme" has 45000 of 50000 tokens used, not enough for this request (up to 6000 tokens); it never resets`; ob.Error() != want {
+	// With its scope's name, the message names the team, not its id.
+	if want := `over budget: total budget of team "プラットフォーム" (team-tokens) has 45000 of 50000 tokens used, not enough for this request (up to 6000 tokens); it never resets`; ob.Error() != want {
 		t.Errorf("Error() = %s, want %s", ob.Error(), want)
 	}
 

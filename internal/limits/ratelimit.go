@@ -27,6 +27,9 @@ type RateLimit struct {
 	TPM int
 	// Concurrent is requests in flight at once.
 	Concurrent int
+	// ScopeName is the scope's alias or name, for the refusal's message
+	// (see Budget.ScopeName); empty, the message names the id.
+	ScopeName string
 }
 
 // Limiter enforces rate limits in process. RPM and TPM use GCRA (a token
@@ -140,7 +143,7 @@ func (l *Limiter) Acquire(scopes []Scope, estTokens int64) (release func(actualT
 	var refusal *RateLimitError
 	refuse := func(b *bucket, kind string, limit int, after time.Duration) {
 		if refusal == nil || after > refusal.RetryAfter {
-			refusal = &RateLimitError{Scope: b.lim.Scope, Kind: kind, Limit: limit, RetryAfter: after}
+			refusal = &RateLimitError{Scope: b.lim.Scope, ScopeName: b.lim.ScopeName, Kind: kind, Limit: limit, RetryAfter: after}
 		}
 	}
 	for _, b := range bs {

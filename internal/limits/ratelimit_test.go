@@ -42,6 +42,10 @@ func TestRPM(t *testing.T) {
 		if want := `rate limited: key "k1" allows 60 requests per minute; retry in 1s`; rl.Error() != want {
 			t.Errorf("Error() = %q, want %q", rl.Error(), want)
 		}
+		rl.ScopeName = "ci-nightly"
+		if want := `rate limited: key "ci-nightly" allows 60 requests per minute; retry in 1s`; rl.Error() != want {
+			t.Errorf("Error() with the key's alias = %q, want %q", rl.Error(), want)
+		}
 		time.Sleep(999 * time.Millisecond)
 		if _, err := l.Acquire([]Scope{keyA}, 0); err == nil {
 			t.Error("admitted before the retry time")

@@ -232,8 +232,8 @@ func TestKeyUserTeamBudgets(t *testing.T) {
 		statuses = append(statuses, status)
 		if status == 429 {
 			msg := gjson.Get(resp, "error.message").String()
-			if !strings.Contains(msg, p.UserID) || !strings.Contains(msg, "resets at") || hdr.Get("x-should-retry") != "false" {
-				t.Errorf("refusal = %s (x-should-retry %q), want the user budget named with its reset", msg, hdr.Get("x-should-retry"))
+			if !strings.Contains(msg, `user "dave"`) || !strings.Contains(msg, "resets at") || hdr.Get("x-should-retry") != "false" {
+				t.Errorf("refusal = %s (x-should-retry %q), want the user budget named by the user's name, with its reset", msg, hdr.Get("x-should-retry"))
 			}
 			break
 		}

@@ -114,6 +114,7 @@ func (a *Accounts) Reload(ctx context.Context) error {
 		entries = append(entries, keys.Entry{
 			ID: k.ID, Alias: k.Alias, Hash: h, UserID: k.UserID, UserName: u.Name, TeamID: k.TeamID,
 			TeamName: teams[k.TeamID], Expires: k.ExpiresAt, Models: k.Models, Tags: k.Tags, Disabled: k.Disabled || u.Disabled,
+			Previous: keys.PreviousFrom(k.PrevSecretHash, k.PrevExpiresAt),
 		})
 	}
 
@@ -124,6 +125,7 @@ func (a *Accounts) Reload(ctx context.Context) error {
 			a.log.Warn("skipping invalid budget", "budget", b.ID, "err", err)
 			continue
 		}
+		lb.ScopeName = names[b.ScopeKind+"/"+b.ScopeID] // errors name the alias, not the id
 		budgets = append(budgets, lb)
 	}
 	spent := func(b limits.Budget, since time.Time) (limits.Amount, error) {
@@ -136,7 +138,7 @@ func (a *Accounts) Reload(ctx context.Context) error {
 	rls := make([]limits.RateLimit, 0, len(snap.Limits))
 	for _, l := range snap.Limits {
 		rls = append(rls, limits.RateLimit{Scope: limits.Scope{Kind: l.ScopeKind, ID: l.ScopeID},
-			RPM: int(l.RPM), TPM: int(l.TPM), Concurrent: int(l.Concurrent)})
+			RPM: int(l.RPM), TPM: int(l.TPM), Concurrent: int(l.Concurrent), ScopeName: names[l.ScopeKind+"/"+l.ScopeID]})
 	}
 	if err := a.Limiter.Load(rls); err != nil {
 		return fmt.Errorf("load rate limits: %w", err)

@@ -198,17 +198,22 @@ func nonNilMap(v map[string]string) map[string]string {
 	return v
 }
 
-const keyCols = `id, alias, prefix, secret_hash, user_id, team_id, expires_at, models, tags, disabled, created_at, last_used_at`
+const keyCols = `id, alias, prefix, secret_hash, user_id, team_id, expires_at, models, tags, disabled, created_at, last_used_at,
+	prev_secret_hash, prev_expires_at`
 
 func scanKey(sc scanner) (Key, error) {
 	var k Key
 	var user, team sql.NullString
-	var expires, lastUsed sql.NullInt64
+	var expires, lastUsed, prevExpires sql.NullInt64
 	var created int64
 	var models, tags string
+	var prevHash sql.NullString
 	if err := sc.Scan(&k.ID, &k.Alias, &k.Prefix, &k.SecretHash, &user, &team, &expires, &models, &tags,
-		&k.Disabled, &created, &lastUsed); err != nil {
+		&k.Disabled, &created, &lastUsed, &prevHash, &prevExpires); err != nil {
 		return Key{}, err
+	}
+	if prevHash.Valid && prevExpires.Valid {
+		k.PrevSecretHash, k.PrevExpiresAt = prevHash.String, fromMS(prevExpires.Int64)
 	}
 	k.UserID, k.TeamID = user.String, team.String
 	k.ExpiresAt, k.LastUsedAt = fromMS(expires.Int64), fromMS(lastUsed.Int64)
@@ -313,6 +318,39 @@ func (s *Store) UpdateKey(ctx context.Context, ref string, fn func(*Key) error) 
 		return err
 	})
 	return out, err
+}
+
+// RotateKey gives the key named ref a new secret, returned only here, and
+// keeps everything else: id, alias, owner, budgets, limits, usage. With a
+// non-zero prevUntil the secret it replaces keeps working until then, so
+// that the clients holding it can be moved over first; with a zero one it
+// stops at once. Rotating again within an overlap ends the earlier previous
+// secret: only the one just replaced is kept.
+func (s *Store) RotateKey(ctx context.Context, ref string, prevUntil time.Time) (Key, string, error) {
+	secret := NewSecret(KeySecretPrefix)
+	var out Key
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		k, err := getKey(ctx, tx, ref)
+		if err != nil {
+			return err
+		}
+		var prevHash sql.NullString
+		var prevExpires sql.NullInt64
+		if !prevUntil.IsZero() {
+			prevHash = sql.NullString{String: k.SecretHash, Valid: true}
+			prevExpires = sql.NullInt64{Int64: ms(prevUntil), Valid: true}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE keys SET prefix = $2, secret_hash = $3, prev_secret_hash = $4,
+			prev_expires_at = $5 WHERE id = $1`, k.ID, secretPrefix(secret), HashSecret(secret), prevHash, prevExpires); err != nil {
+			return fmt.Errorf("store: rotate key: %w", err)
+		}
+		out, err = getKey(ctx, tx, k.ID)
+		return err
+	})
+	if err != nil {
+		return Key{}, "", err
+	}
+	return out, secret, nil
 }
 
 // RevokeKey disables the key named ref. The key and its usage stay; it can

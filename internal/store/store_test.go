@@ -104,7 +104,7 @@ func TestMigrationsIdempotentAndConcurrent(t *testing.T) {
 		}
 		defer s.Close()
 		// The latest migration's number (and count: numbers have no gaps).
-		const latest = 2
+		const latest = 3
 		if v, err := s.SchemaVersion(ctx); err != nil || v != latest {
 			t.Errorf("SchemaVersion() = %d, %v, want %d", v, err, latest)
 		}
@@ -609,6 +609,52 @@ func TestCreateKeyWith(t *testing.T) {
 		if len(snap.Keys) != 1 || len(snap.Budgets) != 1 || len(snap.Limits) != 1 {
 			t.Errorf("after failed creations: %d keys, %d budgets, %d limits, want 1 of each",
 				len(snap.Keys), len(snap.Budgets), len(snap.Limits))
+		}
+	})
+}
+
+// TestRotateKey: a rotated key keeps its id, alias, owner and budget and
+// gets a new secret; with an overlap the previous secret's hash is kept
+// until its end, without one it is gone.
+func TestRotateKey(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, open storetest.Opener) {
+		ctx := context.Background()
+		s := open(t)
+		mustUser(t, s, "alice")
+		k, old := mustKey(t, s, store.Key{Alias: "ci", UserID: "alice"})
+		limit := int64(5_000_000)
+		if _, err := s.CreateBudget(ctx, store.Budget{ScopeKind: store.ScopeKey, ScopeID: "ci", LimitUSDMicros: &limit, Period: store.PeriodDay}); err != nil {
+			t.Fatal(err)
+		}
+
+		until := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+		r, secret, err := s.RotateKey(ctx, "ci", until)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !secretRE.MatchString(secret) || secret == old {
+			t.Errorf("RotateKey secret = %q, want a new one", secret)
+		}
+		if r.ID != k.ID || r.Alias != "ci" || r.UserID != k.UserID || r.SecretHash != store.HashSecret(secret) || r.Prefix != secret[:11] {
+			t.Errorf("RotateKey = %+v, want the same key with the new secret's hash and prefix", r)
+		}
+		if r.PrevSecretHash != store.HashSecret(old) || !r.PrevExpiresAt.Equal(until) {
+			t.Errorf("RotateKey(%v) previous = %q until %v, want the old hash until then", until, r.PrevSecretHash, r.PrevExpiresAt)
+		}
+		snap, err := s.AuthSnapshot(ctx)
+		if err != nil || len(snap.Keys) != 1 || snap.Keys[0].PrevSecretHash != store.HashSecret(old) {
+			t.Errorf("AuthSnapshot after rotate = %+v, %v, want the previous hash", snap.Keys, err)
+		}
+		if bs, err := s.ListBudgets(ctx, store.ScopeFilter{ScopeKind: store.ScopeKey, ScopeID: "ci"}); err != nil || len(bs) != 1 {
+			t.Errorf("budgets of the rotated key = %+v, %v, want the one budget kept", bs, err)
+		}
+
+		r, _, err = s.RotateKey(ctx, k.ID, time.Time{})
+		if err != nil || r.PrevSecretHash != "" || !r.PrevExpiresAt.IsZero() {
+			t.Errorf("RotateKey without overlap = %+v, %v, want no previous secret", r, err)
+		}
+		if _, _, err := s.RotateKey(ctx, "nope", time.Time{}); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("RotateKey(nope) = %v, want ErrNotFound", err)
 		}
 	})
 }

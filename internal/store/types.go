@@ -57,6 +57,12 @@ type Key struct {
 	Disabled   bool              // revoked
 	CreatedAt  time.Time
 	LastUsedAt time.Time // zero when never used; updated by InsertUsage
+
+	// PrevSecretHash is the hash of the secret RotateKey replaced, still
+	// accepted until PrevExpiresAt so that clients can move over without
+	// an outage; "" when there is none.
+	PrevSecretHash string
+	PrevExpiresAt  time.Time
 }
 
 // Expired reports whether the key has expired at now.
