@@ -127,11 +127,17 @@ func TestModelsList(t *testing.T) {
 // before the body is read or the key checked against anything costly.
 func TestHostileBetaHeader(t *testing.T) {
 	h := newHarness(t)
-	hostile := strings.Repeat("b,", 200000)
+	// Under the header limit: too many values.
+	hostile := strings.Repeat("b,", 20000)
 	start := time.Now()
 	status, _, body := h.Post(t, "/v1/messages", `{"model":"claude-sonnet-4-5","max_tokens":1,"messages":[]}`, map[string]string{"anthropic-beta": hostile})
 	if status != 400 || !strings.Contains(body, "anthropic-beta") {
 		t.Errorf("status %d body %.200s, want 400 naming anthropic-beta", status, body)
+	}
+	// Over it: the whole header block is refused, in the door's format.
+	status, _, body = h.Post(t, "/v1/messages", `{"model":"claude-sonnet-4-5","max_tokens":1,"messages":[]}`, map[string]string{"anthropic-beta": strings.Repeat("b,", 200000)})
+	if status != 431 || !strings.Contains(body, "invalid_request_error") || !strings.Contains(body, "headers") {
+		t.Errorf("status %d body %.200s, want 431 invalid_request_error naming the headers", status, body)
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("refusal took %v", d)
