@@ -6,7 +6,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/anthropic"
 	"github.com/tollgate-gw/tollgate/internal/apierror"
 	"github.com/tollgate-gw/tollgate/internal/keys"
-	"github.com/tollgate-gw/tollgate/internal/metrics"
 	"github.com/tollgate-gw/tollgate/internal/provider"
 	"github.com/tollgate-gw/tollgate/internal/router"
 )
@@ -29,20 +27,6 @@ type callSpec struct {
 	stream    bool
 	betas     *anthropic.BetaSet // header betas, plus the body's on the Bedrock door
 	header    http.Header
-}
-
-// begin starts a model call: it counts the call in flight and authenticates
-// it from the headers alone, before any body is read, so that an anonymous
-// caller cannot make the gateway buffer and parse large bodies. The returned
-// func ends the in-flight count.
-func (s *Server) begin(r *http.Request, x *exchange) (keys.Principal, func(), error) {
-	x.call = true
-	done := s.opts.Metrics.InFlight(x.door.name())
-	p, err := s.authenticate(r, x)
-	if err != nil {
-		s.reject(metrics.ReasonAuth)
-	}
-	return p, done, err
 }
 
 // headerBetas reads the anthropic-beta header lines.
@@ -134,7 +118,7 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, x *exchange, s
 	res, err := s.dispatch(ctx, x, rt, func(t router.Target) *provider.Call {
 		return &provider.Call{Model: t.Model, Body: spec.body, Stream: spec.stream, Betas: betas,
 			Header: spec.header, DropBetas: t.DropBetas, DropFields: t.DropFields}
-	})
+	}, s.attempt)
 	if err != nil {
 		if errors.Is(context.Cause(ctx), errShuttingDown) {
 			return shutdownError()
@@ -149,21 +133,59 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, x *exchange, s
 		x.usage = &u
 		x.ttfb = time.Since(x.start)
 		w.Header().Set("Content-Type", "application/json")
-		if _, ok := x.door.(bedrockDoor); ok {
-			// InvokeModel reports the token counts in headers too.
-			w.Header().Set("X-Amzn-Bedrock-Input-Token-Count", strconv.FormatInt(u.InputTokens, 10))
-			w.Header().Set("X-Amzn-Bedrock-Output-Token-Count", strconv.FormatInt(u.OutputTokens, 10))
-		}
+		x.door.answerHeader(w.Header(), u)
 		_, err := w.Write(res.resp.Body)
 		return err
 	}
 	return s.relay(ctx, w, x, res)
 }
 
+// countTokens counts a call's input tokens through the same dispatch as a
+// Messages call — retries, fallback, metrics — since counting is not billed
+// it skips admit, but the key's model allowlist still applies.
+func (s *Server) countTokens(r *http.Request, x *exchange, spec callSpec) (int64, error) {
+	rt, err := s.resolve(x, spec.model)
+	if err != nil {
+		return 0, err
+	}
+	p := spec.principal
+	if !s.allowedModel(p, rt) {
+		return 0, apierror.Client(http.StatusForbidden, apierror.TypePermission,
+			"key %q may not use model %q", p.KeyName, rt.Model).NoRetry()
+	}
+	if err := spec.betas.Add(rt.AddBetas...); err != nil {
+		return 0, apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "%v", err)
+	}
+	betas := spec.betas.List()
+	ctx, stop := s.callContext(r.Context())
+	defer stop()
+	res, err := s.dispatch(ctx, x, rt, func(t router.Target) *provider.Call {
+		return &provider.Call{Model: t.Model, Body: spec.body, Betas: betas, Header: spec.header,
+			DropBetas: t.DropBetas, DropFields: t.DropFields}
+	}, countAttempt)
+	if err != nil {
+		if errors.Is(context.Cause(ctx), errShuttingDown) {
+			return 0, shutdownError()
+		}
+		return 0, err
+	}
+	return res.count, nil
+}
+
+// countAttempt makes one upstream token count.
+func countAttempt(ctx context.Context, p provider.Provider, call *provider.Call) (*dispatched, error) {
+	n, err := p.CountTokens(ctx, call)
+	if err != nil {
+		return nil, err
+	}
+	return &dispatched{count: n}, nil
+}
+
 // dispatched is a successful upstream answer. For a stream, the events come
 // through pump; first is the first event when it arrived before the client's
-// stream had to start (see attempt).
+// stream had to start (see attempt). A token count has no resp, only count.
 type dispatched struct {
+	count    int64
 	resp     *provider.Response
 	pump     *eventPump
 	first    anthropic.Event
@@ -175,7 +197,11 @@ type dispatched struct {
 // event) is retried with exponential backoff; when a target's retries run out
 // the next target is tried. Nothing is retried once a byte has gone to the
 // client, so retries are invisible and never duplicate output.
-func (s *Server) dispatch(ctx context.Context, x *exchange, rt router.Route, build func(router.Target) *provider.Call) (*dispatched, error) {
+//
+// try makes one attempt: s.attempt for a Messages call, countAttempt for a
+// token count.
+func (s *Server) dispatch(ctx context.Context, x *exchange, rt router.Route, build func(router.Target) *provider.Call,
+	try func(context.Context, provider.Provider, *provider.Call) (*dispatched, error)) (*dispatched, error) {
 	var last error
 	for i, t := range rt.Targets {
 		if i > 0 {
@@ -194,10 +220,12 @@ func (s *Server) dispatch(ctx context.Context, x *exchange, rt router.Route, bui
 		call := build(t)
 		for attempt := 0; attempt <= retries; attempt++ {
 			x.attempts++
-			res, err := s.attempt(ctx, p, call)
+			res, err := try(ctx, p, call)
 			if err == nil {
-				x.dropped = res.resp.DroppedBetas
-				x.upstream = res.resp.RequestID
+				if res.resp != nil {
+					x.dropped = res.resp.DroppedBetas
+					x.upstream = res.resp.RequestID
+				}
 				return res, nil
 			}
 			last = err

@@ -62,8 +62,8 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("GET /readyz", s.handle(a, s.readyz))
 
 	// Anthropic front door.
-	mux.Handle("POST /v1/messages", s.handle(a, s.anthropicMessages))
-	mux.Handle("POST /v1/messages/count_tokens", s.handle(a, s.anthropicCountTokens))
+	mux.Handle("POST /v1/messages", s.handle(a, s.modelCall(opMessages)))
+	mux.Handle("POST /v1/messages/count_tokens", s.handle(a, s.modelCall(opCountTokens)))
 	mux.Handle("GET /v1/models", s.handle(a, s.anthropicModels))
 	mux.Handle("GET /v1/models/{id}", s.handle(a, s.anthropicModel))
 	mux.Handle("/v1/", s.handle(a, methodOrNotFound))
@@ -72,14 +72,15 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("/v1", s.handle(a, methodOrNotFound))
 
 	// Bedrock front door.
-	mux.Handle("POST /model/{id}/invoke", s.handle(b, s.bedrockInvoke))
-	mux.Handle("POST /model/{id}/invoke-with-response-stream", s.handle(b, s.bedrockInvokeStream))
-	mux.Handle("POST /model/{id}/count-tokens", s.handle(b, s.bedrockCountTokens))
+	mux.Handle("POST /model/{id}/invoke", s.handle(b, s.modelCall(opMessages)))
+	mux.Handle("POST /model/{id}/invoke-with-response-stream", s.handle(b, s.modelCall(opMessagesStream)))
+	mux.Handle("POST /model/{id}/count-tokens", s.handle(b, s.modelCall(opCountTokens)))
 	mux.Handle("GET /inference-profiles", s.handle(b, s.bedrockListProfiles))
 	mux.Handle("GET /inference-profiles/{id}", s.handle(b, s.bedrockGetProfile))
 	mux.Handle("/model/", s.handle(b, methodOrNotFound))
 	mux.Handle("/model", s.handle(b, methodOrNotFound))
 	mux.Handle("/inference-profiles", s.handle(b, methodOrNotFound))
+	mux.Handle("/inference-profiles/", s.handle(b, methodOrNotFound))
 
 	if s.opts.MetricsOnMain && s.opts.Metrics != nil {
 		mux.Handle("GET /metrics", s.opts.Metrics.Handler())
@@ -98,56 +99,81 @@ func (s *Server) routes() *http.ServeMux {
 	return mux
 }
 
+// adapter is a handlerFunc adapted into an http.Handler by handle, with the
+// door whose format it answers in. The mux's handlers are adapters, so the
+// mux itself says which door a path belongs to (see doorOf).
+type adapter struct {
+	s    *Server
+	door door
+	h    handlerFunc
+}
+
 // handle adapts a handlerFunc: it assigns the request id, recovers panics,
 // writes a returned error in the door's format, and logs one line.
-func (s *Server) handle(d door, h handlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		x := &exchange{id: newRequestID(), door: d, start: time.Now()}
-		rw := &statusWriter{ResponseWriter: w}
-		x.w = rw
-		rw.Header().Set("x-request-id", x.id)
-		if _, ok := d.(bedrockDoor); ok {
-			// The AWS SDKs report this id in their errors and logs.
-			rw.Header().Set("x-amzn-RequestId", x.id)
+func (s *Server) handle(d door, h handlerFunc) *adapter {
+	return &adapter{s: s, door: d, h: h}
+}
+
+func (a *adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s, d, h := a.s, a.door, a.h
+	x := &exchange{id: newRequestID(), door: d, start: time.Now()}
+	rw := &statusWriter{ResponseWriter: w}
+	x.w = rw
+	rw.Header().Set("x-request-id", x.id)
+	d.header(rw.Header(), x.id)
+	s.active.Add(1)
+	r, body := s.guardBody(w, r)
+	defer func() {
+		p := recover()
+		if p != nil && p != http.ErrAbortHandler {
+			err := apierror.Gateway(fmt.Errorf("panic: %v\n%s", p, debug.Stack()), "internal gateway error")
+			if !rw.wrote {
+				body.abandon(rw.Header())
+				s.writeError(rw, x, err)
+			}
+			x.cause = err
 		}
-		s.active.Add(1)
-		r, body := s.guardBody(w, r)
-		defer func() {
-			p := recover()
-			if p != nil && p != http.ErrAbortHandler {
-				err := apierror.Gateway(fmt.Errorf("panic: %v\n%s", p, debug.Stack()), "internal gateway error")
-				if !rw.wrote {
-					body.abandon(rw.Header())
-					s.writeError(rw, x, err)
-				}
-				x.cause = err
-			}
-			// Settle and record first, whatever happened: a reservation or
-			// a rate-limit slot must never leak.
-			s.finish(x, rw.status)
-			s.observe(x, rw.status)
-			s.logExchange(r, rw, x)
-			s.active.Done()
-			if p == http.ErrAbortHandler {
-				panic(p)
-			}
-		}()
-		if err := h(rw, r, x); err != nil {
-			if rw.wrote {
-				// The stream already started: the handler has sent an
-				// in-stream error; just record it.
-				e := apierror.From(err)
-				x.origin, x.errMsg, x.cause = e.Origin, e.Message, e
-				return
-			}
-			if body.timedOut {
-				err = apierror.Client(http.StatusRequestTimeout, apierror.TypeInvalidRequest,
-					"the request body did not arrive within %s", s.opts.BodyReadTimeout)
-			}
-			body.abandon(rw.Header())
-			s.writeError(rw, x, err)
+		// Settle and record first, whatever happened: a reservation or
+		// a rate-limit slot must never leak.
+		s.finish(x, rw.status)
+		s.observe(x, rw.status)
+		s.logExchange(r, rw, x)
+		s.active.Done()
+		if p == http.ErrAbortHandler {
+			panic(p)
 		}
-	})
+	}()
+	if err := h(rw, r, x); err != nil {
+		if rw.wrote {
+			// The stream already started: the handler has sent an
+			// in-stream error; just record it.
+			e := apierror.From(err)
+			x.origin, x.errMsg, x.cause = e.Origin, e.Message, e
+			return
+		}
+		if body.timedOut {
+			err = apierror.Client(http.StatusRequestTimeout, apierror.TypeInvalidRequest,
+				"the request body did not arrive within %s", s.opts.BodyReadTimeout)
+		}
+		body.abandon(rw.Header())
+		s.writeError(rw, x, err)
+	}
+}
+
+// doorOf returns the door whose format answers r: the door of the route the
+// mux would serve r's canonical path with, or the Anthropic door for paths
+// outside the adapters (such as /metrics).
+func (s *Server) doorOf(r *http.Request) door {
+	r2 := *r
+	u := *r.URL
+	u.Path, u.RawPath = cleanPath(r.URL.Path), ""
+	r2.URL = &u
+	if h, _ := s.mux.Handler(&r2); h != nil {
+		if a, ok := h.(*adapter); ok {
+			return a.door
+		}
+	}
+	return anthropicDoor{}
 }
 
 func (s *Server) writeError(w http.ResponseWriter, x *exchange, err error) {

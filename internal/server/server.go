@@ -8,20 +8,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/tollgate-gw/tollgate/internal/access"
-	"github.com/tollgate-gw/tollgate/internal/apierror"
-	"github.com/tollgate-gw/tollgate/internal/metrics"
 	"log/slog"
 	"net"
 	"net/http"
 	"path"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/tollgate-gw/tollgate/internal/access"
+	"github.com/tollgate-gw/tollgate/internal/apierror"
 	"github.com/tollgate-gw/tollgate/internal/keys"
 	"github.com/tollgate-gw/tollgate/internal/limits"
+	"github.com/tollgate-gw/tollgate/internal/metrics"
 	"github.com/tollgate-gw/tollgate/internal/provider"
 	"github.com/tollgate-gw/tollgate/internal/router"
 )
@@ -197,7 +196,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // of the front door the path belongs to, origin client, logged.
 func (s *Server) denyAccess(w http.ResponseWriter, r *http.Request, d access.Decision) {
 	s.opts.Metrics.AccessDenied(d.Rule)
-	x := &exchange{id: newRequestID(), door: doorFor(r.URL.Path), start: time.Now(), w: w}
+	x := &exchange{id: newRequestID(), door: s.doorOf(r), start: time.Now(), w: w}
 	rw := &statusWriter{ResponseWriter: w}
 	rw.Header().Set("x-request-id", x.id)
 	_, body := s.guardBody(w, r)
@@ -219,15 +218,6 @@ func (s *Server) denyAccess(w http.ResponseWriter, r *http.Request, d access.Dec
 // Those are the only answers the gateway does not write itself.
 const maxHeaderBytes = 1 << 20
 
-// doorFor returns the door whose format answers a request for path outside
-// the routes: the Bedrock door's paths, or the Anthropic door for the rest.
-func doorFor(path string) door {
-	if strings.HasPrefix(path, "/model/") || strings.HasPrefix(path, "/inference-profiles") {
-		return bedrockDoor{}
-	}
-	return anthropicDoor{}
-}
-
 // canonicalPaths answers a request whose path is not in canonical form
 // ("//v1/messages", "/v1/./messages") with a 404 in its door's format, with
 // a request id and origin client, instead of the redirect ServeMux would
@@ -236,14 +226,9 @@ func doorFor(path string) door {
 // request reach a route by a spelling the access rules, which match the path
 // as sent, were not written for.
 func (s *Server) canonicalPaths(next http.Handler) http.Handler {
-	a, b := s.handle(anthropicDoor{}, notCanonical), s.handle(bedrockDoor{}, notCanonical)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodConnect && cleanPath(r.URL.Path) != r.URL.Path {
-			if _, ok := doorFor(cleanPath(r.URL.Path)).(bedrockDoor); ok {
-				b.ServeHTTP(w, r)
-			} else {
-				a.ServeHTTP(w, r)
-			}
+			s.handle(s.doorOf(r), notCanonical).ServeHTTP(w, r)
 			return
 		}
 		next.ServeHTTP(w, r)
