@@ -350,7 +350,7 @@ func TestSecretsNeverBecomeLabels(t *testing.T) {
 		m.Retry(s)
 		m.Fallback(s)
 		m.AccessDenied(s)
-		m.Rejected(s)
+		m.Rejected(Reason(s))
 	}
 	m.RegisterBudgets(func() []BudgetSample {
 		var out []BudgetSample

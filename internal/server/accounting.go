@@ -13,6 +13,7 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/apierror"
 	"github.com/tollgate-gw/tollgate/internal/keys"
 	"github.com/tollgate-gw/tollgate/internal/limits"
+	"github.com/tollgate-gw/tollgate/internal/metrics"
 	"github.com/tollgate-gw/tollgate/internal/router"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
@@ -36,7 +37,7 @@ type account struct {
 	scopes    []limits.Scope
 	res       *limits.Reservation
 	release   func(actualTokens int64)
-	door      string
+	door      metrics.Door
 	session   string
 	tags      map[string]string
 	// deltaBytes counts the text, thinking and tool-input bytes relayed on
@@ -50,13 +51,13 @@ type account struct {
 func scopesOf(p keys.Principal) []limits.Scope {
 	s := make([]limits.Scope, 0, 3)
 	if p.KeyID != "" {
-		s = append(s, limits.Scope{Kind: "key", ID: p.KeyID})
+		s = append(s, limits.Scope{Kind: limits.KindKey, ID: p.KeyID})
 	}
 	if p.UserID != "" {
-		s = append(s, limits.Scope{Kind: "user", ID: p.UserID})
+		s = append(s, limits.Scope{Kind: limits.KindUser, ID: p.UserID})
 	}
 	if p.TeamID != "" {
-		s = append(s, limits.Scope{Kind: "team", ID: p.TeamID})
+		s = append(s, limits.Scope{Kind: limits.KindTeam, ID: p.TeamID})
 	}
 	return s
 }
@@ -104,7 +105,7 @@ func satAdd(a, b int64) int64 {
 // model allowlist, rate limits, and a budget reservation of its worst case.
 func (s *Server) admit(r *http.Request, x *exchange, p keys.Principal, rt router.Route, spec callSpec) error {
 	if !s.allowedModel(p, rt) {
-		s.reject("model_not_allowed")
+		s.reject(metrics.ReasonModelNotAllowed)
 		return apierror.Client(http.StatusForbidden, apierror.TypePermission,
 			"key %q may not use model %q (allowed: %s)", p.KeyName, rt.Model, strings.Join(p.Models, ", ")).NoRetry()
 	}
@@ -128,7 +129,7 @@ func (s *Server) admit(r *http.Request, x *exchange, p keys.Principal, rt router
 	if s.opts.Limiter != nil {
 		release, err := s.opts.Limiter.Acquire(a.scopes, worst.Tokens)
 		if err != nil {
-			s.reject("rate_limit")
+			s.reject(metrics.ReasonRateLimit)
 			e := apierror.Client(http.StatusTooManyRequests, apierror.TypeRateLimit, "%s", err.Error())
 			if rl, ok := err.(*limits.RateLimitError); ok {
 				e.RetryAfter = time.Duration(rl.RetryAfterSeconds()) * time.Second
@@ -144,7 +145,7 @@ func (s *Server) admit(r *http.Request, x *exchange, p keys.Principal, rt router
 	if s.opts.Ledger != nil {
 		res, err := s.opts.Ledger.Reserve(a.scopes, worst)
 		if err != nil {
-			s.reject("budget")
+			s.reject(metrics.ReasonBudget)
 			return apierror.Client(http.StatusTooManyRequests, apierror.TypeRateLimit, "%s", err.Error()).NoRetry()
 		}
 		a.res = res
@@ -194,7 +195,7 @@ func (s *Server) finish(x *exchange, status int) {
 		UpstreamModel:      x.target,
 		Provider:           x.provider,
 		Region:             s.providerRegion(x.provider),
-		Door:               a.door,
+		Door:               string(a.door),
 		Stream:             x.stream,
 		Status:             status,
 		ErrorOrigin:        string(x.origin),

@@ -21,7 +21,7 @@ import (
 // SSE streams.
 type anthropicDoor struct{}
 
-func (anthropicDoor) name() string { return metrics.DoorAnthropic }
+func (anthropicDoor) name() metrics.Door { return metrics.DoorAnthropic }
 
 func (anthropicDoor) header(http.Header, string) {}
 

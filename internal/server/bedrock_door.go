@@ -29,7 +29,7 @@ import (
 // X-Amzn-ErrorType, and AWS event-stream answers.
 type bedrockDoor struct{}
 
-func (bedrockDoor) name() string { return metrics.DoorBedrock }
+func (bedrockDoor) name() metrics.Door { return metrics.DoorBedrock }
 
 // header sets x-amzn-RequestId, the id the AWS SDKs report in their errors
 // and logs.

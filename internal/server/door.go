@@ -21,7 +21,7 @@ import (
 type door interface {
 	// name is the door's name in usage rows and metrics (a metrics.Door*
 	// constant).
-	name() string
+	name() metrics.Door
 	// header sets the headers every answer on this door carries, error or
 	// success, such as the request id under the name the client's SDK
 	// reports.

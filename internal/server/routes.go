@@ -269,7 +269,7 @@ func (s *Server) observe(x *exchange, status int) {
 	}
 	sample := metrics.RequestSample{
 		Door: x.door.name(), Model: x.routed, Provider: x.provider, Status: status,
-		Origin: string(x.origin), Stream: x.stream, Duration: time.Since(x.start), TTFT: x.ttfb,
+		Origin: x.origin, Stream: x.stream, Duration: time.Since(x.start), TTFT: x.ttfb,
 		KeyAlias: x.keyName,
 	}
 	if r := x.record; r != nil {

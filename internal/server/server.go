@@ -146,7 +146,7 @@ func (s *Server) providerRegion(name string) string { return s.opts.ProviderRegi
 func (s *Server) MetricsHandler() http.Handler { return s.opts.Metrics.Handler() }
 
 // reject counts a refused request by reason.
-func (s *Server) reject(reason string) { s.opts.Metrics.Rejected(reason) }
+func (s *Server) reject(reason metrics.Reason) { s.opts.Metrics.Rejected(reason) }
 
 // New returns a Server.
 func New(o Options) (*Server, error) {
