@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"net/http"
@@ -21,6 +22,26 @@ import (
 // UsageWriter queues usage records for persistence without blocking.
 type UsageWriter interface {
 	Add(rec usage.Record) bool
+}
+
+// Budgets holds budget reservations: a call's worst case is reserved
+// against every budget that covers it before any upstream work, and the
+// reservation settled with the actual cost when the call ends.
+// *limits.Ledger implements it in process; a ledger shared across replicas
+// will too.
+type Budgets interface {
+	Reserve(ctx context.Context, scopes []limits.Scope, worst limits.Amount) (*limits.Reservation, error)
+	// Remaining is the tightest budget's status, for the remaining-budget
+	// headers; false when no budget covers scopes.
+	Remaining(ctx context.Context, scopes []limits.Scope) (limits.BudgetStatus, bool)
+}
+
+// RateLimiter admits calls under requests/min, tokens/min and concurrency
+// limits. release, called once when the call ends with the tokens it used,
+// frees the concurrency slot and corrects the token count.
+// *limits.Limiter implements it.
+type RateLimiter interface {
+	Acquire(ctx context.Context, scopes []limits.Scope, tokens int64) (release func(actualTokens int64), err error)
 }
 
 // Pricer prices calls.
@@ -127,7 +148,7 @@ func (s *Server) admit(r *http.Request, x *exchange, p keys.Principal, rt router
 		}
 	}
 	if s.opts.Limiter != nil {
-		release, err := s.opts.Limiter.Acquire(a.scopes, worst.Tokens)
+		release, err := s.opts.Limiter.Acquire(r.Context(), a.scopes, worst.Tokens)
 		if err != nil {
 			s.reject(metrics.ReasonRateLimit)
 			e := apierror.Client(http.StatusTooManyRequests, apierror.TypeRateLimit, "%s", err.Error())
@@ -142,14 +163,14 @@ func (s *Server) admit(r *http.Request, x *exchange, p keys.Principal, rt router
 		}
 		a.release = release
 	}
-	if s.opts.Ledger != nil {
-		res, err := s.opts.Ledger.Reserve(a.scopes, worst)
+	if s.opts.Budgets != nil {
+		res, err := s.opts.Budgets.Reserve(r.Context(), a.scopes, worst)
 		if err != nil {
 			s.reject(metrics.ReasonBudget)
 			return apierror.Client(http.StatusTooManyRequests, apierror.TypeRateLimit, "%s", err.Error()).NoRetry()
 		}
 		a.res = res
-		if st, ok := s.opts.Ledger.Remaining(a.scopes); ok {
+		if st, ok := s.opts.Budgets.Remaining(r.Context(), a.scopes); ok {
 			h := x.w.Header()
 			if st.Budget.LimitMicros > 0 {
 				h.Set("x-tollgate-budget-remaining-usd", fmt.Sprintf("%.6f", float64(st.Remaining.Micros)/1e6))

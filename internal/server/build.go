@@ -180,7 +180,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		Admin:           adminAPI,
 		Ready:           ready,
 		Health:          health,
-		Ledger:          accts.Ledger,
+		Budgets:         accts.Ledger,
 		Limiter:         accts.Limiter,
 		Prices:          prices,
 		Usage:           writer,

@@ -19,7 +19,6 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/access"
 	"github.com/tollgate-gw/tollgate/internal/apierror"
 	"github.com/tollgate-gw/tollgate/internal/keys"
-	"github.com/tollgate-gw/tollgate/internal/limits"
 	"github.com/tollgate-gw/tollgate/internal/metrics"
 	"github.com/tollgate-gw/tollgate/internal/provider"
 	"github.com/tollgate-gw/tollgate/internal/router"
@@ -81,10 +80,10 @@ type Options struct {
 	Access *access.Rules
 
 	// Metering and enforcement; each is optional.
-	Ledger  *limits.Ledger  // budgets with reservations
-	Limiter *limits.Limiter // rate limits
-	Prices  Pricer          // price table
-	Usage   UsageWriter     // where usage records go
+	Budgets Budgets     // budgets with reservations
+	Limiter RateLimiter // rate limits
+	Prices  Pricer      // price table
+	Usage   UsageWriter // where usage records go
 }
 
 // Server is the gateway's HTTP handler set.
