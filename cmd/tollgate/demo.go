@@ -19,7 +19,7 @@ import (
 
 	"github.com/tollgate-gw/tollgate/internal/bedrocksim"
 	"github.com/tollgate-gw/tollgate/internal/config"
-	"github.com/tollgate-gw/tollgate/internal/server"
+	"github.com/tollgate-gw/tollgate/internal/gateway"
 )
 
 // runDemo starts the gateway in front of an in-process Bedrock simulator, so
@@ -72,7 +72,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	p.Endpoint = "http://" + sln.Addr().String()
 	cfg.Providers["bedrock"] = p
 
-	bo := server.BuildOptions{Credentials: map[string]aws.CredentialsProvider{
+	bo := gateway.BuildOptions{Credentials: map[string]aws.CredentialsProvider{
 		"bedrock": credentials.NewStaticCredentialsProvider(akid, secret, ""),
 	}}
 	return serve(ctx, cfg, "tollgate demo (Bedrock simulator at http://"+sln.Addr().String()+")", log, bo, stderr, func(addr string) {

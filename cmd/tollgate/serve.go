@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/tollgate-gw/tollgate/internal/config"
-	"github.com/tollgate-gw/tollgate/internal/server"
+	"github.com/tollgate-gw/tollgate/internal/gateway"
 )
 
 // loadConfig reads the config named by --config or TOLLGATE_CONFIG, or the
@@ -69,14 +69,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
-	return serve(ctx, cfg, source, log, server.BuildOptions{}, stdout, nil)
+	return serve(ctx, cfg, source, log, gateway.BuildOptions{}, stdout, nil)
 }
 
 // serve builds the gateway from cfg, prints what it serves and runs until ctx
 // ends. ready, if set, is called with the bound address once it listens.
-func serve(ctx context.Context, cfg *config.Config, source string, log *slog.Logger, bo server.BuildOptions, stdout io.Writer, ready func(addr string)) error {
+func serve(ctx context.Context, cfg *config.Config, source string, log *slog.Logger, bo gateway.BuildOptions, stdout io.Writer, ready func(addr string)) error {
 	bo.Build = build
-	gw, err := server.FromConfig(ctx, cfg, log, bo)
+	gw, err := gateway.FromConfig(ctx, cfg, log, bo)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,9 @@
-// Package server wires the gateway together: listeners, routes for every
-// front door, middleware (request id, recovery, access log), and graceful
-// shutdown. It is the top of the import graph; domain packages never import
-// it.
+// Package server is the gateway's HTTP adapter and call pipeline: routes for
+// every front door, middleware (access rules, request id, recovery, access
+// log), the pipeline from authentication to relay and settlement, and
+// graceful shutdown of the calls it serves. It is given everything it uses
+// through Options (package gateway builds them from the config); domain
+// packages never import it.
 package server
 
 import (
