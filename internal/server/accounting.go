@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -67,22 +66,6 @@ type account struct {
 	deltaBytes int64
 }
 
-// scopesOf lists the budget and rate-limit scopes a principal's calls count
-// against: its key, its user and its team.
-func scopesOf(p keys.Principal) []limits.Scope {
-	s := make([]limits.Scope, 0, 3)
-	if p.KeyID != "" {
-		s = append(s, limits.Scope{Kind: limits.KindKey, ID: p.KeyID})
-	}
-	if p.UserID != "" {
-		s = append(s, limits.Scope{Kind: limits.KindUser, ID: p.UserID})
-	}
-	if p.TeamID != "" {
-		s = append(s, limits.Scope{Kind: limits.KindTeam, ID: p.TeamID})
-	}
-	return s
-}
-
 // allowedModel reports whether the principal's model allowlist admits the
 // route. Allowlist entries may be aliases; they are resolved through the
 // router so that "claude-sonnet-4-5" admits "claude-sonnet-4-5-20250929".
@@ -102,26 +85,6 @@ func (s *Server) allowedModel(p keys.Principal, rt router.Route) bool {
 	return false
 }
 
-// worstCase is the most a call can cost: its prompt at its upper bound
-// (anthropic.PromptTokenBound: one token per byte of body, plus allowances
-// for images, documents and tool use, at most the largest context window) at
-// the dearest input rate — the prompt could all be a 1-hour cache write —
-// plus max_tokens of output. It bounds everything the body shows; content
-// the upstream adds on its own (MCP tool definitions, server-tool results)
-// can still exceed it, and finish charges and counts such overruns.
-func worstCase(body []byte, maxTokens int64, p usage.Price) limits.Amount {
-	in := anthropic.PromptTokenBound(body)
-	return limits.Amount{Tokens: satAdd(in, max(maxTokens, 0)), Micros: usage.WorstCost(p, in, maxTokens)}
-}
-
-// satAdd adds two non-negative int64s, saturating at math.MaxInt64.
-func satAdd(a, b int64) int64 {
-	if a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
-}
-
 // admit runs the checks a metered call must pass before any upstream work:
 // model allowlist, rate limits, and a budget reservation of its worst case.
 func (s *Server) admit(r *http.Request, x *exchange, p keys.Principal, rt router.Route, spec callSpec) error {
@@ -132,7 +95,7 @@ func (s *Server) admit(r *http.Request, x *exchange, p keys.Principal, rt router
 	}
 	a := &account{
 		principal: p,
-		scopes:    scopesOf(p),
+		scopes:    p.Scopes(),
 		door:      x.door.name(),
 		session:   truncate(r.Header.Get("x-claude-code-session-id"), 128),
 		tags:      mergeTags(p.Tags, r.Header.Get("x-tollgate-tags")),
@@ -143,8 +106,9 @@ func (s *Server) admit(r *http.Request, x *exchange, p keys.Principal, rt router
 	var worst limits.Amount
 	for _, t := range rt.Targets {
 		p, _ := s.pricing(t.Provider, t.Model, rt.Model)
-		if w := worstCase(spec.body, spec.maxTokens, p); w.Micros >= worst.Micros {
-			worst = w
+		tokens, micros := usage.WorstCase(spec.body, spec.maxTokens, p)
+		if micros >= worst.Micros {
+			worst = limits.Amount{Tokens: tokens, Micros: micros}
 		}
 	}
 	if s.opts.Limiter != nil {
@@ -200,7 +164,7 @@ func (s *Server) finish(x *exchange, status int) {
 	if x.stream && !u.SawMessageStop && a.deltaBytes > 0 {
 		// Cut stream: charge what was generated, estimated from the bytes
 		// relayed, when the upstream's own count never arrived.
-		u.OutputTokens = max(u.OutputTokens, (a.deltaBytes+3)/4)
+		u.OutputTokens = usage.CutStreamOutput(u.OutputTokens, a.deltaBytes)
 	}
 	rec := usage.Record{
 		RequestID:          x.id,
@@ -232,9 +196,8 @@ func (s *Server) finish(x *exchange, status int) {
 		// Price what was served: a fallback target may differ from the
 		// primary the reservation was priced on.
 		p, ok := s.pricing(x.provider, x.target, x.routed)
-		rec.CostMicros = usage.Cost(p, rec.TokenCounts())
+		rec.Price(p, ok)
 		if !ok {
-			rec.Unpriced = true
 			s.warnUnpriced(x.target)
 		}
 	}
@@ -259,23 +222,15 @@ func (s *Server) finish(x *exchange, status int) {
 	x.record = &rec
 }
 
-// unknownModelPrice prices models missing from the price table: the dearest
-// Claude rates (Opus 4.1 on the Anthropic API). Budgets then stay enforced —
-// a zero price would let an unpriced model bypass every USD budget — and the
-// row, flagged unpriced, shows an upper bound rather than a silent zero.
-var unknownModelPrice = usage.Price{
-	Input: 15_000_000, Output: 75_000_000, CacheWrite5m: 18_750_000, CacheWrite1h: 30_000_000, CacheRead: 1_500_000,
-}
-
 // pricing returns the price of a call, and false (with the conservative
-// unknown-model price) when the table has no entry.
+// usage.UnknownModelPrice) when the table has no entry.
 func (s *Server) pricing(providerName, upstreamModel, publicModel string) (usage.Price, bool) {
 	if s.opts.Prices != nil {
 		if p, ok := s.opts.Prices.Lookup(s.providerType(providerName), upstreamModel, publicModel); ok {
 			return p, true
 		}
 	}
-	return unknownModelPrice, false
+	return usage.UnknownModelPrice, false
 }
 
 // warnUnpriced logs once per model that its calls are recorded unpriced.
