@@ -192,7 +192,10 @@ func (b *Bedrock) CountTokens(ctx context.Context, call *Call) (int64, error) {
 	if err != nil {
 		return 0, apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "%s", err.Error())
 	}
-	model := bedrock.BaseModelID(call.Model)
+	model := call.Model
+	if base, ok := bedrock.BaseModelID(model); ok {
+		model = base
+	}
 	if _, unsupported := b.countUnsupported.Load(model); !unsupported && !strings.HasPrefix(model, "arn:") {
 		resp, err := b.do(ctx, model, "count-tokens", bedrock.CountTokensBody(inv), nil)
 		if err == nil {

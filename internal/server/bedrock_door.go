@@ -6,7 +6,6 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -220,10 +219,13 @@ func (s *Server) profiles() []inferenceProfile {
 			continue
 		}
 		id := route.Targets[0].Model
-		if !bedrock.IsModelID(id) || strings.HasPrefix(id, "arn:") {
+		base, ok := bedrock.BaseModelID(id)
+		if !ok {
 			id = m.ID
+			if base, ok = bedrock.BaseModelID(id); !ok {
+				base = id
+			}
 		}
-		base := bedrock.BaseModelID(id)
 		out = append(out, inferenceProfile{
 			InferenceProfileName: m.DisplayName,
 			InferenceProfileID:   id,
