@@ -101,6 +101,9 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 			}
 		}
 	}
+	if region == "" {
+		region = config.DefaultRegion
+	}
 	rules, err := cfg.Access.Compile()
 	if err != nil {
 		return nil, fmt.Errorf("access rules: %w", err)
@@ -183,6 +186,8 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		PingInterval:    cfg.Server.PingInterval,
 		BodyReadTimeout: cfg.Server.BodyReadTimeout,
 		MaxRetries:      retries,
+		RetryBackoff:    config.DefaultRetryBackoff,
+		MaxRetryAfter:   config.DefaultMaxRetryAfter,
 		Region:          region,
 		ProviderTypes:   types,
 		ProviderRegions: regions,

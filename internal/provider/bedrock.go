@@ -118,14 +118,6 @@ func (b *Bedrock) Name() string { return b.name }
 // Region returns the provider's region.
 func (b *Bedrock) Region() string { return b.region }
 
-// AuthMode describes how requests are authenticated, for the startup banner.
-func (b *Bedrock) AuthMode() string {
-	if b.apiKey != "" {
-		return "Bedrock API key"
-	}
-	return "SigV4 (AWS credential chain)"
-}
-
 // CheckCredentials resolves credentials once, so that a missing or broken
 // AWS setup is reported at start rather than on the first request.
 func (b *Bedrock) CheckCredentials(ctx context.Context) (string, error) {

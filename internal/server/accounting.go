@@ -73,7 +73,7 @@ func (s *Server) allowedModel(p keys.Principal, rt router.Route) bool {
 	if len(p.Models) == 0 {
 		return true
 	}
-	r := s.router.Load()
+	r := s.router
 	for _, m := range p.Models {
 		if m == rt.Model {
 			return true

@@ -182,7 +182,7 @@ func (s *Server) anthropicModel(w http.ResponseWriter, r *http.Request, x *excha
 // modelsFor lists the models a key may use: all of them, or those its
 // allowlist admits.
 func (s *Server) modelsFor(p keys.Principal) []router.ModelInfo {
-	rt := s.router.Load()
+	rt := s.router
 	all := rt.Models()
 	if len(p.Models) == 0 {
 		return all

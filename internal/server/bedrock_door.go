@@ -210,7 +210,7 @@ type profileModel struct {
 // Claude Code calls ListInferenceProfiles first in Bedrock mode, without
 // credentials; the answer holds only model names, so it needs no key.
 func (s *Server) profiles() []inferenceProfile {
-	rt := s.router.Load()
+	rt := s.router
 	var out []inferenceProfile
 	epoch := time.Unix(0, 0).UTC().Format(time.RFC3339)
 	for _, m := range rt.Models() {

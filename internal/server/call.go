@@ -88,7 +88,7 @@ func (s *Server) resolve(x *exchange, model string) (router.Route, error) {
 	if model == "" {
 		return router.Route{}, apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "model: field required")
 	}
-	rt, err := s.router.Load().Resolve(model)
+	rt, err := s.router.Resolve(model)
 	if err != nil {
 		return router.Route{}, apierror.Client(http.StatusNotFound, apierror.TypeNotFound,
 			"model %q is not configured on this gateway (GET /v1/models lists the models it serves)", model)
@@ -213,10 +213,7 @@ func (s *Server) dispatch(ctx context.Context, x *exchange, rt router.Route, bui
 			continue
 		}
 		x.provider, x.target = t.Provider, t.Model
-		retries, ok := s.opts.MaxRetries[t.Provider]
-		if !ok {
-			retries = 2
-		}
+		retries := s.opts.MaxRetries[t.Provider]
 		call := build(t)
 		for attempt := 0; attempt <= retries; attempt++ {
 			x.attempts++

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"path"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/tollgate-gw/tollgate/internal/access"
@@ -38,23 +37,31 @@ type Options struct {
 	Auth      Authenticator
 	Logger    *slog.Logger
 
-	// MaxBodyBytes caps request bodies. Default 32 MiB.
+	// The settings below are taken as given: their defaults live in one
+	// place, internal/config/defaults.go, and package gateway passes the
+	// config's values. New refuses the ones that must be positive.
+
+	// MaxBodyBytes caps request bodies (config server.max_body_bytes).
 	MaxBodyBytes int64
 	// BodyReadTimeout bounds reading a request body, from the moment its
-	// handler starts. Default 60s.
+	// handler starts (config server.body_read_timeout).
 	BodyReadTimeout time.Duration
 	// PingInterval is the upstream silence after which a keep-alive ping is
-	// sent to a streaming client. Default 15s; negative disables.
+	// sent to a streaming client (config server.ping_interval); zero or
+	// negative disables pings.
 	PingInterval time.Duration
-	// MaxRetries per provider, by provider name; missing means 2.
+	// MaxRetries per provider, by provider name (config
+	// providers.*.max_retries); missing means no retries.
 	MaxRetries map[string]int
-	// RetryBackoff is the first retry delay; it doubles per attempt.
-	// Default 250ms.
+	// RetryBackoff is the first retry delay; it doubles per attempt
+	// (config.DefaultRetryBackoff).
 	RetryBackoff time.Duration
 	// MaxRetryAfter is the longest upstream retry-after the gateway waits
-	// out itself; longer ones are returned to the client. Default 10s.
+	// out itself; longer ones are returned to the client
+	// (config.DefaultMaxRetryAfter).
 	MaxRetryAfter time.Duration
-	// Region is reported in Bedrock control-plane answers. Default us-east-1.
+	// Region is reported in Bedrock control-plane answers: the default
+	// Bedrock provider's region.
 	Region string
 	// ProviderTypes and ProviderRegions describe providers by name, for
 	// pricing and usage rows.
@@ -90,7 +97,7 @@ type Options struct {
 
 // Server is the gateway's HTTP handler set.
 type Server struct {
-	router    atomic.Pointer[router.Router]
+	router    *router.Router
 	providers map[string]provider.Provider
 	auth      Authenticator
 	log       *slog.Logger
@@ -160,35 +167,22 @@ func New(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = 32 << 20
+	switch {
+	case o.MaxBodyBytes <= 0:
+		return nil, errors.New("server: MaxBodyBytes must be positive")
+	case o.BodyReadTimeout <= 0:
+		return nil, errors.New("server: BodyReadTimeout must be positive")
+	case o.RetryBackoff <= 0:
+		return nil, errors.New("server: RetryBackoff must be positive")
+	case o.MaxRetryAfter <= 0:
+		return nil, errors.New("server: MaxRetryAfter must be positive")
 	}
-	if o.BodyReadTimeout <= 0 {
-		o.BodyReadTimeout = 60 * time.Second
-	}
-	if o.PingInterval == 0 {
-		o.PingInterval = 15 * time.Second
-	}
-	if o.RetryBackoff <= 0 {
-		o.RetryBackoff = 250 * time.Millisecond
-	}
-	if o.MaxRetryAfter <= 0 {
-		o.MaxRetryAfter = 10 * time.Second
-	}
-	if o.Region == "" {
-		o.Region = "us-east-1"
-	}
-	s := &Server{providers: o.Providers, auth: o.Auth, log: o.Logger, opts: o}
+	s := &Server{router: o.Router, providers: o.Providers, auth: o.Auth, log: o.Logger, opts: o}
 	s.cut, s.cutCall = context.WithCancelCause(context.Background())
-	s.router.Store(o.Router)
 	s.mux = s.routes()
 	s.handler = o.Access.Middleware(s.canonicalPaths(s.mux), s.denyAccess)
 	return s, nil
 }
-
-// SetRouter swaps the model routing table atomically; requests in flight keep
-// the table they started with.
-func (s *Server) SetRouter(r *router.Router) { s.router.Store(r) }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
