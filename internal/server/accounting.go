@@ -87,7 +87,7 @@ func (s *Server) allowedModel(p keys.Principal, rt router.Route) bool {
 
 // admit runs the checks a metered call must pass before any upstream work:
 // model allowlist, rate limits, and a budget reservation of its worst case.
-func (s *Server) admit(r *http.Request, x *exchange, p keys.Principal, rt router.Route, spec callSpec) error {
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, c *call, p keys.Principal, rt router.Route, spec callSpec) error {
 	if !s.allowedModel(p, rt) {
 		s.reject(metrics.ReasonModelNotAllowed)
 		return apierror.Client(http.StatusForbidden, apierror.TypePermission,
@@ -96,11 +96,11 @@ func (s *Server) admit(r *http.Request, x *exchange, p keys.Principal, rt router
 	a := &account{
 		principal: p,
 		scopes:    p.Scopes(),
-		door:      x.door.name(),
+		door:      c.door.name(),
 		session:   truncate(r.Header.Get("x-claude-code-session-id"), 128),
 		tags:      mergeTags(p.Tags, r.Header.Get("x-tollgate-tags")),
 	}
-	x.acct = a
+	c.acct = a
 	// Reserve at the dearest target: a fallback to another target must not
 	// cost more than was reserved.
 	var worst limits.Amount
@@ -135,7 +135,7 @@ func (s *Server) admit(r *http.Request, x *exchange, p keys.Principal, rt router
 		}
 		a.res = res
 		if st, ok := s.opts.Budgets.Remaining(r.Context(), a.scopes); ok {
-			h := x.w.Header()
+			h := w.Header()
 			if st.Budget.LimitMicros > 0 {
 				h.Set("x-tollgate-budget-remaining-usd", fmt.Sprintf("%.6f", float64(st.Remaining.Micros)/1e6))
 			}
@@ -150,55 +150,57 @@ func (s *Server) admit(r *http.Request, x *exchange, p keys.Principal, rt router
 	return nil
 }
 
-// finish settles and records a metered call. It runs once per call, after
-// the response, whatever happened.
-func (s *Server) finish(x *exchange, status int) {
-	a := x.acct
-	if a == nil {
-		return
+// finish settles and records a metered call, and returns the usage record
+// it queued (nil for a call that was never admitted). It runs once per call,
+// after the response, whatever happened; origin is the error's, if the call
+// failed.
+func (s *Server) finish(c *call, status int, origin apierror.Origin) *usage.Record {
+	if c == nil || c.acct == nil {
+		return nil
 	}
+	a := c.acct
 	u := anthropic.Usage{}
-	if x.usage != nil {
-		u = *x.usage
+	if c.usage != nil {
+		u = *c.usage
 	}
-	if x.stream && !u.SawMessageStop && a.deltaBytes > 0 {
+	if c.stream && !u.SawMessageStop && a.deltaBytes > 0 {
 		// Cut stream: charge what was generated, estimated from the bytes
 		// relayed, when the upstream's own count never arrived.
 		u.OutputTokens = usage.CutStreamOutput(u.OutputTokens, a.deltaBytes)
 	}
 	rec := usage.Record{
-		RequestID:          x.id,
-		Time:               x.start.UTC(),
+		RequestID:          c.id,
+		Time:               c.start.UTC(),
 		KeyID:              a.principal.KeyID,
 		KeyAlias:           a.principal.KeyName,
 		UserID:             a.principal.UserID,
 		TeamID:             a.principal.TeamID,
 		SessionID:          a.session,
 		Tags:               a.tags,
-		ModelRequested:     x.model,
-		Model:              x.routed,
-		UpstreamModel:      x.target,
-		Provider:           x.provider,
-		Region:             s.providerRegion(x.provider),
+		ModelRequested:     c.model,
+		Model:              c.routed,
+		UpstreamModel:      c.target,
+		Provider:           c.provider,
+		Region:             s.providerRegion(c.provider),
 		Door:               string(a.door),
-		Stream:             x.stream,
+		Stream:             c.stream,
 		Status:             status,
-		ErrorOrigin:        string(x.origin),
-		LatencyMs:          time.Since(x.start).Milliseconds(),
-		TTFTMs:             x.ttfb.Milliseconds(),
+		ErrorOrigin:        string(origin),
+		LatencyMs:          time.Since(c.start).Milliseconds(),
+		TTFTMs:             c.ttfb.Milliseconds(),
 		InputTokens:        u.InputTokens,
 		OutputTokens:       u.OutputTokens,
 		CacheWrite5mTokens: u.CacheWrite5mTokens,
 		CacheWrite1hTokens: u.CacheWrite1hTokens,
 		CacheReadTokens:    u.CacheReadTokens,
 	}
-	if x.target != "" {
+	if c.target != "" {
 		// Price what was served: a fallback target may differ from the
 		// primary the reservation was priced on.
-		p, ok := s.pricing(x.provider, x.target, x.routed)
+		p, ok := s.pricing(c.provider, c.target, c.routed)
 		rec.Price(p, ok)
 		if !ok {
-			s.warnUnpriced(x.target)
+			s.warnUnpriced(c.target)
 		}
 	}
 	actual := limits.Amount{Micros: rec.CostMicros, Tokens: rec.Tokens()}
@@ -207,9 +209,9 @@ func (s *Server) finish(x *exchange, status int) {
 		// (server tools, MCP definitions, or a bad estimate). The actual
 		// is charged all the same; the overrun is measured so that it is
 		// seen, not silently absorbed.
-		s.opts.Metrics.ReservationOverrun(x.routed)
+		s.opts.Metrics.ReservationOverrun(c.routed)
 		s.log.Warn("call used more than it reserved; charged the actual",
-			"id", x.id, "model", x.routed, "reserved_micros", w.Micros, "actual_micros", actual.Micros,
+			"id", c.id, "model", c.routed, "reserved_micros", w.Micros, "actual_micros", actual.Micros,
 			"reserved_tokens", w.Tokens, "actual_tokens", actual.Tokens)
 	}
 	a.res.Settle(actual)
@@ -219,7 +221,7 @@ func (s *Server) finish(x *exchange, status int) {
 	if s.opts.Usage != nil {
 		s.opts.Usage.Add(rec)
 	}
-	x.record = &rec
+	return &rec
 }
 
 // pricing returns the price of a call, and false (with the conservative

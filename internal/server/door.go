@@ -78,8 +78,9 @@ type eventWriter interface {
 func (s *Server) modelCall(o op) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, x *exchange) error {
 		metered := o != opCountTokens
+		c := &call{id: x.id, door: x.door, start: x.start, metered: metered}
+		x.call = c
 		if metered {
-			x.call = true
 			defer s.opts.Metrics.InFlight(x.door.name())()
 		}
 		p, err := s.authenticate(r, x)
@@ -108,13 +109,13 @@ func (s *Server) modelCall(o op) handlerFunc {
 		}
 		spec.principal, spec.betas, spec.header = p, betas, r.Header
 		if !metered {
-			n, err := s.countTokens(r, x, spec)
+			n, err := s.countTokens(r, c, spec)
 			if err != nil {
 				return err
 			}
 			return x.door.writeCount(w, n)
 		}
-		return s.messages(w, r, x, spec)
+		return s.messages(w, r, c, spec)
 	}
 }
 

@@ -14,37 +14,24 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tollgate-gw/tollgate/internal/anthropic"
 	"github.com/tollgate-gw/tollgate/internal/apierror"
 	"github.com/tollgate-gw/tollgate/internal/metrics"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
-// exchange is the per-request state shared by middleware and handlers: what
-// the access log line reports.
+// exchange is the access-log record of one request, owned by the adapter
+// (handle): what its one log line reports. A model call's own state — route,
+// served target, reservation, usage — is in call, which the pipeline
+// carries; handle reads it once the handler has returned.
 type exchange struct {
-	id       string
-	door     door
-	start    time.Time
-	origin   apierror.Origin
-	errMsg   string
-	keyName  string
-	model    string // as requested
-	routed   string // public model name after routing
-	provider string
-	target   string
-	upstream string // upstream request id
-	stream   bool
-	attempts int
-	ttfb     time.Duration
-	usage    *anthropic.Usage
-	dropped  []string
-	cause    error
-
-	call   bool                // a model call: counted in the request metrics
-	w      http.ResponseWriter // for handlers that set headers before the answer
-	acct   *account            // set for metered calls; settled by finish
-	record *usage.Record       // the usage record written, for tests and logs
+	id      string
+	door    door
+	start   time.Time
+	keyName string // set by authenticate
+	origin  apierror.Origin
+	errMsg  string
+	cause   error
+	call    *call // set by modelCall; nil for other handlers
 }
 
 // handlerFunc is a handler that reports its error instead of writing it; the
@@ -118,7 +105,6 @@ func (a *adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s, d, h := a.s, a.door, a.h
 	x := &exchange{id: newRequestID(), door: d, start: time.Now()}
 	rw := &statusWriter{ResponseWriter: w}
-	x.w = rw
 	rw.Header().Set("x-request-id", x.id)
 	d.header(rw.Header(), x.id)
 	s.active.Add(1)
@@ -135,9 +121,9 @@ func (a *adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		// Settle and record first, whatever happened: a reservation or
 		// a rate-limit slot must never leak.
-		s.finish(x, rw.status)
-		s.observe(x, rw.status)
-		s.logExchange(r, rw, x)
+		rec := s.finish(x.call, rw.status, x.origin)
+		s.observe(x, rec, rw.status)
+		s.logExchange(r, rw, x, rec)
 		s.active.Done()
 		if p == http.ErrAbortHandler {
 			panic(p)
@@ -179,8 +165,8 @@ func (s *Server) doorOf(r *http.Request) door {
 func (s *Server) writeError(w http.ResponseWriter, x *exchange, err error) {
 	e := apierror.From(err)
 	x.origin, x.errMsg, x.cause = e.Origin, e.Message, e
-	if e.UpstreamRequestID != "" {
-		x.upstream = e.UpstreamRequestID
+	if c := x.call; c != nil && e.UpstreamRequestID != "" {
+		c.upstream = e.UpstreamRequestID
 	}
 	h := w.Header()
 	h.Set("x-tollgate-error-origin", string(e.Origin))
@@ -204,7 +190,7 @@ func (s *Server) writeError(w http.ResponseWriter, x *exchange, err error) {
 	x.door.writeError(w, x.id, e)
 }
 
-func (s *Server) logExchange(r *http.Request, w *statusWriter, x *exchange) {
+func (s *Server) logExchange(r *http.Request, w *statusWriter, x *exchange, rec *usage.Record) {
 	level := slog.LevelInfo
 	if x.origin == apierror.OriginGateway || w.status >= 500 && x.origin != apierror.OriginUpstream {
 		level = slog.LevelError
@@ -221,37 +207,8 @@ func (s *Server) logExchange(r *http.Request, w *statusWriter, x *exchange) {
 	if x.keyName != "" {
 		attrs = append(attrs, slog.String("key", x.keyName))
 	}
-	if x.model != "" {
-		attrs = append(attrs, slog.String("model", x.model), slog.String("route", x.routed),
-			slog.String("provider", x.provider), slog.String("target", x.target),
-			slog.Bool("stream", x.stream), slog.Int("attempts", x.attempts))
-	}
-	if x.upstream != "" {
-		attrs = append(attrs, slog.String("upstream_request_id", x.upstream))
-	}
-	if x.ttfb > 0 {
-		attrs = append(attrs, slog.Float64("ttfb_ms", float64(x.ttfb.Microseconds())/1000))
-	}
-	if r := x.record; r != nil {
-		// The recorded (and charged) figures, which for a cut stream include
-		// the estimate of what was generated.
-		stop := ""
-		if x.usage != nil {
-			stop = x.usage.StopReason
-		}
-		attrs = append(attrs, slog.Group("usage",
-			slog.Int64("input", r.InputTokens), slog.Int64("output", r.OutputTokens),
-			slog.Int64("cache_read", r.CacheReadTokens), slog.Int64("cache_write_5m", r.CacheWrite5mTokens),
-			slog.Int64("cache_write_1h", r.CacheWrite1hTokens), slog.Int64("cost_micros", r.CostMicros),
-			slog.String("stop_reason", stop)))
-	} else if u := x.usage; u != nil {
-		attrs = append(attrs, slog.Group("usage",
-			slog.Int64("input", u.InputTokens), slog.Int64("output", u.OutputTokens),
-			slog.Int64("cache_read", u.CacheReadTokens), slog.Int64("cache_write_5m", u.CacheWrite5mTokens),
-			slog.Int64("cache_write_1h", u.CacheWrite1hTokens), slog.String("stop_reason", u.StopReason)))
-	}
-	if len(x.dropped) > 0 {
-		attrs = append(attrs, slog.Any("dropped_betas", x.dropped))
+	if c := x.call; c != nil {
+		attrs = s.callAttrs(attrs, c, rec)
 	}
 	if x.origin != "" {
 		attrs = append(attrs, slog.String("error_origin", string(x.origin)), slog.String("error", x.errMsg))
@@ -262,22 +219,60 @@ func (s *Server) logExchange(r *http.Request, w *statusWriter, x *exchange) {
 	s.log.LogAttrs(r.Context(), level, "request", attrs...)
 }
 
+// callAttrs adds a model call's routing, timing and usage to its log line.
+func (s *Server) callAttrs(attrs []slog.Attr, c *call, rec *usage.Record) []slog.Attr {
+	if c.model != "" {
+		attrs = append(attrs, slog.String("model", c.model), slog.String("route", c.routed),
+			slog.String("provider", c.provider), slog.String("target", c.target),
+			slog.Bool("stream", c.stream), slog.Int("attempts", c.attempts))
+	}
+	if c.upstream != "" {
+		attrs = append(attrs, slog.String("upstream_request_id", c.upstream))
+	}
+	if c.ttfb > 0 {
+		attrs = append(attrs, slog.Float64("ttfb_ms", float64(c.ttfb.Microseconds())/1000))
+	}
+	if r := rec; r != nil {
+		// The recorded (and charged) figures, which for a cut stream include
+		// the estimate of what was generated.
+		stop := ""
+		if c.usage != nil {
+			stop = c.usage.StopReason
+		}
+		attrs = append(attrs, slog.Group("usage",
+			slog.Int64("input", r.InputTokens), slog.Int64("output", r.OutputTokens),
+			slog.Int64("cache_read", r.CacheReadTokens), slog.Int64("cache_write_5m", r.CacheWrite5mTokens),
+			slog.Int64("cache_write_1h", r.CacheWrite1hTokens), slog.Int64("cost_micros", r.CostMicros),
+			slog.String("stop_reason", stop)))
+	} else if u := c.usage; u != nil {
+		attrs = append(attrs, slog.Group("usage",
+			slog.Int64("input", u.InputTokens), slog.Int64("output", u.OutputTokens),
+			slog.Int64("cache_read", u.CacheReadTokens), slog.Int64("cache_write_5m", u.CacheWrite5mTokens),
+			slog.Int64("cache_write_1h", u.CacheWrite1hTokens), slog.String("stop_reason", u.StopReason)))
+	}
+	if len(c.dropped) > 0 {
+		attrs = append(attrs, slog.Any("dropped_betas", c.dropped))
+	}
+	return attrs
+}
+
 // observe records a finished model call in the metrics.
-func (s *Server) observe(x *exchange, status int) {
-	if !x.call || s.opts.Metrics == nil {
+func (s *Server) observe(x *exchange, rec *usage.Record, status int) {
+	c := x.call
+	if c == nil || !c.metered || s.opts.Metrics == nil {
 		return
 	}
 	sample := metrics.RequestSample{
-		Door: x.door.name(), Model: x.routed, Provider: x.provider, Status: status,
-		Origin: x.origin, Stream: x.stream, Duration: time.Since(x.start), TTFT: x.ttfb,
+		Door: x.door.name(), Model: c.routed, Provider: c.provider, Status: status,
+		Origin: x.origin, Stream: c.stream, Duration: time.Since(x.start), TTFT: c.ttfb,
 		KeyAlias: x.keyName,
 	}
-	if r := x.record; r != nil {
+	if r := rec; r != nil {
 		sample.Tokens = metrics.Tokens{Input: r.InputTokens, Output: r.OutputTokens,
 			CacheWrite5m: r.CacheWrite5mTokens, CacheWrite1h: r.CacheWrite1hTokens, CacheRead: r.CacheReadTokens}
 		sample.CostMicros = r.CostMicros
 	}
-	if a := x.acct; a != nil {
+	if a := c.acct; a != nil {
 		sample.UserAlias = a.principal.UserName
 		sample.TeamAlias = a.principal.TeamName
 	}

@@ -191,7 +191,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // of the front door the path belongs to, origin client, logged.
 func (s *Server) denyAccess(w http.ResponseWriter, r *http.Request, d access.Decision) {
 	s.opts.Metrics.AccessDenied(d.Rule)
-	x := &exchange{id: newRequestID(), door: s.doorOf(r), start: time.Now(), w: w}
+	x := &exchange{id: newRequestID(), door: s.doorOf(r), start: time.Now()}
 	rw := &statusWriter{ResponseWriter: w}
 	rw.Header().Set("x-request-id", x.id)
 	_, body := s.guardBody(w, r)
@@ -200,7 +200,7 @@ func (s *Server) denyAccess(w http.ResponseWriter, r *http.Request, d access.Dec
 		"access denied by rule %q: this client may not reach %s (ask the gateway operator for the access header or an allowlisted network)", d.Rule, r.URL.Path).NoRetry()
 	s.writeError(rw, x, e)
 	x.errMsg = e.Message + " [" + d.Reason + ", client " + d.ClientIP.String() + "]"
-	s.logExchange(r, rw, x)
+	s.logExchange(r, rw, x, nil)
 }
 
 // maxHeaderBytes caps a request's header block, set explicitly rather than
