@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/tollgate-gw/tollgate/internal/apierror"
@@ -41,6 +40,13 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, x *exchange) error
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	a, b := anthropicDoor{}, bedrockDoor{}
+	// route serves pattern for method, and answers any other method on it
+	// with a 405 and an Allow header, in the door's format: ServeMux would
+	// otherwise hand such requests to the door's catch-all, a 404.
+	route := func(d door, method, pattern string, h handlerFunc) {
+		mux.Handle(method+" "+pattern, s.handle(d, h))
+		mux.Handle(pattern, s.handle(d, methodNotAllowed(method)))
+	}
 
 	// Connection warm-up probes Claude Code sends without credentials.
 	mux.Handle("HEAD /{$}", s.handle(a, s.hello))
@@ -49,25 +55,25 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("GET /readyz", s.handle(a, s.readyz))
 
 	// Anthropic front door.
-	mux.Handle("POST /v1/messages", s.handle(a, s.modelCall(opMessages)))
-	mux.Handle("POST /v1/messages/count_tokens", s.handle(a, s.modelCall(opCountTokens)))
-	mux.Handle("GET /v1/models", s.handle(a, s.anthropicModels))
+	route(a, http.MethodPost, "/v1/messages", s.modelCall(opMessages))
+	route(a, http.MethodPost, "/v1/messages/count_tokens", s.modelCall(opCountTokens))
+	route(a, http.MethodGet, "/v1/models", s.anthropicModels)
 	mux.Handle("GET /v1/models/{id}", s.handle(a, s.anthropicModel))
-	mux.Handle("/v1/", s.handle(a, methodOrNotFound))
+	mux.Handle("/v1/", s.handle(a, notFound))
 	// Without an exact pattern, ServeMux redirects /v1 to /v1/ (and /model,
 	// /admin likewise); the gateway never redirects.
-	mux.Handle("/v1", s.handle(a, methodOrNotFound))
+	mux.Handle("/v1", s.handle(a, notFound))
 
 	// Bedrock front door.
-	mux.Handle("POST /model/{id}/invoke", s.handle(b, s.modelCall(opMessages)))
-	mux.Handle("POST /model/{id}/invoke-with-response-stream", s.handle(b, s.modelCall(opMessagesStream)))
-	mux.Handle("POST /model/{id}/count-tokens", s.handle(b, s.modelCall(opCountTokens)))
+	route(b, http.MethodPost, "/model/{id}/invoke", s.modelCall(opMessages))
+	route(b, http.MethodPost, "/model/{id}/invoke-with-response-stream", s.modelCall(opMessagesStream))
+	route(b, http.MethodPost, "/model/{id}/count-tokens", s.modelCall(opCountTokens))
 	mux.Handle("GET /inference-profiles", s.handle(b, s.bedrockListProfiles))
 	mux.Handle("GET /inference-profiles/{id}", s.handle(b, s.bedrockGetProfile))
-	mux.Handle("/model/", s.handle(b, methodOrNotFound))
-	mux.Handle("/model", s.handle(b, methodOrNotFound))
-	mux.Handle("/inference-profiles", s.handle(b, methodOrNotFound))
-	mux.Handle("/inference-profiles/", s.handle(b, methodOrNotFound))
+	mux.Handle("/model/", s.handle(b, notFound))
+	mux.Handle("/model", s.handle(b, notFound))
+	mux.Handle("/inference-profiles", s.handle(b, notFound))
+	mux.Handle("/inference-profiles/", s.handle(b, notFound))
 
 	if s.opts.MetricsOnMain && s.opts.Metrics != nil {
 		mux.Handle("GET /metrics", s.opts.Metrics.Handler())
@@ -81,8 +87,8 @@ func (s *Server) routes() *http.ServeMux {
 		}))
 	}
 
-	mux.Handle("/admin", s.handle(a, methodOrNotFound))
-	mux.Handle("/", s.handle(a, methodOrNotFound))
+	mux.Handle("/admin", s.handle(a, notFound))
+	mux.Handle("/", s.handle(a, notFound))
 	return mux
 }
 
@@ -311,23 +317,19 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request, x *exchange) er
 	return err
 }
 
-// methodOrNotFound answers paths the gateway does not serve, in the format of
-// the front door the path belongs to.
-func methodOrNotFound(w http.ResponseWriter, r *http.Request, x *exchange) error {
-	known := map[string]string{
-		"/v1/messages":              http.MethodPost,
-		"/v1/messages/count_tokens": http.MethodPost,
-		"/v1/models":                http.MethodGet,
-	}
-	if m, ok := known[r.URL.Path]; ok || strings.HasPrefix(r.URL.Path, "/model/") && (strings.HasSuffix(r.URL.Path, "/invoke") || strings.HasSuffix(r.URL.Path, "/invoke-with-response-stream") || strings.HasSuffix(r.URL.Path, "/count-tokens")) {
-		if !ok {
-			m = http.MethodPost
-		}
-		w.Header().Set("Allow", m)
-		return apierror.Client(http.StatusMethodNotAllowed, apierror.TypeInvalidRequest,
-			"method %s is not allowed on %s; use %s", r.Method, r.URL.Path, m)
-	}
+// notFound answers paths the gateway does not serve, in the format of the
+// front door the path belongs to.
+func notFound(w http.ResponseWriter, r *http.Request, x *exchange) error {
 	return apierror.Client(http.StatusNotFound, apierror.TypeNotFound, "no route for %s %s", r.Method, r.URL.Path)
+}
+
+// methodNotAllowed answers a served path asked with the wrong method.
+func methodNotAllowed(allow string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, x *exchange) error {
+		w.Header().Set("Allow", allow)
+		return apierror.Client(http.StatusMethodNotAllowed, apierror.TypeInvalidRequest,
+			"method %s is not allowed on %s; use %s", r.Method, r.URL.Path, allow)
+	}
 }
 
 // guardBody bounds the time a request body may take to arrive: a read
