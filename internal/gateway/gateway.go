@@ -170,7 +170,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 			Ready: writer.Ready() == nil}
 	})
 	// Readiness is the usage writer's verdict alone: whether the database
-	// answers is a detail for operators (see Options.Ready).
+	// answers is a detail for operators (see server.Options.Ready).
 	ready := func(context.Context) error { return writer.Ready() }
 	health := func(ctx context.Context) any {
 		return gatewayHealth(ctx, st, writer, cfg.Usage.QueueSize, cfg.Usage.SpillPath)
