@@ -13,6 +13,11 @@ log() { printf '\n== %s\n' "$*"; }
 log "go vet"
 go vet ./...
 
+log "go mod tidy"
+# go.mod and go.sum must be what go mod tidy makes of the imports: no
+# missing or stale requirement, direct ones not marked indirect.
+go mod tidy -diff
+
 log "staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 

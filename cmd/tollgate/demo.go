@@ -18,7 +18,7 @@ import (
 
 	"github.com/tollgate-gw/tollgate/internal/bedrocksim"
 	"github.com/tollgate-gw/tollgate/internal/config"
-	"github.com/tollgate-gw/tollgate/internal/server"
+	"github.com/tollgate-gw/tollgate/internal/gateway"
 )
 
 func newDemoCmd() *cobra.Command {
@@ -87,7 +87,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) error
 	p.Endpoint = "http://" + sln.Addr().String()
 	cfg.Providers["bedrock"] = p
 
-	bo := server.BuildOptions{Credentials: map[string]aws.CredentialsProvider{
+	bo := gateway.BuildOptions{Credentials: map[string]aws.CredentialsProvider{
 		"bedrock": credentials.NewStaticCredentialsProvider(akid, secret, ""),
 	}}
 	// stdout is the settings to paste, and nothing else; what the gateway

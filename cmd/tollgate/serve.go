@@ -16,7 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tollgate-gw/tollgate/internal/config"
-	"github.com/tollgate-gw/tollgate/internal/server"
+	"github.com/tollgate-gw/tollgate/internal/gateway"
 )
 
 // loadConfig reads the config named by --config or TOLLGATE_CONFIG, or the
@@ -77,7 +77,7 @@ start of a database without $TOLLGATE_ADMIN_KEY it prints a new admin key, once.
 			return err
 		}
 		log := newLogger(cmd.ErrOrStderr(), cfg.Log.Level, cfg.Log.Format)
-		return serve(cmd.Context(), cfg, source, log, server.BuildOptions{}, cmd.OutOrStdout(), nil)
+		return serve(cmd.Context(), cfg, source, log, gateway.BuildOptions{}, cmd.OutOrStdout(), nil)
 	}
 	return cmd
 }
@@ -90,7 +90,7 @@ start of a database without $TOLLGATE_ADMIN_KEY it prints a new admin key, once.
 // listens, with the bound address and the admin key — the new one printed
 // at the first start of a database, else $TOLLGATE_ADMIN_KEY — and then the
 // admin key is left to ready to print.
-func serve(ctx context.Context, cfg *config.Config, source string, log *slog.Logger, bo server.BuildOptions, info io.Writer, ready func(addr, adminKey string)) error {
+func serve(ctx context.Context, cfg *config.Config, source string, log *slog.Logger, bo gateway.BuildOptions, info io.Writer, ready func(addr, adminKey string)) error {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
@@ -104,7 +104,7 @@ func serve(ctx context.Context, cfg *config.Config, source string, log *slog.Log
 		defer mln.Close()
 	}
 	bo.Build = build
-	gw, err := server.FromConfig(ctx, cfg, log, bo)
+	gw, err := gateway.FromConfig(ctx, cfg, log, bo)
 	if err != nil {
 		return err
 	}

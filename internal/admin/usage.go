@@ -182,7 +182,7 @@ func (a *API) storeLedger(ctx context.Context, budgets []store.Budget, now time.
 		lbs = append(lbs, lb)
 	}
 	err := l.Load(lbs, func(b limits.Budget, since time.Time) (limits.Amount, error) {
-		micros, tokens, err := a.st.SpendSince(ctx, b.Scope.Kind, b.Scope.ID, since)
+		micros, tokens, err := a.st.SpendSince(ctx, string(b.Scope.Kind), b.Scope.ID, since)
 		return limits.Amount{Micros: micros, Tokens: tokens}, err
 	})
 	return l, err

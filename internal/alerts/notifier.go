@@ -242,7 +242,7 @@ func (n *Notifier) claim(ev event) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(n.ctx), claimTimeout)
 	defer cancel()
 	rec, ok, err := n.o.Store.ClaimBudgetAlert(ctx, store.BudgetAlert{BudgetID: ev.b.ID, Event: ev.kind,
-		Threshold: ev.threshold, PeriodStart: ev.periodStart, ScopeKind: ev.b.Scope.Kind, ScopeID: ev.b.Scope.ID, CreatedAt: ev.at})
+		Threshold: ev.threshold, PeriodStart: ev.periodStart, ScopeKind: string(ev.b.Scope.Kind), ScopeID: ev.b.Scope.ID, CreatedAt: ev.at})
 	if err != nil {
 		// Forget it, so that the next crossing or refusal tries again.
 		k := claimKey{ev.b.ID, ev.kind, ev.threshold, ev.periodStart.UnixMilli()}
@@ -259,7 +259,7 @@ func (n *Notifier) claim(ev event) {
 	n.o.Logger.Warn("budget alert", "alert", a.ID, "event", ev.kind, "budget", ev.b.ID, "scope_kind", ev.b.Scope.Kind,
 		"scope", a.Data.ScopeName, "threshold", ev.threshold, "period", a.Data.Period, "message", a.Data.Message)
 	if n.o.Metrics != nil {
-		n.o.Metrics.BudgetAlert(ev.b.Scope.Kind, ev.kind, ev.threshold)
+		n.o.Metrics.BudgetAlert(string(ev.b.Scope.Kind), ev.kind, ev.threshold)
 	}
 	for _, s := range n.sinks {
 		select {
@@ -274,10 +274,10 @@ func (n *Notifier) claim(ev event) {
 // alert builds what sinks receive.
 func (n *Notifier) alert(id string, ev event) Alert {
 	b := ev.b
-	d := AlertData{BudgetID: b.ID, ScopeKind: b.Scope.Kind, ScopeID: b.Scope.ID, Period: b.Period.String(),
+	d := AlertData{BudgetID: b.ID, ScopeKind: string(b.Scope.Kind), ScopeID: b.Scope.ID, Period: b.Period.String(),
 		Threshold: ev.threshold, LimitUSD: float64(b.LimitMicros) / 1e6, LimitTokens: b.LimitTokens}
 	if n.o.Names != nil {
-		d.ScopeName = n.o.Names(b.Scope.Kind, b.Scope.ID)
+		d.ScopeName = n.o.Names(string(b.Scope.Kind), b.Scope.ID)
 	}
 	if !ev.periodStart.IsZero() {
 		ps, ra := ev.periodStart.UTC(), ev.resetAt.UTC()
@@ -288,9 +288,9 @@ func (n *Notifier) alert(id string, ev event) Alert {
 			d.SpentUSD, d.SpentTokens = float64(st.Spent.Micros)/1e6, st.Spent.Tokens
 		}
 	}
-	who := b.Scope.Kind + " " + b.Scope.ID
+	who := string(b.Scope.Kind) + " " + b.Scope.ID
 	if d.ScopeName != "" {
-		who = b.Scope.Kind + " " + d.ScopeName
+		who = string(b.Scope.Kind) + " " + d.ScopeName
 	}
 	limit := fmt.Sprintf("$%.2f", d.LimitUSD)
 	if b.LimitMicros == 0 {

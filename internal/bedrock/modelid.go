@@ -23,26 +23,61 @@ func InvokeURL(endpoint *url.URL, modelID, op string) *url.URL {
 	return &u
 }
 
-// IsModelID reports whether s looks like a Bedrock model identifier for
-// Claude: a foundation-model id (anthropic.claude-…), an inference-profile id
-// (us.anthropic.claude-…) or an ARN.
+// The grammar of Bedrock Claude model identifiers, the one every part of the
+// gateway uses: config validation, the router, the Bedrock door's
+// inference-profile listing, the provider's CountTokens, and the price
+// table. There are three forms:
+//
+//	anthropic.claude-sonnet-4-5-20250929-v1:0        foundation-model (base) id
+//	us.anthropic.claude-sonnet-4-5-20250929-v1:0     inference-profile id: a
+//	                                                 lowercase region-group prefix
+//	                                                 (us, eu, apac, global, us-gov, …)
+//	arn:aws:bedrock:us-east-1:123:inference-profile/… ARN, in any partition
+//	                                                 (aws, aws-us-gov, aws-cn)
+//
+// Any prefix of lowercase letters and dashes is a profile prefix, so that a
+// region group AWS adds tomorrow needs no change here.
+
+// vendor starts every Claude base id.
+const vendor = "anthropic.claude"
+
+// IsModelID reports whether s names a Bedrock Claude model the way a Bedrock
+// client would: a base id, an inference-profile id or a Bedrock ARN.
 func IsModelID(s string) bool {
-	if strings.HasPrefix(s, "arn:aws") {
-		return true
-	}
-	return strings.HasPrefix(BaseModelID(s), "anthropic.")
+	_, ok := BaseModelID(s)
+	return ok || IsARN(s)
 }
 
-// Profile prefixes of cross-region inference profiles.
-var profilePrefixes = []string{"global.", "us-gov.", "us.", "eu.", "apac.", "jp.", "au.", "ca.", "sa."}
+// IsARN reports whether s is a Bedrock ARN in any partition (arn:aws:,
+// arn:aws-us-gov:, arn:aws-cn:).
+func IsARN(s string) bool {
+	return strings.HasPrefix(s, "arn:aws") && strings.Contains(s, ":bedrock:")
+}
 
-// BaseModelID strips an inference-profile prefix: us.anthropic.x → anthropic.x.
-// Other ids are returned unchanged.
-func BaseModelID(id string) string {
-	for _, p := range profilePrefixes {
-		if rest, ok := strings.CutPrefix(id, p); ok && strings.HasPrefix(rest, "anthropic.") {
-			return rest
+// BaseModelID strips an inference-profile prefix from a Bedrock Claude model
+// id: "us.anthropic.claude-x-v1:0" and "anthropic.claude-x-v1:0" both give
+// "anthropic.claude-x-v1:0". It reports false for anything else, including
+// ARNs.
+func BaseModelID(s string) (string, bool) {
+	_, base, ok := SplitProfile(s)
+	return base, ok
+}
+
+// SplitProfile splits a Bedrock Claude model id into its inference-profile
+// prefix ("" for a base id) and its base id. It reports false for anything
+// else, including ARNs.
+func SplitProfile(s string) (profile, base string, ok bool) {
+	if strings.HasPrefix(s, vendor) {
+		return "", s, true
+	}
+	dot := strings.IndexByte(s, '.')
+	if dot <= 0 || !strings.HasPrefix(s[dot+1:], vendor) {
+		return "", "", false
+	}
+	for i := 0; i < dot; i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c == '-') {
+			return "", "", false
 		}
 	}
-	return id
+	return s[:dot], s[dot+1:], true
 }

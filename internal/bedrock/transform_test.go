@@ -78,29 +78,6 @@ func TestInvokeURL(t *testing.T) {
 	}
 }
 
-func TestModelIDs(t *testing.T) {
-	tests := []struct {
-		in        string
-		base      string
-		isBedrock bool
-	}{
-		{"us.anthropic.claude-sonnet-4-5-20250929-v1:0", "anthropic.claude-sonnet-4-5-20250929-v1:0", true},
-		{"global.anthropic.claude-opus-4-8", "anthropic.claude-opus-4-8", true},
-		{"anthropic.claude-haiku-4-5-20251001-v1:0", "anthropic.claude-haiku-4-5-20251001-v1:0", true},
-		{"arn:aws:bedrock:us-east-1:1:application-inference-profile/x", "arn:aws:bedrock:us-east-1:1:application-inference-profile/x", true},
-		{"claude-sonnet-4-5", "claude-sonnet-4-5", false},
-		{"us.meta.llama3", "us.meta.llama3", false},
-	}
-	for _, tt := range tests {
-		if got := BaseModelID(tt.in); got != tt.base {
-			t.Errorf("BaseModelID(%q) = %q, want %q", tt.in, got, tt.base)
-		}
-		if got := IsModelID(tt.in); got != tt.isBedrock {
-			t.Errorf("IsModelID(%q) = %v, want %v", tt.in, got, tt.isBedrock)
-		}
-	}
-}
-
 func TestUpstreamError(t *testing.T) {
 	tests := []struct {
 		excType   string

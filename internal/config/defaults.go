@@ -35,6 +35,13 @@ const (
 	DefaultReadIdleTimeout     = 5 * time.Minute
 	DefaultMaxIdleConnsPerHost = 256
 	DefaultMaxRetries          = 2
+	// DefaultRetryBackoff is the first delay before retrying an upstream
+	// call; it doubles per attempt, with jitter. Not configurable.
+	DefaultRetryBackoff = 250 * time.Millisecond
+	// DefaultMaxRetryAfter is the longest upstream retry-after the gateway
+	// waits out itself before retrying; longer ones go back to the client.
+	// Not configurable.
+	DefaultMaxRetryAfter = 10 * time.Second
 
 	CatalogDefault       = "default"
 	CatalogNone          = "none"

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tollgate-gw/tollgate/internal/bedrock"
 )
 
 // Allowed values, in the order error messages list them.
@@ -392,7 +394,7 @@ func (v *validator) target(path string, t Target) {
 				t.Model, t.Provider, hint)
 		}
 	case ProviderAnthropic:
-		if IsBedrockID(t.Model) {
+		if bedrock.IsModelID(t.Model) {
 			v.add(path+".model", "%q is a Bedrock id, but provider %q is anthropic: use an Anthropic API name, such as \"claude-sonnet-4-5-20250929\"",
 				t.Model, t.Provider)
 		}

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -84,12 +85,12 @@ func TestClaudeCodeSpendWarnings(t *testing.T) {
 			ledger := g.Gateway.Accounts.Ledger
 			scopes := []limits.Scope{{Kind: limits.KindKey, ID: p.KeyID}}
 			spent := limits.Amount{Micros: tt.spent * 1_000_000}
-			hold, err := ledger.Reserve(scopes, spent)
+			hold, err := ledger.Reserve(context.Background(), scopes, spent)
 			if err != nil {
 				t.Fatal(err)
 			}
 			hold.Settle(spent)
-			st, _ := ledger.Remaining(scopes)
+			st, _ := ledger.Remaining(context.Background(), scopes)
 
 			if tt.spent == 100 {
 				res := runClaudeBin(t, bin, g, tt.mode, p.Secret, "-p", "say hello", "--model", spendModel)

@@ -7,17 +7,22 @@ import (
 	"time"
 )
 
-// Scope kinds: what a budget or rate limit is attached to.
+// ScopeKind is what a budget or rate limit is attached to: a key, a user or
+// a team. Its values are stored as they are, in the store's scope_kind
+// columns.
+type ScopeKind string
+
+// The scope kinds.
 const (
-	KindKey  = "key"
-	KindUser = "user"
-	KindTeam = "team"
+	KindKey  ScopeKind = "key"
+	KindUser ScopeKind = "user"
+	KindTeam ScopeKind = "team"
 )
 
 // Scope is the principal a budget or rate limit applies to: a key, a user or
 // a team, by id.
 type Scope struct {
-	Kind string // KindKey, KindUser or KindTeam
+	Kind ScopeKind
 	ID   string
 }
 

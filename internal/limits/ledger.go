@@ -1,6 +1,7 @@
 package limits
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -199,8 +200,10 @@ func (r *Reservation) Worst() Amount {
 // exceeds the limit in a unit that has one), nothing is held and the error
 // is an *OverBudgetError for the refusing budget that resets last. Negative
 // units in worst count as zero. With no budget covering the scopes, the
-// reservation is empty and the call is allowed.
-func (l *Ledger) Reserve(scopes []Scope, worst Amount) (*Reservation, error) {
+// reservation is empty and the call is allowed. The in-process ledger never
+// blocks and ignores ctx; it is there for a ledger shared across replicas,
+// which asks the database.
+func (l *Ledger) Reserve(ctx context.Context, scopes []Scope, worst Amount) (*Reservation, error) {
 	worst = worst.nonNegative()
 	r := &Reservation{l: l, worst: worst}
 	var buf [8]*account
@@ -404,7 +407,8 @@ func (l *Ledger) Statuses() []BudgetStatus {
 // Remaining returns the status of the tightest budget covering any of
 // scopes — the one with the smallest remaining share of its limit — for the
 // remaining-budget response headers, or false when no budget covers them.
-func (l *Ledger) Remaining(scopes []Scope) (BudgetStatus, bool) {
+// ctx is ignored, as in Reserve.
+func (l *Ledger) Remaining(ctx context.Context, scopes []Scope) (BudgetStatus, bool) {
 	var buf [8]*account
 	accts := l.snap.Load().collect(buf[:0], scopes)
 	now := l.now()
@@ -429,7 +433,7 @@ func (l *Ledger) Remaining(scopes []Scope) (BudgetStatus, bool) {
 // Covering returns the status of every budget covering any of scopes,
 // ordered by id, for answers that describe each of them (the spend headers
 // Claude Code reads pick the one nearest its limit themselves).
-func (l *Ledger) Covering(scopes []Scope) []BudgetStatus {
+func (l *Ledger) Covering(ctx context.Context, scopes []Scope) []BudgetStatus {
 	var buf [8]*account
 	accts := l.snap.Load().collect(buf[:0], scopes)
 	now := l.now()

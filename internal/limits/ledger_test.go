@@ -1,6 +1,7 @@
 package limits
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -56,7 +57,7 @@ func TestReserveConcurrentExactEstimates(t *testing.T) {
 	)
 	for range calls {
 		wg.Go(func() {
-			r, err := l.Reserve([]Scope{keyA}, Amount{Micros: worst})
+			r, err := l.Reserve(context.Background(), []Scope{keyA}, Amount{Micros: worst})
 			if err != nil {
 				checkRefusal(t, err)
 				return
@@ -114,7 +115,7 @@ func TestReserveConcurrentSettle(t *testing.T) {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(i), 1))
 			worst := Amount{Micros: 2_000 + rng.Int64N(20_000), Tokens: 1_000}
-			r, err := l.Reserve([]Scope{keyA, teamA}, worst)
+			r, err := l.Reserve(context.Background(), []Scope{keyA, teamA}, worst)
 			if err != nil {
 				refused.Add(1)
 				checkRefusal(t, err)
@@ -160,7 +161,7 @@ func TestReserveKeyUserTeam(t *testing.T) {
 		Budget{ID: "other", Scope: Scope{KindKey, "k2"}, LimitMicros: 1, Period: Day},
 	)
 	all := []Scope{keyA, userA, teamA}
-	r, err := l.Reserve(all, Amount{Micros: 600_000, Tokens: 10_000})
+	r, err := l.Reserve(context.Background(), all, Amount{Micros: 600_000, Tokens: 10_000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +175,7 @@ func TestReserveKeyUserTeam(t *testing.T) {
 	}
 
 	// The team budget is the tightest: 600k held, 500k more does not fit.
-	_, err = l.Reserve(all, Amount{Micros: 500_000})
+	_, err = l.Reserve(context.Background(), all, Amount{Micros: 500_000})
 	var ob *OverBudgetError
 	if !errors.As(err, &ob) || ob.Budget.ID != "team" || ob.Unit != "usd" {
 		t.Fatalf("Reserve = %v, want a refusal by budget team", err)
@@ -188,7 +189,7 @@ func TestReserveKeyUserTeam(t *testing.T) {
 		t.Errorf("key reserved %d after a refusal, want 600000", got)
 	}
 	// The key alone still has room.
-	r2, err := l.Reserve([]Scope{keyA}, Amount{Micros: 500_000})
+	r2, err := l.Reserve(context.Background(), []Scope{keyA}, Amount{Micros: 500_000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +203,7 @@ func TestReserveKeyUserTeam(t *testing.T) {
 	}
 	// Tokens: 45k of 50k used; a 6k-token call is refused by the Total
 	// budget, which never resets.
-	_, err = l.Reserve(all, Amount{Micros: 1, Tokens: 6_000})
+	_, err = l.Reserve(context.Background(), all, Amount{Micros: 1, Tokens: 6_000})
 	if !errors.As(err, &ob) || ob.Budget.ID != "team-tokens" || ob.Unit != "tokens" || !ob.ResetAt.IsZero() {
 		t.Fatalf("Reserve = %v, want a refusal by team-tokens", err)
 	}
@@ -211,18 +212,18 @@ func TestReserveKeyUserTeam(t *testing.T) {
 		t.Errorf("Error() = %s, want %s", ob.Error(), want)
 	}
 
-	rem, ok := l.Remaining(all)
+	rem, ok := l.Remaining(context.Background(), all)
 	if !ok || rem.Budget.ID != "team-tokens" || rem.Remaining.Tokens != 5_000 || rem.Remaining.Micros != -1 {
 		t.Errorf("Remaining = %+v, %v; want team-tokens with 5000 tokens left", rem, ok)
 	}
-	if _, ok := l.Remaining([]Scope{{KindKey, "nobody"}}); ok {
+	if _, ok := l.Remaining(context.Background(), []Scope{{KindKey, "nobody"}}); ok {
 		t.Error("Remaining of an unbudgeted scope reported a budget")
 	}
 }
 
 func TestReserveNoBudget(t *testing.T) {
 	l := NewLedger(fixedNow)
-	r, err := l.Reserve([]Scope{keyA}, Amount{Micros: 1 << 40})
+	r, err := l.Reserve(context.Background(), []Scope{keyA}, Amount{Micros: 1 << 40})
 	if err != nil || r == nil {
 		t.Fatalf("Reserve with no budget = %v, %v", r, err)
 	}
@@ -306,7 +307,7 @@ func TestResetAtBoundary(t *testing.T) {
 				mustLoad(t, l, Budget{ID: "d", Scope: keyA, LimitMicros: 100, Period: Day,
 					Location: mustZone(t, tt.zone), Thresholds: []int{50, 100}})
 
-				r, err := l.Reserve([]Scope{keyA}, Amount{Micros: 60})
+				r, err := l.Reserve(context.Background(), []Scope{keyA}, Amount{Micros: 60})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -317,11 +318,11 @@ func TestResetAtBoundary(t *testing.T) {
 				// A call starting just before midnight and settling after it is
 				// charged to the old day.
 				sleepUntil(boundary.Add(-time.Second))
-				late, err := l.Reserve([]Scope{keyA}, Amount{Micros: 40})
+				late, err := l.Reserve(context.Background(), []Scope{keyA}, Amount{Micros: 40})
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := l.Reserve([]Scope{keyA}, Amount{Micros: 1}); !errors.Is(err, ErrOverBudget) {
+				if _, err := l.Reserve(context.Background(), []Scope{keyA}, Amount{Micros: 1}); !errors.Is(err, ErrOverBudget) {
 					t.Fatalf("Reserve in a full day = %v, want ErrOverBudget", err)
 				}
 				sleepUntil(boundary.Add(-time.Nanosecond))
@@ -337,7 +338,7 @@ func TestResetAtBoundary(t *testing.T) {
 				if st := status(t, l, "d"); st.Spent != (Amount{}) {
 					t.Errorf("late settlement charged the new day: %+v", st)
 				}
-				r, err = l.Reserve([]Scope{keyA}, Amount{Micros: 100})
+				r, err = l.Reserve(context.Background(), []Scope{keyA}, Amount{Micros: 100})
 				if err != nil {
 					t.Fatalf("full budget in the new day refused: %v", err)
 				}
@@ -365,7 +366,7 @@ func TestLoadKeepsState(t *testing.T) {
 	if err := l.Load(base, spent); err != nil {
 		t.Fatal(err)
 	}
-	r, err := l.Reserve([]Scope{keyA, userA, teamA}, Amount{Micros: 300})
+	r, err := l.Reserve(context.Background(), []Scope{keyA, userA, teamA}, Amount{Micros: 300})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -447,7 +448,7 @@ func TestLoadDuringReservations(t *testing.T) {
 	for range 200 {
 		wg.Go(func() {
 			for range 20 {
-				r, err := l.Reserve([]Scope{keyA, teamA}, Amount{Micros: 10, Tokens: 10})
+				r, err := l.Reserve(context.Background(), []Scope{keyA, teamA}, Amount{Micros: 10, Tokens: 10})
 				if err != nil {
 					t.Error(err)
 					return
@@ -489,7 +490,7 @@ func TestThresholds(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, actual := range []int64{100, 100, 100, 100, 500} {
-		r, err := l.Reserve([]Scope{keyA}, Amount{})
+		r, err := l.Reserve(context.Background(), []Scope{keyA}, Amount{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -536,7 +537,7 @@ func BenchmarkReserveSettle(b *testing.B) {
 			l, scopes := setup(b, n)
 			b.ReportAllocs()
 			for b.Loop() {
-				r, err := l.Reserve(scopes, Amount{Micros: 10})
+				r, err := l.Reserve(context.Background(), scopes, Amount{Micros: 10})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -548,7 +549,7 @@ func BenchmarkReserveSettle(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					r, err := l.Reserve(scopes, Amount{Micros: 10})
+					r, err := l.Reserve(context.Background(), scopes, Amount{Micros: 10})
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -576,7 +577,7 @@ func BenchmarkReserveSettle(b *testing.B) {
 			i := fmt.Sprint(next.Add(1) % 64)
 			scopes := []Scope{{KindKey, i}, {KindUser, i}, teamA}
 			for pb.Next() {
-				r, err := l.Reserve(scopes, Amount{Micros: 10})
+				r, err := l.Reserve(context.Background(), scopes, Amount{Micros: 10})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -604,10 +605,10 @@ func TestReserveSaturates(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			l := NewLedger(fixedNow)
 			mustLoad(t, l, Budget{ID: "b", Scope: keyA, LimitMicros: huge - 5, LimitTokens: huge - 5, Thresholds: []int{50}})
-			if _, err := l.Reserve([]Scope{keyA}, tt.first); err != nil {
+			if _, err := l.Reserve(context.Background(), []Scope{keyA}, tt.first); err != nil {
 				t.Fatalf("Reserve(%+v) = %v, want admitted", tt.first, err)
 			}
-			if _, err := l.Reserve([]Scope{keyA}, tt.worst); err == nil {
+			if _, err := l.Reserve(context.Background(), []Scope{keyA}, tt.worst); err == nil {
 				t.Fatalf("Reserve(%+v) after %+v admitted; want over budget", tt.worst, tt.first)
 			}
 		})
@@ -617,7 +618,7 @@ func TestReserveSaturates(t *testing.T) {
 	var crossed []int
 	l.OnThreshold = func(_ Budget, pct int) { crossed = append(crossed, pct) }
 	mustLoad(t, l, Budget{ID: "b", Scope: keyA, LimitTokens: 1000, Thresholds: []int{50, 100}})
-	r, err := l.Reserve([]Scope{keyA}, Amount{Tokens: 1})
+	r, err := l.Reserve(context.Background(), []Scope{keyA}, Amount{Tokens: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -629,7 +630,7 @@ func TestReserveSaturates(t *testing.T) {
 	if !slices.Equal(crossed, []int{50, 100}) {
 		t.Errorf("thresholds crossed = %v, want [50 100]", crossed)
 	}
-	r2, err := l.Reserve([]Scope{keyA}, Amount{})
+	r2, err := l.Reserve(context.Background(), []Scope{keyA}, Amount{})
 	if err == nil {
 		r2.Release()
 		t.Error("a budget spent to saturation still admits calls")

@@ -1,6 +1,7 @@
 package limits
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/bits"
@@ -118,8 +119,10 @@ func noRelease(int64) {}
 // is a *RateLimitError for the refusal with the longest RetryAfter (and
 // release is nil). Otherwise release must be called once when the call ends, with the tokens
 // it actually used (input of every kind plus output), which corrects the
-// token count taken at admission; later calls do nothing.
-func (l *Limiter) Acquire(scopes []Scope, estTokens int64) (release func(actualTokens int64), err error) {
+// token count taken at admission; later calls do nothing. The in-process
+// limiter never blocks and ignores ctx; it is there for a limiter shared
+// across replicas.
+func (l *Limiter) Acquire(ctx context.Context, scopes []Scope, estTokens int64) (release func(actualTokens int64), err error) {
 	estTokens = max(estTokens, 0)
 	m := *l.snap.Load()
 	var buf [8]*bucket

@@ -1,6 +1,7 @@
 package limits
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -30,11 +31,11 @@ func TestRPM(t *testing.T) {
 		l := NewLimiter(nil)
 		mustLimits(t, l, RateLimit{Scope: keyA, RPM: 60})
 		for i := range 60 {
-			if _, err := l.Acquire([]Scope{keyA}, 0); err != nil {
+			if _, err := l.Acquire(context.Background(), []Scope{keyA}, 0); err != nil {
 				t.Fatalf("request %d refused: %v", i, err)
 			}
 		}
-		_, err := l.Acquire([]Scope{keyA}, 0)
+		_, err := l.Acquire(context.Background(), []Scope{keyA}, 0)
 		rl := asRateLimit(t, err)
 		if rl.Kind != KindRPM || rl.RetryAfter != time.Second || rl.Scope != keyA {
 			t.Errorf("refusal = %+v, want rpm after 1s", rl)
@@ -47,18 +48,18 @@ func TestRPM(t *testing.T) {
 			t.Errorf("Error() with the key's alias = %q, want %q", rl.Error(), want)
 		}
 		time.Sleep(999 * time.Millisecond)
-		if _, err := l.Acquire([]Scope{keyA}, 0); err == nil {
+		if _, err := l.Acquire(context.Background(), []Scope{keyA}, 0); err == nil {
 			t.Error("admitted before the retry time")
 		}
 		time.Sleep(time.Millisecond)
-		if _, err := l.Acquire([]Scope{keyA}, 0); err != nil {
+		if _, err := l.Acquire(context.Background(), []Scope{keyA}, 0); err != nil {
 			t.Errorf("refused at the retry time: %v", err)
 		}
 		// After a quiet minute the full burst is back, and no more.
 		time.Sleep(10 * time.Minute)
 		n := 0
 		for ; n < 200; n++ {
-			if _, err := l.Acquire([]Scope{keyA}, 0); err != nil {
+			if _, err := l.Acquire(context.Background(), []Scope{keyA}, 0); err != nil {
 				break
 			}
 		}
@@ -72,29 +73,29 @@ func TestTPMCorrectedOnRelease(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := NewLimiter(nil)
 		mustLimits(t, l, RateLimit{Scope: keyA, TPM: 60_000})
-		rel, err := l.Acquire([]Scope{keyA}, 50_000)
+		rel, err := l.Acquire(context.Background(), []Scope{keyA}, 50_000)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = l.Acquire([]Scope{keyA}, 20_000)
+		_, err = l.Acquire(context.Background(), []Scope{keyA}, 20_000)
 		if rl := asRateLimit(t, err); rl.Kind != KindTPM || rl.RetryAfter != 10*time.Second {
 			t.Errorf("refusal = %+v, want tpm after 10s", rl)
 		}
 		rel(5_000) // the call used far less than estimated
 		rel(90_000)
-		rel2, err := l.Acquire([]Scope{keyA}, 20_000)
+		rel2, err := l.Acquire(context.Background(), []Scope{keyA}, 20_000)
 		if err != nil {
 			t.Fatalf("refused after the estimate was corrected down: %v", err)
 		}
 		rel2(80_000) // and this one used more: 5k+80k of 60k
-		_, err = l.Acquire([]Scope{keyA}, 1)
+		_, err = l.Acquire(context.Background(), []Scope{keyA}, 1)
 		if rl := asRateLimit(t, err); rl.RetryAfter != 25*time.Second+time.Millisecond {
 			t.Errorf("RetryAfter = %v, want 25.001s", rl.RetryAfter)
 		}
 		// A call larger than the whole limit waits for a full bucket, not
 		// forever.
 		time.Sleep(2 * time.Minute)
-		if _, err := l.Acquire([]Scope{keyA}, 500_000); err != nil {
+		if _, err := l.Acquire(context.Background(), []Scope{keyA}, 500_000); err != nil {
 			t.Errorf("oversized call refused on a full bucket: %v", err)
 		}
 	})
@@ -110,7 +111,7 @@ func TestConcurrentLimit(t *testing.T) {
 	)
 	for range 500 {
 		wg.Go(func() {
-			rel, err := l.Acquire([]Scope{keyA, userA}, 100)
+			rel, err := l.Acquire(context.Background(), []Scope{keyA, userA}, 100)
 			if err != nil {
 				if rl := asRateLimit(t, err); rl.Kind != KindConcurrent || rl.RetryAfter != ConcurrentRetryAfter {
 					t.Errorf("refusal = %+v", rl)
@@ -139,7 +140,7 @@ func TestConcurrentLimit(t *testing.T) {
 	}
 	// Everything released: all 10 slots are free.
 	for range 10 {
-		if _, err := l.Acquire([]Scope{userA}, 0); err != nil {
+		if _, err := l.Acquire(context.Background(), []Scope{userA}, 0); err != nil {
 			t.Fatalf("slot leaked: %v", err)
 		}
 	}
@@ -156,18 +157,18 @@ func TestAcquireAllOrNothing(t *testing.T) {
 			RateLimit{Scope: userA, TPM: 1_000},
 		)
 		all := []Scope{keyA, teamA, userA}
-		if _, err := l.Acquire(all, 1_000); err != nil {
+		if _, err := l.Acquire(context.Background(), all, 1_000); err != nil {
 			t.Fatal(err)
 		}
-		_, err := l.Acquire(all, 1_000) // key has room, user's TPM is used up
+		_, err := l.Acquire(context.Background(), all, 1_000) // key has room, user's TPM is used up
 		if rl := asRateLimit(t, err); rl.Scope != userA || rl.Kind != KindTPM || rl.RetryAfter != time.Minute {
 			t.Errorf("refusal = %+v, want user tpm after 1m", rl)
 		}
 		// The refused call took none of the key's two requests.
-		if _, err := l.Acquire([]Scope{keyA}, 0); err != nil {
+		if _, err := l.Acquire(context.Background(), []Scope{keyA}, 0); err != nil {
 			t.Errorf("key charged by a refused call: %v", err)
 		}
-		_, err = l.Acquire([]Scope{keyA}, 0)
+		_, err = l.Acquire(context.Background(), []Scope{keyA}, 0)
 		if rl := asRateLimit(t, err); rl.Kind != KindRPM || rl.RetryAfter != 30*time.Second {
 			t.Errorf("refusal = %+v, want key rpm after 30s", rl)
 		}
@@ -184,7 +185,7 @@ func TestRPMConcurrent(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 500 {
 			wg.Go(func() {
-				if rel, err := l.Acquire([]Scope{keyA, teamA}, 10); err == nil {
+				if rel, err := l.Acquire(context.Background(), []Scope{keyA, teamA}, 10); err == nil {
 					admitted.Add(1)
 					rel(10)
 				}
@@ -201,17 +202,17 @@ func TestLimiterReload(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := NewLimiter(nil)
 		mustLimits(t, l, RateLimit{Scope: keyA, RPM: 10, Concurrent: 1})
-		rel, err := l.Acquire([]Scope{keyA}, 0)
+		rel, err := l.Acquire(context.Background(), []Scope{keyA}, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for range 4 {
-			l.Acquire([]Scope{keyA, {KindKey, "x"}}, 0) // concurrency-refused
+			l.Acquire(context.Background(), []Scope{keyA, {KindKey, "x"}}, 0) // concurrency-refused
 		}
 		// Doubling the RPM keeps the in-flight call and the request
 		// already counted in the window (1 of 10 → 1 of 20).
 		mustLimits(t, l, RateLimit{Scope: keyA, RPM: 20, Concurrent: 1})
-		_, err = l.Acquire([]Scope{keyA}, 0)
+		_, err = l.Acquire(context.Background(), []Scope{keyA}, 0)
 		if rl := asRateLimit(t, err); rl.Kind != KindConcurrent {
 			t.Errorf("in-flight call forgotten on reload: %+v", rl)
 		}
@@ -219,7 +220,7 @@ func TestLimiterReload(t *testing.T) {
 		mustLimits(t, l, RateLimit{Scope: keyA, RPM: 20})
 		n := 0
 		for ; n < 100; n++ {
-			if _, err := l.Acquire([]Scope{keyA}, 0); err != nil {
+			if _, err := l.Acquire(context.Background(), []Scope{keyA}, 0); err != nil {
 				break
 			}
 		}
@@ -245,7 +246,7 @@ func BenchmarkAcquire(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			rel, err := l.Acquire(scopes, 2)
+			rel, err := l.Acquire(context.Background(), scopes, 2)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,8 +1,6 @@
 package metrics
 
 import (
-	"github.com/tollgate-gw/tollgate/internal/buildinfo"
-
 	"encoding/json"
 	"os"
 	"regexp"
@@ -13,6 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/tollgate-gw/tollgate/internal/buildinfo"
 )
 
 const dashboardPath = "../../deploy/grafana/dashboards/tollgate.json"

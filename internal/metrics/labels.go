@@ -170,13 +170,13 @@ func (s *valueSet) admit(v string) string {
 
 // oneOf returns v when it is one of allowed, "none" when it is empty, and
 // "other" otherwise; for labels with a fixed set of values.
-func oneOf(v string, allowed ...string) string {
+func oneOf[T ~string](v T, allowed ...T) string {
 	if v == "" {
 		return valueNone
 	}
 	for _, a := range allowed {
 		if v == a {
-			return a
+			return string(a)
 		}
 	}
 	return valueOther

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tollgate-gw/tollgate/internal/apierror"
 	"github.com/tollgate-gw/tollgate/internal/buildinfo"
 )
 
@@ -55,9 +56,9 @@ const (
 	numDoors
 )
 
-var doorNames = [numDoors]string{DoorAnthropic, DoorBedrock, valueOther}
+var doorNames = [numDoors]string{string(DoorAnthropic), string(DoorBedrock), valueOther}
 
-func doorIndex(d string) int {
+func doorIndex(d Door) int {
 	switch d {
 	case DoorAnthropic:
 		return doorAnthropic
@@ -182,8 +183,8 @@ func NewWithCaps(build buildinfo.Info, caps Caps) *Metrics {
 	}
 	// Pre-create the fixed-set series so that dashboards show zeros rather
 	// than "no data" before the first event.
-	for _, r := range []string{ReasonBudget, ReasonRateLimit, ReasonAccess, ReasonAuth, ReasonModelNotAllowed} {
-		m.rejections.WithLabelValues(r)
+	for _, r := range reasons {
+		m.rejections.WithLabelValues(string(r))
 	}
 
 	m.reg.MustRegister(
@@ -232,11 +233,11 @@ type Tokens struct {
 // Every string field is an alias or a name from the configuration; there is
 // deliberately no field for a request id, a key id or a secret.
 type RequestSample struct {
-	Door     string // DoorAnthropic, DoorBedrock or DoorOpenAI
-	Model    string // public model name after routing; "" when the call never routed
-	Provider string // provider name from the config; "" when none was tried
-	Status   int    // HTTP status sent to the client (499 when the client went away)
-	Origin   string // "", OriginClient, OriginGateway or OriginUpstream
+	Door     Door            // DoorAnthropic or DoorBedrock
+	Model    string          // public model name after routing; "" when the call never routed
+	Provider string          // provider name from the config; "" when none was tried
+	Status   int             // HTTP status sent to the client (499 when the client went away)
+	Origin   apierror.Origin // "", OriginClient, OriginGateway or OriginUpstream
 	Stream   bool
 
 	Duration time.Duration // arrival to last byte
@@ -322,7 +323,7 @@ func noop() {}
 
 // InFlight counts a model call in progress on door and returns the function
 // that ends it; call it exactly once (defer it).
-func (m *Metrics) InFlight(door string) (done func()) {
+func (m *Metrics) InFlight(door Door) (done func()) {
 	if m == nil {
 		return noop
 	}
@@ -333,7 +334,7 @@ func (m *Metrics) InFlight(door string) (done func()) {
 
 // OpenStream counts a streamed answer being relayed on door and returns the
 // function that ends it; call it exactly once (defer it).
-func (m *Metrics) OpenStream(door string) (done func()) {
+func (m *Metrics) OpenStream(door Door) (done func()) {
 	if m == nil {
 		return noop
 	}
@@ -381,11 +382,11 @@ func (m *Metrics) ReservationOverrun(model string) {
 
 // Rejected counts one request refused before reaching a provider; reason is
 // one of the Reason constants (anything else is counted as "other").
-func (m *Metrics) Rejected(reason string) {
+func (m *Metrics) Rejected(reason Reason) {
 	if m == nil {
 		return
 	}
-	m.rejections.WithLabelValues(oneOf(reason, ReasonBudget, ReasonRateLimit, ReasonAccess, ReasonAuth, ReasonModelNotAllowed)).Inc()
+	m.rejections.WithLabelValues(oneOf(reason, reasons...)).Inc()
 }
 
 // AccessDenied counts one request denied by the access rule of the path
@@ -396,5 +397,5 @@ func (m *Metrics) AccessDenied(group string) {
 		return
 	}
 	m.accessDenied.WithLabelValues(m.groups.get(group)).Inc()
-	m.rejections.WithLabelValues(ReasonAccess).Inc()
+	m.rejections.WithLabelValues(string(ReasonAccess)).Inc()
 }

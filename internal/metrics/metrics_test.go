@@ -1,8 +1,6 @@
 package metrics
 
 import (
-	"github.com/tollgate-gw/tollgate/internal/buildinfo"
-
 	"fmt"
 	"io"
 	"net/http"
@@ -19,6 +17,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/tollgate-gw/tollgate/internal/buildinfo"
 )
 
 // scrape fetches m's handler through a real HTTP server and parses the text
@@ -350,7 +350,7 @@ func TestSecretsNeverBecomeLabels(t *testing.T) {
 		m.Retry(s)
 		m.Fallback(s)
 		m.AccessDenied(s)
-		m.Rejected(s)
+		m.Rejected(Reason(s))
 	}
 	m.RegisterBudgets(func() []BudgetSample {
 		var out []BudgetSample

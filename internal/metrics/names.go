@@ -1,5 +1,7 @@
 package metrics
 
+import "github.com/tollgate-gw/tollgate/internal/apierror"
+
 // Metric names. Every name Tollgate exports is here, and nowhere else; the
 // Grafana dashboard test checks the dashboard against what the registry
 // really exports.
@@ -79,31 +81,42 @@ const (
 	valueInvalid  = "invalid"  // not UTF-8, or too long
 )
 
-// Front doors, the values of the door label. Only doors the server has are
-// listed: each gets pre-created series, and a door that does not exist must
-// not show up as a flat zero on dashboards.
+// Door is a front door's name: the value of the door label, and of the door
+// column of usage rows. Only doors the server has are listed: each gets
+// pre-created series, and a door that does not exist must not show up as a
+// flat zero on dashboards.
+type Door string
+
+// The front doors.
 const (
-	DoorAnthropic = "anthropic"
-	DoorBedrock   = "bedrock"
+	DoorAnthropic Door = "anthropic"
+	DoorBedrock   Door = "bedrock"
 )
 
-// Error origins, the values of the origin label besides "none". They match
-// apierror's origins and the x-tollgate-error-origin header.
+// Error origins, the values of the origin label besides "none": apierror's
+// origins, as in the x-tollgate-error-origin header.
 const (
-	OriginClient   = "client"
-	OriginGateway  = "gateway"
-	OriginUpstream = "upstream"
+	OriginClient   = apierror.OriginClient
+	OriginGateway  = apierror.OriginGateway
+	OriginUpstream = apierror.OriginUpstream
 )
 
-// Rejection reasons, the values of the reason label of
-// tollgate_rejections_total.
+// Reason is why a request was refused before reaching a provider: the value
+// of the reason label of tollgate_rejections_total.
+type Reason string
+
+// The rejection reasons.
 const (
-	ReasonBudget          = "budget"            // a budget could not cover the call's worst case
-	ReasonRateLimit       = "rate_limit"        // requests/min, tokens/min or concurrency
-	ReasonAccess          = "access"            // an access rule (IP allowlist / secret header) denied it
-	ReasonAuth            = "auth"              // missing, invalid, expired or disabled key
-	ReasonModelNotAllowed = "model_not_allowed" // the key may not use this model
+	ReasonBudget          Reason = "budget"            // a budget could not cover the call's worst case
+	ReasonRateLimit       Reason = "rate_limit"        // requests/min, tokens/min or concurrency
+	ReasonAccess          Reason = "access"            // an access rule (IP allowlist / secret header) denied it
+	ReasonAuth            Reason = "auth"              // missing, invalid, expired or disabled key
+	ReasonModelNotAllowed Reason = "model_not_allowed" // the key may not use this model
 )
+
+// reasons are the rejection reasons that get their own series; anything
+// else is counted as "other".
+var reasons = []Reason{ReasonBudget, ReasonRateLimit, ReasonAccess, ReasonAuth, ReasonModelNotAllowed}
 
 // Token kinds, the values of the kind label of tollgate_tokens_total.
 const (

@@ -118,14 +118,6 @@ func (b *Bedrock) Name() string { return b.name }
 // Region returns the provider's region.
 func (b *Bedrock) Region() string { return b.region }
 
-// AuthMode describes how requests are authenticated, for the startup banner.
-func (b *Bedrock) AuthMode() string {
-	if b.apiKey != "" {
-		return "Bedrock API key"
-	}
-	return "SigV4 (AWS credential chain)"
-}
-
 // CheckCredentials resolves credentials once, so that a missing or broken
 // AWS setup is reported at start rather than on the first request.
 func (b *Bedrock) CheckCredentials(ctx context.Context) (string, error) {
@@ -192,7 +184,10 @@ func (b *Bedrock) CountTokens(ctx context.Context, call *Call) (int64, error) {
 	if err != nil {
 		return 0, apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "%s", err.Error())
 	}
-	model := bedrock.BaseModelID(call.Model)
+	model := call.Model
+	if base, ok := bedrock.BaseModelID(model); ok {
+		model = base
+	}
 	if _, unsupported := b.countUnsupported.Load(model); !unsupported && !strings.HasPrefix(model, "arn:") {
 		resp, err := b.do(ctx, model, "count-tokens", bedrock.CountTokensBody(inv), nil)
 		if err == nil {

@@ -27,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate-gw/tollgate/internal/bedrock"
 	"github.com/tollgate-gw/tollgate/internal/config"
 )
 
@@ -145,7 +146,7 @@ func New(cfg *config.Config) (*Router, error) {
 			if !isBedrock(t.Provider) {
 				continue
 			}
-			if base, ok := config.BedrockBaseID(t.Model); ok {
+			if base, ok := bedrock.BaseModelID(t.Model); ok {
 				putFirst(r.byBase, base, route)
 				putFirst(r.byBase, trimVersion(base), route)
 			}
@@ -269,8 +270,8 @@ func (r *Router) lookup(name string) (Route, bool) {
 // resolveBedrockID handles ids a Bedrock client sends: base ids,
 // inference-profile ids and ARNs.
 func (r *Router) resolveBedrockID(id string) (Route, bool) {
-	base, isID := config.BedrockBaseID(id)
-	if !isID && !config.IsBedrockARN(id) {
+	base, isID := bedrock.BaseModelID(id)
+	if !isID && !bedrock.IsARN(id) {
 		return Route{}, false
 	}
 	if route, ok := r.byUpstream[id]; ok {
@@ -316,7 +317,7 @@ func (r *Router) Models() []ModelInfo {
 // global.anthropic.claude-opus-5-5-v1:0 are both claude-opus-5-5, so that
 // the region prefix does not split a model in two. ARNs stay as they are.
 func publicName(id string) string {
-	base, ok := config.BedrockBaseID(id)
+	base, ok := bedrock.BaseModelID(id)
 	if !ok {
 		return id
 	}

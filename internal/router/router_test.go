@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
 	"github.com/tollgate-gw/tollgate/internal/config"
 )
 
@@ -30,7 +31,7 @@ var (
 	mcpFields = []string{"mcp_servers"}
 )
 
-func bedrock(model string, extraBetas ...string) Target {
+func bedrockTarget(model string, extraBetas ...string) Target {
 	return Target{Provider: "bedrock", Model: model, DropBetas: append(append([]string{}, mcpBetas...), extraBetas...), DropFields: mcpFields}
 }
 
@@ -75,10 +76,10 @@ func TestResolve(t *testing.T) {
 			},
 		},
 	}
-	opus48 := Route{Model: "claude-opus-4-8", Targets: []Target{bedrock("global.anthropic.claude-opus-4-8")}}
+	opus48 := Route{Model: "claude-opus-4-8", Targets: []Target{bedrockTarget("global.anthropic.claude-opus-4-8")}}
 	sonnet45 := Route{
 		Model:   "claude-sonnet-4-5-20250929",
-		Targets: []Target{bedrock("global.anthropic.claude-sonnet-4-5-20250929-v1:0", sonnet45Drops...)},
+		Targets: []Target{bedrockTarget("global.anthropic.claude-sonnet-4-5-20250929-v1:0", sonnet45Drops...)},
 	}
 	tests := []struct {
 		name string
@@ -93,12 +94,12 @@ func TestResolve(t *testing.T) {
 		{name: "catalog name", in: "claude-opus-4-8", want: opus48},
 		{name: "catalog alias", in: "claude-sonnet-4-5", want: sonnet45},
 		{name: "catalog dated name", in: "claude-sonnet-4-5-20250929", want: sonnet45},
-		{name: "claude code sonnet", in: "claude-sonnet-5", want: Route{Model: "claude-sonnet-5", Targets: []Target{bedrock("global.anthropic.claude-sonnet-5")}}},
+		{name: "claude code sonnet", in: "claude-sonnet-5", want: Route{Model: "claude-sonnet-5", Targets: []Target{bedrockTarget("global.anthropic.claude-sonnet-5")}}},
 		{name: "claude code haiku", in: "claude-haiku-4-5-20251001", want: Route{
-			Model: "claude-haiku-4-5-20251001", Targets: []Target{bedrock("global.anthropic.claude-haiku-4-5-20251001-v1:0")},
+			Model: "claude-haiku-4-5-20251001", Targets: []Target{bedrockTarget("global.anthropic.claude-haiku-4-5-20251001-v1:0")},
 		}},
 		{name: "us-only model keeps us profile", in: "claude-opus-4-1", want: Route{
-			Model: "claude-opus-4-1-20250805", Targets: []Target{bedrock("us.anthropic.claude-opus-4-1-20250805-v1:0")},
+			Model: "claude-opus-4-1-20250805", Targets: []Target{bedrockTarget("us.anthropic.claude-opus-4-1-20250805-v1:0")},
 		}},
 
 		// 2. [1m]
@@ -107,7 +108,7 @@ func TestResolve(t *testing.T) {
 		{name: "1m suffix on alias", in: "fast[1m]", want: Route{Model: "team-sonnet", Targets: teamSonnet.Targets, AddBetas: []string{Beta1M}}},
 		{name: "1m suffix on raw id", in: "us.anthropic.claude-opus-4-8[1m]", want: Route{Model: "claude-opus-4-8", Targets: opus48.Targets, AddBetas: []string{Beta1M}}},
 		{name: "1m suffix on pattern", in: "claude-opus-9[1m]", want: Route{
-			Model: "claude-opus-9", Targets: []Target{bedrock("global.anthropic.claude-opus-9")}, AddBetas: []string{Beta1M},
+			Model: "claude-opus-9", Targets: []Target{bedrockTarget("global.anthropic.claude-opus-9")}, AddBetas: []string{Beta1M},
 		}},
 
 		// 3. raw Bedrock ids
@@ -116,7 +117,7 @@ func TestResolve(t *testing.T) {
 		{name: "id without version", in: "us.anthropic.claude-opus-4-8", want: opus48},
 		{name: "id with version the catalog lacks", in: "us.anthropic.claude-opus-4-8-v1:0", want: opus48},
 		{name: "claude code opus 4.6 probe", in: "us.anthropic.claude-opus-4-6-v1", want: Route{
-			Model: "claude-opus-4-6", Targets: []Target{bedrock("global.anthropic.claude-opus-4-6-v1")},
+			Model: "claude-opus-4-6", Targets: []Target{bedrockTarget("global.anthropic.claude-opus-4-6-v1")},
 		}},
 		{name: "dated id without version", in: "eu.anthropic.claude-sonnet-4-5-20250929", want: sonnet45},
 		{name: "exact upstream id of listed model", in: "eu.anthropic.claude-3-7-sonnet-20250219-v1:0", want: teamSonnet},
@@ -125,22 +126,22 @@ func TestResolve(t *testing.T) {
 			Model: "team-opus", Targets: []Target{{Provider: "bedrock", Model: "arn:aws:bedrock:eu-west-1:123456789012:application-inference-profile/team"}},
 		}},
 		{name: "application inference profile ARN passes through", in: "arn:aws:bedrock:us-east-1:999:application-inference-profile/x1", want: Route{
-			Model: "arn:aws:bedrock:us-east-1:999:application-inference-profile/x1", Targets: []Target{bedrock("arn:aws:bedrock:us-east-1:999:application-inference-profile/x1")},
+			Model: "arn:aws:bedrock:us-east-1:999:application-inference-profile/x1", Targets: []Target{bedrockTarget("arn:aws:bedrock:us-east-1:999:application-inference-profile/x1")},
 		}},
 		{name: "govcloud ARN passes through", in: "arn:aws-us-gov:bedrock:us-gov-west-1:1:inference-profile/us-gov.anthropic.claude-sonnet-4-5-20250929-v1:0", want: Route{
 			Model:   "arn:aws-us-gov:bedrock:us-gov-west-1:1:inference-profile/us-gov.anthropic.claude-sonnet-4-5-20250929-v1:0",
-			Targets: []Target{bedrock("arn:aws-us-gov:bedrock:us-gov-west-1:1:inference-profile/us-gov.anthropic.claude-sonnet-4-5-20250929-v1:0")},
+			Targets: []Target{bedrockTarget("arn:aws-us-gov:bedrock:us-gov-west-1:1:inference-profile/us-gov.anthropic.claude-sonnet-4-5-20250929-v1:0")},
 		}},
 		{name: "unknown Bedrock id passes through, named without prefix and version", in: "us.anthropic.claude-mythos-1-v1:0", want: Route{
-			Model: "claude-mythos-1", Targets: []Target{bedrock("us.anthropic.claude-mythos-1-v1:0")},
+			Model: "claude-mythos-1", Targets: []Target{bedrockTarget("us.anthropic.claude-mythos-1-v1:0")},
 		}},
 
 		// 4. patterns
 		{name: "new dated model via pattern", in: "claude-sonnet-9-20270101", want: Route{
-			Model: "claude-sonnet-9-20270101", Targets: []Target{bedrock("global.anthropic.claude-sonnet-9-20270101-v1:0")},
+			Model: "claude-sonnet-9-20270101", Targets: []Target{bedrockTarget("global.anthropic.claude-sonnet-9-20270101-v1:0")},
 		}},
 		{name: "new undated model via pattern", in: "claude-opus-9", want: Route{
-			Model: "claude-opus-9", Targets: []Target{bedrock("global.anthropic.claude-opus-9")},
+			Model: "claude-opus-9", Targets: []Target{bedrockTarget("global.anthropic.claude-opus-9")},
 		}},
 	}
 	for _, tt := range tests {

@@ -1,8 +1,8 @@
 package server
 
 import (
+	"context"
 	"fmt"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,6 +13,7 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/apierror"
 	"github.com/tollgate-gw/tollgate/internal/keys"
 	"github.com/tollgate-gw/tollgate/internal/limits"
+	"github.com/tollgate-gw/tollgate/internal/metrics"
 	"github.com/tollgate-gw/tollgate/internal/router"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
@@ -20,6 +21,29 @@ import (
 // UsageWriter queues usage records for persistence without blocking.
 type UsageWriter interface {
 	Add(rec usage.Record) bool
+}
+
+// Budgets holds budget reservations: a call's worst case is reserved
+// against every budget that covers it before any upstream work, and the
+// reservation settled with the actual cost when the call ends.
+// *limits.Ledger implements it in process; a ledger shared across replicas
+// will too.
+type Budgets interface {
+	Reserve(ctx context.Context, scopes []limits.Scope, worst limits.Amount) (*limits.Reservation, error)
+	// Remaining is the tightest budget's status, for the remaining-budget
+	// headers; false when no budget covers scopes.
+	Remaining(ctx context.Context, scopes []limits.Scope) (limits.BudgetStatus, bool)
+	// Covering is the status of every budget covering scopes, for the
+	// spend headers Claude Code reads.
+	Covering(ctx context.Context, scopes []limits.Scope) []limits.BudgetStatus
+}
+
+// RateLimiter admits calls under requests/min, tokens/min and concurrency
+// limits. release, called once when the call ends with the tokens it used,
+// frees the concurrency slot and corrects the token count.
+// *limits.Limiter implements it.
+type RateLimiter interface {
+	Acquire(ctx context.Context, scopes []limits.Scope, tokens int64) (release func(actualTokens int64), err error)
 }
 
 // Pricer prices calls.
@@ -36,7 +60,7 @@ type account struct {
 	scopes    []limits.Scope
 	res       *limits.Reservation
 	release   func(actualTokens int64)
-	door      string
+	door      metrics.Door
 	session   string
 	tags      map[string]string
 	// deltaBytes counts the text, thinking and tool-input bytes relayed on
@@ -49,22 +73,6 @@ type account struct {
 	spendHeaders bool
 }
 
-// scopesOf lists the budget and rate-limit scopes a principal's calls count
-// against: its key, its user and its team.
-func scopesOf(p keys.Principal) []limits.Scope {
-	s := make([]limits.Scope, 0, 3)
-	if p.KeyID != "" {
-		s = append(s, limits.Scope{Kind: "key", ID: p.KeyID})
-	}
-	if p.UserID != "" {
-		s = append(s, limits.Scope{Kind: "user", ID: p.UserID})
-	}
-	if p.TeamID != "" {
-		s = append(s, limits.Scope{Kind: "team", ID: p.TeamID})
-	}
-	return s
-}
-
 // allowedModel reports whether the principal's model allowlist admits the
 // route. Allowlist entries may be aliases; they are resolved through the
 // router so that "claude-sonnet-4-5" admits "claude-sonnet-4-5-20250929".
@@ -72,7 +80,7 @@ func (s *Server) allowedModel(p keys.Principal, rt router.Route) bool {
 	if len(p.Models) == 0 {
 		return true
 	}
-	r := s.router.Load()
+	r := s.router
 	for _, m := range p.Models {
 		if m == rt.Model {
 			return true
@@ -84,55 +92,36 @@ func (s *Server) allowedModel(p keys.Principal, rt router.Route) bool {
 	return false
 }
 
-// worstCase is the most a call can cost: its prompt at its upper bound
-// (anthropic.PromptTokenBound: one token per byte of body, plus allowances
-// for images, documents and tool use, at most the largest context window) at
-// the dearest input rate — the prompt could all be a 1-hour cache write —
-// plus max_tokens of output. It bounds everything the body shows; content
-// the upstream adds on its own (MCP tool definitions, server-tool results)
-// can still exceed it, and finish charges and counts such overruns.
-func worstCase(body []byte, maxTokens int64, p usage.Price) limits.Amount {
-	in := anthropic.PromptTokenBound(body)
-	return limits.Amount{Tokens: satAdd(in, max(maxTokens, 0)), Micros: usage.WorstCost(p, in, maxTokens)}
-}
-
-// satAdd adds two non-negative int64s, saturating at math.MaxInt64.
-func satAdd(a, b int64) int64 {
-	if a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
-}
-
 // admit runs the checks a metered call must pass before any upstream work:
 // model allowlist, rate limits, and a budget reservation of its worst case.
-func (s *Server) admit(r *http.Request, x *exchange, p keys.Principal, rt router.Route, spec callSpec) error {
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, c *call, p keys.Principal, rt router.Route, spec callSpec) error {
 	if !s.allowedModel(p, rt) {
-		s.reject("model_not_allowed")
+		s.reject(metrics.ReasonModelNotAllowed)
 		return apierror.Client(http.StatusForbidden, apierror.TypePermission,
 			"key %q may not use model %q (allowed: %s)", p.KeyName, rt.Model, strings.Join(p.Models, ", ")).NoRetry()
 	}
 	a := &account{
 		principal: p,
-		scopes:    scopesOf(p),
-		door:      x.door.name(),
+		scopes:    p.Scopes(),
+		door:      c.door.name(),
 		session:   truncate(r.Header.Get("x-claude-code-session-id"), 128),
 		tags:      mergeTags(p.Tags, r.Header.Get("x-tollgate-tags")),
 	}
-	x.acct = a
+	c.acct = a
 	// Reserve at the dearest target: a fallback to another target must not
 	// cost more than was reserved.
 	var worst limits.Amount
 	for _, t := range rt.Targets {
 		p, _ := s.pricing(t.Provider, t.Model, rt.Model)
-		if w := worstCase(spec.body, spec.maxTokens, p); w.Micros >= worst.Micros {
-			worst = w
+		tokens, micros := usage.WorstCase(spec.body, spec.maxTokens, p)
+		if micros >= worst.Micros {
+			worst = limits.Amount{Tokens: tokens, Micros: micros}
 		}
 	}
 	if s.opts.Limiter != nil {
-		release, err := s.opts.Limiter.Acquire(a.scopes, worst.Tokens)
+		release, err := s.opts.Limiter.Acquire(r.Context(), a.scopes, worst.Tokens)
 		if err != nil {
-			s.reject("rate_limit")
+			s.reject(metrics.ReasonRateLimit)
 			e := apierror.Client(http.StatusTooManyRequests, apierror.TypeRateLimit, "%s", err.Error())
 			if rl, ok := err.(*limits.RateLimitError); ok {
 				e.RetryAfter = time.Duration(rl.RetryAfterSeconds()) * time.Second
@@ -145,16 +134,16 @@ func (s *Server) admit(r *http.Request, x *exchange, p keys.Principal, rt router
 		}
 		a.release = release
 	}
-	if s.opts.Ledger != nil {
-		res, err := s.opts.Ledger.Reserve(a.scopes, worst)
+	if s.opts.Budgets != nil {
+		res, err := s.opts.Budgets.Reserve(r.Context(), a.scopes, worst)
 		if err != nil {
-			s.reject("budget")
-			return s.overBudget(x, err)
+			s.reject(metrics.ReasonBudget)
+			return s.overBudget(w, c, err)
 		}
 		a.res = res
-		s.setSpendHeaders(x, a)
-		if st, ok := s.opts.Ledger.Remaining(a.scopes); ok {
-			h := x.w.Header()
+		s.setSpendHeaders(r.Context(), w, c, a)
+		if st, ok := s.opts.Budgets.Remaining(r.Context(), a.scopes); ok {
+			h := w.Header()
 			if st.Budget.LimitMicros > 0 {
 				h.Set("x-tollgate-budget-remaining-usd", fmt.Sprintf("%.6f", float64(st.Remaining.Micros)/1e6))
 			}
@@ -169,56 +158,57 @@ func (s *Server) admit(r *http.Request, x *exchange, p keys.Principal, rt router
 	return nil
 }
 
-// finish settles and records a metered call. It runs once per call, after
-// the response, whatever happened.
-func (s *Server) finish(x *exchange, status int) {
-	a := x.acct
-	if a == nil {
-		return
+// finish settles and records a metered call, and returns the usage record
+// it queued (nil for a call that was never admitted). It runs once per call,
+// after the response, whatever happened; origin is the error's, if the call
+// failed.
+func (s *Server) finish(c *call, status int, origin apierror.Origin) *usage.Record {
+	if c == nil || c.acct == nil {
+		return nil
 	}
+	a := c.acct
 	u := anthropic.Usage{}
-	if x.usage != nil {
-		u = *x.usage
+	if c.usage != nil {
+		u = *c.usage
 	}
-	if x.stream && !u.SawMessageStop && a.deltaBytes > 0 {
+	if c.stream && !u.SawMessageStop && a.deltaBytes > 0 {
 		// Cut stream: charge what was generated, estimated from the bytes
 		// relayed, when the upstream's own count never arrived.
-		u.OutputTokens = max(u.OutputTokens, (a.deltaBytes+3)/4)
+		u.OutputTokens = usage.CutStreamOutput(u.OutputTokens, a.deltaBytes)
 	}
 	rec := usage.Record{
-		RequestID:          x.id,
-		Time:               x.start.UTC(),
+		RequestID:          c.id,
+		Time:               c.start.UTC(),
 		KeyID:              a.principal.KeyID,
 		KeyAlias:           a.principal.KeyName,
 		UserID:             a.principal.UserID,
 		TeamID:             a.principal.TeamID,
 		SessionID:          a.session,
 		Tags:               a.tags,
-		ModelRequested:     x.model,
-		Model:              x.routed,
-		UpstreamModel:      x.target,
-		Provider:           x.provider,
-		Region:             s.providerRegion(x.provider),
-		Door:               a.door,
-		Stream:             x.stream,
+		ModelRequested:     c.model,
+		Model:              c.routed,
+		UpstreamModel:      c.target,
+		Provider:           c.provider,
+		Region:             s.providerRegion(c.provider),
+		Door:               string(a.door),
+		Stream:             c.stream,
 		Status:             status,
-		ErrorOrigin:        string(x.origin),
-		LatencyMs:          time.Since(x.start).Milliseconds(),
-		TTFTMs:             x.ttfb.Milliseconds(),
+		ErrorOrigin:        string(origin),
+		LatencyMs:          time.Since(c.start).Milliseconds(),
+		TTFTMs:             c.ttfb.Milliseconds(),
 		InputTokens:        u.InputTokens,
 		OutputTokens:       u.OutputTokens,
 		CacheWrite5mTokens: u.CacheWrite5mTokens,
 		CacheWrite1hTokens: u.CacheWrite1hTokens,
 		CacheReadTokens:    u.CacheReadTokens,
 	}
-	if x.target != "" {
+	if c.target != "" {
 		// Price what was served: a fallback target may differ from the
 		// primary the reservation was priced on.
-		p, ok := s.pricing(x.provider, x.target, x.routed)
-		rec.CostMicros = usage.Cost(p, rec.TokenCounts())
+		p, ok := s.pricing(c.provider, c.target, c.routed)
+		rec.Price(p, ok)
 		if !ok {
-			rec.Unpriced = true
-			s.warnUnpriced(x.target)
+			s.warnUnpriced(c.target)
 		}
 	}
 	actual := limits.Amount{Micros: rec.CostMicros, Tokens: rec.Tokens()}
@@ -227,9 +217,9 @@ func (s *Server) finish(x *exchange, status int) {
 		// (server tools, MCP definitions, or a bad estimate). The actual
 		// is charged all the same; the overrun is measured so that it is
 		// seen, not silently absorbed.
-		s.opts.Metrics.ReservationOverrun(x.routed)
+		s.opts.Metrics.ReservationOverrun(c.routed)
 		s.log.Warn("call used more than it reserved; charged the actual",
-			"id", x.id, "model", x.routed, "reserved_micros", w.Micros, "actual_micros", actual.Micros,
+			"id", c.id, "model", c.routed, "reserved_micros", w.Micros, "actual_micros", actual.Micros,
 			"reserved_tokens", w.Tokens, "actual_tokens", actual.Tokens)
 	}
 	a.res.Settle(actual)
@@ -239,26 +229,18 @@ func (s *Server) finish(x *exchange, status int) {
 	if s.opts.Usage != nil {
 		s.opts.Usage.Add(rec)
 	}
-	x.record = &rec
-}
-
-// unknownModelPrice prices models missing from the price table: the dearest
-// Claude rates (Opus 4.1 on the Anthropic API). Budgets then stay enforced —
-// a zero price would let an unpriced model bypass every USD budget — and the
-// row, flagged unpriced, shows an upper bound rather than a silent zero.
-var unknownModelPrice = usage.Price{
-	Input: 15_000_000, Output: 75_000_000, CacheWrite5m: 18_750_000, CacheWrite1h: 30_000_000, CacheRead: 1_500_000,
+	return &rec
 }
 
 // pricing returns the price of a call, and false (with the conservative
-// unknown-model price) when the table has no entry.
+// usage.UnknownModelPrice) when the table has no entry.
 func (s *Server) pricing(providerName, upstreamModel, publicModel string) (usage.Price, bool) {
 	if s.opts.Prices != nil {
 		if p, ok := s.opts.Prices.Lookup(s.providerType(providerName), upstreamModel, publicModel); ok {
 			return p, true
 		}
 	}
-	return unknownModelPrice, false
+	return usage.UnknownModelPrice, false
 }
 
 // warnUnpriced logs once per model that its calls are recorded unpriced.

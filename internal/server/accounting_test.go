@@ -214,7 +214,7 @@ func TestBudgetHoldsUnderConcurrency(t *testing.T) {
 		t.Error("no call was refused: the budget was not enforced")
 	}
 	// After the burst, the ledger agrees with the store and holds nothing.
-	st, found := h.Gateway.Accounts.Ledger.Remaining([]limits.Scope{{Kind: "key", ID: p.KeyID}})
+	st, found := h.Gateway.Accounts.Ledger.Remaining(context.Background(), []limits.Scope{{Kind: "key", ID: p.KeyID}})
 	if !found || st.Spent.Micros != spent || st.Reserved.Micros != 0 {
 		t.Errorf("ledger after burst: %+v, want spent %d and nothing reserved", st, spent)
 	}
@@ -247,7 +247,7 @@ func TestKeyUserTeamBudgets(t *testing.T) {
 	led := h.Gateway.Accounts.Ledger
 	var spent []int64
 	for _, sc := range []limits.Scope{{Kind: "key", ID: p.KeyID}, {Kind: "user", ID: p.UserID}, {Kind: "team", ID: p.TeamID}} {
-		st, ok := led.Remaining([]limits.Scope{sc})
+		st, ok := led.Remaining(context.Background(), []limits.Scope{sc})
 		if !ok {
 			t.Fatalf("no budget for %v", sc)
 		}

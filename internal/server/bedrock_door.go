@@ -3,8 +3,9 @@ package server
 import (
 	"encoding/base64"
 	"fmt"
+	"mime"
 	"net/http"
-	"strings"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/anthropic"
 	"github.com/tollgate-gw/tollgate/internal/apierror"
 	"github.com/tollgate-gw/tollgate/internal/bedrock"
+	"github.com/tollgate-gw/tollgate/internal/metrics"
 )
 
 // The Bedrock front door serves clients in Bedrock mode (Claude Code with
@@ -22,54 +24,146 @@ import (
 // and Claude Code still sends some betas in the anthropic-beta header, so the
 // two are merged.
 
-func (s *Server) bedrockInvoke(w http.ResponseWriter, r *http.Request, x *exchange) error {
-	return s.bedrockMessages(w, r, x, false)
+// bedrockDoor speaks the Bedrock Runtime API: AWS-style error JSON with
+// X-Amzn-ErrorType, and AWS event-stream answers.
+type bedrockDoor struct{}
+
+func (bedrockDoor) name() metrics.Door { return metrics.DoorBedrock }
+
+func (bedrockDoor) tellsSpend() bool { return false }
+
+// header sets x-amzn-RequestId, the id the AWS SDKs report in their errors
+// and logs.
+func (bedrockDoor) header(h http.Header, requestID string) {
+	h.Set("x-amzn-RequestId", requestID)
 }
 
-func (s *Server) bedrockInvokeStream(w http.ResponseWriter, r *http.Request, x *exchange) error {
-	return s.bedrockMessages(w, r, x, true)
+// checkContentType refuses request bodies that declare themselves something
+// other than JSON. InvokeModel's contract is a JSON body: the AWS SDKs send
+// the caller's content type (application/json from Claude Code and the
+// Anthropic Bedrock SDK) or application/octet-stream when the caller sets
+// none, and some clients send nothing. Those pass; text/plain, form
+// encodings and the like are refused rather than parsed as if they were
+// JSON.
+func (bedrockDoor) checkContentType(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil {
+		switch mt {
+		case "application/json", "application/octet-stream", "binary/octet-stream":
+			return nil
+		}
+	}
+	return apierror.Client(http.StatusUnsupportedMediaType, apierror.TypeInvalidRequest,
+		"content-type must be application/json (or application/octet-stream), got %q", ct)
 }
 
-func (s *Server) bedrockMessages(w http.ResponseWriter, r *http.Request, x *exchange, stream bool) error {
-	p, done, err := s.begin(r, x)
-	defer done()
-	if err != nil {
-		return err
-	}
-	betas, err := headerBetas(r)
-	if err != nil {
-		return err
-	}
+// decode reads POST /model/{id}/invoke, /invoke-with-response-stream and
+// /count-tokens. The model is the path; a count-tokens body wraps the
+// InvokeModel body, base64-encoded:
+// {"input":{"invokeModel":{"body":"<base64>"}}}.
+func (bedrockDoor) decode(o op, r *http.Request, read func() ([]byte, error), betas *anthropic.BetaSet) (callSpec, error) {
 	model := r.PathValue("id")
 	if err := checkModelName("modelId", model); err != nil {
-		return err
+		return callSpec{}, err
 	}
-	if err := checkAttribution(r.Header); err != nil {
-		return err
-	}
-	body, err := s.readJSONBody(w, r)
+	body, err := read()
 	if err != nil {
-		return err
+		return callSpec{}, err
+	}
+	if o == opCountTokens {
+		if body, err = invokeBody(body); err != nil {
+			return callSpec{}, err
+		}
+		if err := addBodyBetas(betas, body); err != nil {
+			return callSpec{}, err
+		}
+		return callSpec{model: model, body: body}, nil
 	}
 	if err := addBodyBetas(betas, body); err != nil {
-		return err
+		return callSpec{}, err
 	}
 	if !gjson.GetBytes(body, "messages").IsArray() {
-		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "messages: field required (an array)")
+		return callSpec{}, apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "messages: field required (an array)")
 	}
 	maxOut, err := maxTokens(gjson.GetBytes(body, "max_tokens"))
 	if err != nil {
-		return err
+		return callSpec{}, err
 	}
-	return s.messages(w, r, x, callSpec{
-		principal: p,
-		model:     model,
-		maxTokens: maxOut,
-		body:      body,
-		stream:    stream,
-		betas:     betas,
-		header:    r.Header,
-	})
+	return callSpec{model: model, maxTokens: maxOut, body: body, stream: o == opMessagesStream}, nil
+}
+
+// invokeBody unwraps the InvokeModel body of a CountTokens request.
+func invokeBody(outer []byte) ([]byte, error) {
+	b64 := gjson.GetBytes(outer, "input.invokeModel.body")
+	if b64.Type != gjson.String {
+		if gjson.GetBytes(outer, "input.converse").Exists() {
+			return nil, apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "input.converse is not supported by this gateway; send input.invokeModel")
+		}
+		return nil, apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "input.invokeModel.body: field required (base64 of an InvokeModel body)")
+	}
+	body, err := base64.StdEncoding.DecodeString(b64.Str)
+	if err != nil || !utf8.Valid(body) {
+		return nil, apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "input.invokeModel.body: must be base64 of a JSON object")
+	}
+	if err := checkJSON(body); err != nil {
+		e := apierror.From(err)
+		e.Message = "input.invokeModel.body: " + e.Message
+		return nil, e
+	}
+	return body, nil
+}
+
+// answerHeader reports the token counts in headers, as InvokeModel does.
+func (bedrockDoor) answerHeader(h http.Header, u anthropic.Usage) {
+	h.Set("X-Amzn-Bedrock-Input-Token-Count", strconv.FormatInt(u.InputTokens, 10))
+	h.Set("X-Amzn-Bedrock-Output-Token-Count", strconv.FormatInt(u.OutputTokens, 10))
+}
+
+func (bedrockDoor) writeCount(w http.ResponseWriter, n int64) error {
+	w.Header().Set("Content-Type", "application/json")
+	_, err := fmt.Fprintf(w, `{"inputTokens":%d}`, n)
+	return err
+}
+
+func (bedrockDoor) writeError(w http.ResponseWriter, requestID string, e *apierror.Error) {
+	name, status := bedrock.ExceptionFor(e)
+	if e.Origin != apierror.OriginUpstream {
+		// Our own refusals keep their status (401 for a bad key, 429 over
+		// budget) so clients react as they would on the Anthropic door.
+		status = e.Status
+	}
+	if status == 529 {
+		status = http.StatusServiceUnavailable
+	}
+	body := bedrock.ErrorBody(e.Message)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Amzn-ErrorType", name)
+	h.Set("x-amzn-RequestId", requestID)
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+func (bedrockDoor) streamWriter(w http.ResponseWriter) eventWriter {
+	return &frameWriter{fw: bedrock.NewFrameWriter(w)}
+}
+
+type frameWriter struct{ fw *bedrock.FrameWriter }
+
+func (f *frameWriter) header(h http.Header) {
+	h.Set("Content-Type", bedrock.ContentType)
+	h.Set("X-Amzn-Bedrock-Content-Type", "application/json")
+}
+
+func (f *frameWriter) writeEvent(ev anthropic.Event) error { return f.fw.WriteEvent(ev) }
+
+func (f *frameWriter) writeError(e *apierror.Error) error {
+	name, _ := bedrock.ExceptionFor(e)
+	return f.fw.WriteException(bedrock.StreamExceptionName(name), e.Message)
 }
 
 // addBodyBetas adds an InvokeModel body's anthropic_beta array to set:
@@ -97,56 +191,6 @@ func addBodyBetas(set *anthropic.BetaSet, body []byte) error {
 	return err
 }
 
-// bedrockCountTokens serves POST /model/{id}/count-tokens:
-// {"input":{"invokeModel":{"body":"<base64>"}}} → {"inputTokens":N}.
-func (s *Server) bedrockCountTokens(w http.ResponseWriter, r *http.Request, x *exchange) error {
-	p, err := s.authenticate(r, x)
-	if err != nil {
-		return err
-	}
-	betas, err := headerBetas(r)
-	if err != nil {
-		return err
-	}
-	model := r.PathValue("id")
-	if err := checkModelName("modelId", model); err != nil {
-		return err
-	}
-	if err := checkAttribution(r.Header); err != nil {
-		return err
-	}
-	outer, err := s.readJSONBody(w, r)
-	if err != nil {
-		return err
-	}
-	b64 := gjson.GetBytes(outer, "input.invokeModel.body")
-	if b64.Type != gjson.String {
-		if gjson.GetBytes(outer, "input.converse").Exists() {
-			return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "input.converse is not supported by this gateway; send input.invokeModel")
-		}
-		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "input.invokeModel.body: field required (base64 of an InvokeModel body)")
-	}
-	body, err := base64.StdEncoding.DecodeString(b64.Str)
-	if err != nil || !utf8.Valid(body) {
-		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "input.invokeModel.body: must be base64 of a JSON object")
-	}
-	if err := checkJSON(body); err != nil {
-		e := apierror.From(err)
-		e.Message = "input.invokeModel.body: " + e.Message
-		return e
-	}
-	if err := addBodyBetas(betas, body); err != nil {
-		return err
-	}
-	n, err := s.countTokens(r, x, p, model, body, betas)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, err = fmt.Fprintf(w, `{"inputTokens":%d}`, n)
-	return err
-}
-
 // inferenceProfile is the ListInferenceProfiles summary shape.
 type inferenceProfile struct {
 	InferenceProfileName string         `json:"inferenceProfileName"`
@@ -168,7 +212,7 @@ type profileModel struct {
 // Claude Code calls ListInferenceProfiles first in Bedrock mode, without
 // credentials; the answer holds only model names, so it needs no key.
 func (s *Server) profiles() []inferenceProfile {
-	rt := s.router.Load()
+	rt := s.router
 	var out []inferenceProfile
 	epoch := time.Unix(0, 0).UTC().Format(time.RFC3339)
 	for _, m := range rt.Models() {
@@ -177,10 +221,13 @@ func (s *Server) profiles() []inferenceProfile {
 			continue
 		}
 		id := route.Targets[0].Model
-		if !bedrock.IsModelID(id) || strings.HasPrefix(id, "arn:") {
+		base, ok := bedrock.BaseModelID(id)
+		if !ok {
 			id = m.ID
+			if base, ok = bedrock.BaseModelID(id); !ok {
+				base = id
+			}
 		}
-		base := bedrock.BaseModelID(id)
 		out = append(out, inferenceProfile{
 			InferenceProfileName: m.DisplayName,
 			InferenceProfileID:   id,

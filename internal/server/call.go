@@ -6,7 +6,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -14,11 +13,36 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/anthropic"
 	"github.com/tollgate-gw/tollgate/internal/apierror"
 	"github.com/tollgate-gw/tollgate/internal/keys"
-	"github.com/tollgate-gw/tollgate/internal/metrics"
 	"github.com/tollgate-gw/tollgate/internal/provider"
 	"github.com/tollgate-gw/tollgate/internal/router"
 	"github.com/tollgate-gw/tollgate/internal/spend"
 )
+
+// call is one model call as the pipeline carries it: who made it, where it
+// was routed and served, what it holds against budgets and rate limits, and
+// what it used. modelCall starts it and hands it down the pipeline (resolve,
+// admit, dispatch, relay), each stage filling in its part; once the handler
+// has returned, the adapter settles it (finish), counts it (observe) and
+// logs it. id, door and start are the exchange's, copied for the stages
+// that report them.
+type call struct {
+	id      string
+	door    door
+	start   time.Time
+	metered bool // a Messages call: billed, and counted in the request metrics
+
+	model    string // as requested
+	routed   string // public model name after routing
+	provider string // served target: provider name
+	target   string // served target: upstream model id
+	upstream string // upstream request id
+	stream   bool
+	attempts int
+	ttfb     time.Duration
+	usage    *anthropic.Usage
+	dropped  []string // betas the provider dropped
+	acct     *account // set by admit for metered calls; settled by finish
+}
 
 // callSpec is a Messages call as a front door decoded it.
 type callSpec struct {
@@ -29,20 +53,6 @@ type callSpec struct {
 	stream    bool
 	betas     *anthropic.BetaSet // header betas, plus the body's on the Bedrock door
 	header    http.Header
-}
-
-// begin starts a model call: it counts the call in flight and authenticates
-// it from the headers alone, before any body is read, so that an anonymous
-// caller cannot make the gateway buffer and parse large bodies. The returned
-// func ends the in-flight count.
-func (s *Server) begin(r *http.Request, x *exchange) (keys.Principal, func(), error) {
-	x.call = true
-	done := s.opts.Metrics.InFlight(x.door.name())
-	p, err := s.authenticate(r, x)
-	if err != nil {
-		s.reject(metrics.ReasonAuth)
-	}
-	return p, done, err
 }
 
 // headerBetas reads the anthropic-beta header lines.
@@ -93,42 +103,42 @@ func (s *Server) authenticate(r *http.Request, x *exchange) (keys.Principal, err
 }
 
 // resolve maps the requested model to a route.
-func (s *Server) resolve(x *exchange, model string) (router.Route, error) {
-	x.model = model
+func (s *Server) resolve(c *call, model string) (router.Route, error) {
+	c.model = model
 	if model == "" {
 		return router.Route{}, apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "model: field required")
 	}
-	rt, err := s.router.Load().Resolve(model)
+	rt, err := s.router.Resolve(model)
 	if err != nil {
 		return router.Route{}, apierror.Client(http.StatusNotFound, apierror.TypeNotFound,
 			"model %q is not configured on this gateway (GET /v1/models lists the models it serves)", model)
 	}
-	x.routed = rt.Model
+	c.routed = rt.Model
 	return rt, nil
 }
 
 // messages runs a Messages call end to end: route, dispatch with retries and
 // fallback, then relay the answer in the door's format.
-func (s *Server) messages(w http.ResponseWriter, r *http.Request, x *exchange, spec callSpec) error {
+func (s *Server) messages(w http.ResponseWriter, r *http.Request, c *call, spec callSpec) error {
 	p := spec.principal
-	rt, err := s.resolve(x, spec.model)
+	rt, err := s.resolve(c, spec.model)
 	if err != nil {
 		return err
 	}
-	if err := s.admit(r, x, p, rt, spec); err != nil {
+	if err := s.admit(w, r, c, p, rt, spec); err != nil {
 		return err
 	}
-	x.stream = spec.stream
+	c.stream = spec.stream
 	if err := spec.betas.Add(rt.AddBetas...); err != nil {
 		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "%v", err)
 	}
 	betas := spec.betas.List()
 	ctx, stop := s.callContext(r.Context())
 	defer stop()
-	res, err := s.dispatch(ctx, x, rt, func(t router.Target) *provider.Call {
+	res, err := s.dispatch(ctx, c, rt, func(t router.Target) *provider.Call {
 		return &provider.Call{Model: t.Model, Body: spec.body, Stream: spec.stream, Betas: betas,
 			Header: spec.header, DropBetas: t.DropBetas, DropFields: t.DropFields}
-	})
+	}, s.attempt)
 	if err != nil {
 		if errors.Is(context.Cause(ctx), errShuttingDown) {
 			return shutdownError()
@@ -136,31 +146,69 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, x *exchange, s
 		return err
 	}
 	for k, v := range res.resp.Header {
-		if x.acct != nil && x.acct.spendHeaders && spend.IsRateLimitHeader(k) {
+		if c.acct != nil && c.acct.spendHeaders && spend.IsRateLimitHeader(k) {
 			continue // the budget headers describe this caller; the upstream's, the gateway's account
 		}
 		w.Header()[k] = v
 	}
 	if !spec.stream {
 		u := anthropic.UsageFromMessage(res.resp.Body)
-		x.usage = &u
-		x.ttfb = time.Since(x.start)
+		c.usage = &u
+		c.ttfb = time.Since(c.start)
 		w.Header().Set("Content-Type", "application/json")
-		if _, ok := x.door.(bedrockDoor); ok {
-			// InvokeModel reports the token counts in headers too.
-			w.Header().Set("X-Amzn-Bedrock-Input-Token-Count", strconv.FormatInt(u.InputTokens, 10))
-			w.Header().Set("X-Amzn-Bedrock-Output-Token-Count", strconv.FormatInt(u.OutputTokens, 10))
-		}
+		c.door.answerHeader(w.Header(), u)
 		_, err := w.Write(res.resp.Body)
 		return err
 	}
-	return s.relay(ctx, w, x, res)
+	return s.relay(ctx, w, c, res)
+}
+
+// countTokens counts a call's input tokens through the same dispatch as a
+// Messages call — retries, fallback, metrics — since counting is not billed
+// it skips admit, but the key's model allowlist still applies.
+func (s *Server) countTokens(r *http.Request, c *call, spec callSpec) (int64, error) {
+	rt, err := s.resolve(c, spec.model)
+	if err != nil {
+		return 0, err
+	}
+	p := spec.principal
+	if !s.allowedModel(p, rt) {
+		return 0, apierror.Client(http.StatusForbidden, apierror.TypePermission,
+			"key %q may not use model %q", p.KeyName, rt.Model).NoRetry()
+	}
+	if err := spec.betas.Add(rt.AddBetas...); err != nil {
+		return 0, apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "%v", err)
+	}
+	betas := spec.betas.List()
+	ctx, stop := s.callContext(r.Context())
+	defer stop()
+	res, err := s.dispatch(ctx, c, rt, func(t router.Target) *provider.Call {
+		return &provider.Call{Model: t.Model, Body: spec.body, Betas: betas, Header: spec.header,
+			DropBetas: t.DropBetas, DropFields: t.DropFields}
+	}, countAttempt)
+	if err != nil {
+		if errors.Is(context.Cause(ctx), errShuttingDown) {
+			return 0, shutdownError()
+		}
+		return 0, err
+	}
+	return res.count, nil
+}
+
+// countAttempt makes one upstream token count.
+func countAttempt(ctx context.Context, p provider.Provider, call *provider.Call) (*dispatched, error) {
+	n, err := p.CountTokens(ctx, call)
+	if err != nil {
+		return nil, err
+	}
+	return &dispatched{count: n}, nil
 }
 
 // dispatched is a successful upstream answer. For a stream, the events come
 // through pump; first is the first event when it arrived before the client's
-// stream had to start (see attempt).
+// stream had to start (see attempt). A token count has no resp, only count.
 type dispatched struct {
+	count    int64
 	resp     *provider.Response
 	pump     *eventPump
 	first    anthropic.Event
@@ -172,7 +220,11 @@ type dispatched struct {
 // event) is retried with exponential backoff; when a target's retries run out
 // the next target is tried. Nothing is retried once a byte has gone to the
 // client, so retries are invisible and never duplicate output.
-func (s *Server) dispatch(ctx context.Context, x *exchange, rt router.Route, build func(router.Target) *provider.Call) (*dispatched, error) {
+//
+// try makes one attempt: s.attempt for a Messages call, countAttempt for a
+// token count.
+func (s *Server) dispatch(ctx context.Context, c *call, rt router.Route, build func(router.Target) *provider.Call,
+	try func(context.Context, provider.Provider, *provider.Call) (*dispatched, error)) (*dispatched, error) {
 	var last error
 	for i, t := range rt.Targets {
 		if i > 0 {
@@ -183,24 +235,23 @@ func (s *Server) dispatch(ctx context.Context, x *exchange, rt router.Route, bui
 			last = apierror.Gateway(nil, "model %q routes to provider %q, which is not configured", rt.Model, t.Provider)
 			continue
 		}
-		x.provider, x.target = t.Provider, t.Model
-		retries, ok := s.opts.MaxRetries[t.Provider]
-		if !ok {
-			retries = 2
-		}
+		c.provider, c.target = t.Provider, t.Model
+		retries := s.opts.MaxRetries[t.Provider]
 		call := build(t)
 		for attempt := 0; attempt <= retries; attempt++ {
-			x.attempts++
-			res, err := s.attempt(ctx, p, call)
+			c.attempts++
+			res, err := try(ctx, p, call)
 			if err == nil {
-				x.dropped = res.resp.DroppedBetas
-				x.upstream = res.resp.RequestID
+				if res.resp != nil {
+					c.dropped = res.resp.DroppedBetas
+					c.upstream = res.resp.RequestID
+				}
 				return res, nil
 			}
 			last = err
 			e := apierror.From(err)
 			if e.UpstreamRequestID != "" {
-				x.upstream = e.UpstreamRequestID
+				c.upstream = e.UpstreamRequestID
 			}
 			if e.Origin == apierror.OriginUpstream {
 				s.opts.Metrics.UpstreamError(t.Provider, e.Type)
@@ -219,7 +270,7 @@ func (s *Server) dispatch(ctx context.Context, x *exchange, rt router.Route, bui
 				delay = e.RetryAfter
 			}
 			s.opts.Metrics.Retry(t.Provider)
-			s.log.Debug("retrying upstream", "id", x.id, "provider", t.Provider, "target", t.Model, "attempt", attempt+1, "delay", delay, "err", e.Message)
+			s.log.Debug("retrying upstream", "id", c.id, "provider", t.Provider, "target", t.Model, "attempt", attempt+1, "delay", delay, "err", e.Message)
 			select {
 			case <-time.After(delay):
 			case <-ctx.Done():
@@ -347,11 +398,11 @@ func streamError(err error) error {
 //
 // ctx is the call's context: it ends when the client leaves or when the
 // shutdown grace runs out (cause errShuttingDown).
-func (s *Server) relay(ctx context.Context, w http.ResponseWriter, x *exchange, res *dispatched) error {
+func (s *Server) relay(ctx context.Context, w http.ResponseWriter, c *call, res *dispatched) error {
 	pump := res.pump
 	defer pump.stop()
-	defer s.opts.Metrics.OpenStream(x.door.name())()
-	ew := x.door.streamWriter(w)
+	defer s.opts.Metrics.OpenStream(c.door.name())()
+	ew := c.door.streamWriter(w)
 	ew.header(w.Header())
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
@@ -364,14 +415,14 @@ func (s *Server) relay(ctx context.Context, w http.ResponseWriter, x *exchange, 
 	deadline()
 
 	usage := &anthropic.Usage{}
-	x.usage = usage
+	c.usage = usage
 	emit := func(ev anthropic.Event) error {
-		if x.ttfb == 0 {
-			x.ttfb = time.Since(x.start)
+		if c.ttfb == 0 {
+			c.ttfb = time.Since(c.start)
 		}
 		usage.ObserveEvent(ev)
-		if ev.Type == anthropic.EventContentBlockDelta && x.acct != nil {
-			x.acct.deltaBytes += deltaSize(ev.Data)
+		if ev.Type == anthropic.EventContentBlockDelta && c.acct != nil {
+			c.acct.deltaBytes += deltaSize(ev.Data)
 		}
 		return ew.writeEvent(ev)
 	}

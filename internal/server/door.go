@@ -1,22 +1,69 @@
 package server
 
 import (
+	"errors"
+	"io"
 	"net/http"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/tollgate-gw/tollgate/internal/anthropic"
 	"github.com/tollgate-gw/tollgate/internal/apierror"
-	"github.com/tollgate-gw/tollgate/internal/bedrock"
+	"github.com/tollgate-gw/tollgate/internal/metrics"
 )
 
-// door is a front door's wire format for answers: errors, and the framing of
-// a streamed answer.
+// door is a front door: one client wire format, from request to answer.
+// Everything that differs between the Anthropic and the Bedrock APIs lives
+// behind it, so the call pipeline (modelCall, messages, countTokens) and the
+// adapter (handle) never ask which door they serve. A new door — OpenAI's
+// /v1/chat/completions — is a new type in its own file and its routes.
 type door interface {
-	// name is the door's name in usage rows and metrics.
-	name() string
+	// name is the door's name in usage rows and metrics (a metrics.Door*
+	// constant).
+	name() metrics.Door
+	// header sets the headers every answer on this door carries, error or
+	// success, such as the request id under the name the client's SDK
+	// reports.
+	header(h http.Header, requestID string)
+	// checkContentType refuses a request body whose declared type the
+	// door's API would not accept, before the body is read.
+	checkContentType(r *http.Request) error
+	// decode reads a model call (op) from the request. read returns the
+	// body, bounded, UTF-8 and JSON-object checked; the door calls it once
+	// it has refused what the headers and path alone can refuse, so that
+	// such refusals never wait for a body. betas holds the header betas;
+	// a door whose body also carries betas adds them.
+	decode(o op, r *http.Request, read func() ([]byte, error), betas *anthropic.BetaSet) (callSpec, error)
+	// answerHeader sets the door's extra headers of a non-streamed
+	// Messages answer, given the usage it reports.
+	answerHeader(h http.Header, u anthropic.Usage)
+	// writeCount writes a token-count answer.
+	writeCount(w http.ResponseWriter, n int64) error
+	// writeError writes an error answer before anything else was written.
 	writeError(w http.ResponseWriter, requestID string, e *apierror.Error)
 	// streamWriter starts a streamed answer on w.
 	streamWriter(w http.ResponseWriter) eventWriter
+	// tellsSpend reports whether the door's clients read the
+	// anthropic-ratelimit-unified-* spend headers and the billing_error cap
+	// answer (spendheaders.go): Claude Code on the Anthropic door does;
+	// Bedrock clients map a 429 to throttling and read no such headers.
+	tellsSpend() bool
 }
+
+// op is the model operation a route asks a door to decode.
+type op int
+
+const (
+	// opMessages is a Messages call that streams if its body says so
+	// (POST /v1/messages) or, on the Bedrock door, never (InvokeModel).
+	opMessages op = iota
+	// opMessagesStream is a Messages call whose route always streams
+	// (InvokeModelWithResponseStream).
+	opMessagesStream
+	// opCountTokens counts a Messages body's input tokens.
+	opCountTokens
+)
 
 // eventWriter writes one streamed answer.
 type eventWriter interface {
@@ -27,86 +74,98 @@ type eventWriter interface {
 	writeError(e *apierror.Error) error
 }
 
-// anthropicDoor speaks the Anthropic Messages API: Anthropic error JSON and
-// SSE streams.
-type anthropicDoor struct{}
-
-func (anthropicDoor) name() string { return "anthropic" }
-
-func (anthropicDoor) writeError(w http.ResponseWriter, requestID string, e *apierror.Error) {
-	body := e.UpstreamBody
-	if len(body) == 0 || e.Origin != apierror.OriginUpstream {
-		body = anthropic.ErrorBody(e.Type, e.Message, requestID)
+// modelCall serves a model operation on any door. The preamble is the same
+// for all: authenticate from the headers alone (so an anonymous caller
+// cannot make the gateway buffer and parse large bodies), read the betas,
+// check the attribution headers, then let the door decode the rest. A
+// Messages call also counts in flight and in the request metrics; a token
+// count is not billed and only checks the model allowlist.
+func (s *Server) modelCall(o op) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, x *exchange) error {
+		metered := o != opCountTokens
+		c := &call{id: x.id, door: x.door, start: x.start, metered: metered}
+		x.call = c
+		if metered {
+			defer s.opts.Metrics.InFlight(x.door.name())()
+		}
+		p, err := s.authenticate(r, x)
+		if err != nil {
+			if metered {
+				s.reject(metrics.ReasonAuth)
+			}
+			return err
+		}
+		betas, err := headerBetas(r)
+		if err != nil {
+			return err
+		}
+		if err := checkAttribution(r.Header); err != nil {
+			return err
+		}
+		read := func() ([]byte, error) {
+			if err := x.door.checkContentType(r); err != nil {
+				return nil, err
+			}
+			return s.readJSONBody(w, r)
+		}
+		spec, err := x.door.decode(o, r, read, betas)
+		if err != nil {
+			return err
+		}
+		spec.principal, spec.betas, spec.header = p, betas, r.Header
+		if !metered {
+			n, err := s.countTokens(r, c, spec)
+			if err != nil {
+				return err
+			}
+			return x.door.writeCount(w, n)
+		}
+		return s.messages(w, r, c, spec)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(e.Status)
-	w.Write(body)
 }
 
-func (anthropicDoor) streamWriter(w http.ResponseWriter) eventWriter {
-	return &sseWriter{w: w, buf: make([]byte, 0, 4096)}
-}
-
-type sseWriter struct {
-	w   http.ResponseWriter
-	buf []byte
-}
-
-func (s *sseWriter) header(h http.Header) {
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-}
-
-func (s *sseWriter) writeEvent(ev anthropic.Event) error {
-	s.buf = anthropic.AppendSSE(s.buf[:0], ev)
-	_, err := s.w.Write(s.buf)
-	return err
-}
-
-func (s *sseWriter) writeError(e *apierror.Error) error {
-	return s.writeEvent(anthropic.Event{Type: anthropic.EventError, Data: anthropic.ErrorEventData(e.Type, e.Message)})
-}
-
-// bedrockDoor speaks the Bedrock Runtime API: AWS-style error JSON with
-// X-Amzn-ErrorType, and AWS event-stream answers.
-type bedrockDoor struct{}
-
-func (bedrockDoor) name() string { return "bedrock" }
-
-func (bedrockDoor) writeError(w http.ResponseWriter, requestID string, e *apierror.Error) {
-	name, status := bedrock.ExceptionFor(e)
-	if e.Origin != apierror.OriginUpstream {
-		// Our own refusals keep their status (401 for a bad key, 429 over
-		// budget) so clients react as they would on the Anthropic door.
-		status = e.Status
+// readJSONBody reads a request body up to the size limit and checks that it is
+// a JSON object, without decoding it: bodies from Claude Code run to 100 KB
+// and more, and only a few fields are ever read. The door has checked the
+// declared content type before (door.checkContentType).
+//
+// The nesting depth is bounded before anything recursive looks at the body:
+// gjson's validator recurses once per level, and millions of levels fit
+// under the size limit.
+func (s *Server) readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, apierror.Client(http.StatusRequestEntityTooLarge, apierror.TypeRequestTooLarge,
+				"request body exceeds the gateway's limit of %d bytes", s.opts.MaxBodyBytes)
+		}
+		return nil, apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "reading the request body failed: %v", err)
 	}
-	if status == 529 {
-		status = http.StatusServiceUnavailable
+	if len(body) == 0 {
+		return nil, apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "request body is empty; expected a JSON object")
 	}
-	body := bedrock.ErrorBody(e.Message)
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Amzn-ErrorType", name)
-	h.Set("x-amzn-RequestId", requestID)
-	w.WriteHeader(status)
-	w.Write(body)
+	if !utf8.Valid(body) {
+		return nil, apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "request body is not valid UTF-8")
+	}
+	if err := checkJSON(body); err != nil {
+		return nil, err
+	}
+	return body, nil
 }
 
-func (bedrockDoor) streamWriter(w http.ResponseWriter) eventWriter {
-	return &frameWriter{fw: bedrock.NewFrameWriter(w)}
-}
-
-type frameWriter struct{ fw *bedrock.FrameWriter }
-
-func (f *frameWriter) header(h http.Header) {
-	h.Set("Content-Type", bedrock.ContentType)
-	h.Set("X-Amzn-Bedrock-Content-Type", "application/json")
-}
-
-func (f *frameWriter) writeEvent(ev anthropic.Event) error { return f.fw.WriteEvent(ev) }
-
-func (f *frameWriter) writeError(e *apierror.Error) error {
-	name, _ := bedrock.ExceptionFor(e)
-	return f.fw.WriteException(bedrock.StreamExceptionName(name), e.Message)
+// checkJSON checks that body is a JSON object nested at most
+// anthropic.MaxDepth deep, bounding the depth first.
+func checkJSON(body []byte) error {
+	if anthropic.CheckDepth(body, anthropic.MaxDepth) != nil {
+		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest,
+			"request body nests arrays and objects more than %d levels deep", anthropic.MaxDepth)
+	}
+	if !gjson.ValidBytes(body) {
+		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "request body is not valid JSON")
+	}
+	if !gjson.ParseBytes(body).IsObject() {
+		return apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "request body must be a JSON object")
+	}
+	return nil
 }

@@ -17,7 +17,7 @@ import (
 
 	"github.com/tollgate-gw/tollgate/internal/bedrocksim"
 	"github.com/tollgate-gw/tollgate/internal/config"
-	"github.com/tollgate-gw/tollgate/internal/server"
+	"github.com/tollgate-gw/tollgate/internal/gateway"
 	"github.com/tollgate-gw/tollgate/internal/store"
 	"github.com/tollgate-gw/tollgate/internal/store/storetest"
 	"github.com/tollgate-gw/tollgate/internal/testutil"
@@ -222,7 +222,7 @@ func TestShutdownWithDatabaseDownSpillsAndReplays(t *testing.T) {
 	}
 
 	// The next start, with the database back.
-	g, err := server.FromConfig(context.Background(), h.Config, slog.New(slog.DiscardHandler), server.BuildOptions{
+	g, err := gateway.FromConfig(context.Background(), h.Config, slog.New(slog.DiscardHandler), gateway.BuildOptions{
 		Credentials: map[string]aws.CredentialsProvider{
 			"bedrock": credentials.NewStaticCredentialsProvider(bedrocksim.DefaultAccessKeyID, bedrocksim.DefaultSecretAccessKey, ""),
 		},

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -105,27 +104,4 @@ func maxTokens(v gjson.Result) (int64, error) {
 		return 0, bad("%s is more than any Claude model can produce (at most %d)", v.Raw, MaxOutputTokens)
 	}
 	return n, nil
-}
-
-// checkBedrockContentType refuses request bodies that declare themselves
-// something other than JSON on the Bedrock door. InvokeModel's contract is
-// a JSON body: the AWS SDKs send the caller's content type (application/json
-// from Claude Code and the Anthropic Bedrock SDK) or application/octet-stream
-// when the caller sets none, and some clients send nothing. Those pass;
-// text/plain, form encodings and the like are refused rather than parsed as
-// if they were JSON.
-func checkBedrockContentType(r *http.Request) error {
-	ct := r.Header.Get("Content-Type")
-	if ct == "" {
-		return nil
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	if err == nil {
-		switch mt {
-		case "application/json", "application/octet-stream", "binary/octet-stream":
-			return nil
-		}
-	}
-	return apierror.Client(http.StatusUnsupportedMediaType, apierror.TypeInvalidRequest,
-		"content-type must be application/json (or application/octet-stream), got %q", ct)
 }

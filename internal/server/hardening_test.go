@@ -332,7 +332,7 @@ func TestReservationOverrunCharged(t *testing.T) {
 	if ok != 3 || spent > limit+actual-worst {
 		t.Errorf("%d calls succeeded spending %d, want 3 within %d", ok, spent, limit+actual-worst)
 	}
-	st, found := h.Gateway.Accounts.Ledger.Remaining([]limits.Scope{{Kind: "key", ID: p.KeyID}})
+	st, found := h.Gateway.Accounts.Ledger.Remaining(context.Background(), []limits.Scope{{Kind: "key", ID: p.KeyID}})
 	if !found || st.Spent.Micros != spent || st.Reserved.Micros != 0 {
 		t.Errorf("ledger: %+v, want spent %d (the actual, never less) and nothing reserved", st, spent)
 	}

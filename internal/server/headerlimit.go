@@ -23,18 +23,13 @@ func (s *Server) limitHeaders(next http.Handler) http.Handler {
 		return apierror.Client(http.StatusRequestHeaderFieldsTooLarge, apierror.TypeInvalidRequest,
 			"request headers are %d bytes, over the gateway's limit of %d bytes", headerBytes(r), maxHeaderBytesInFormat).NoRetry()
 	}
-	a, b := s.handle(anthropicDoor{}, tooLarge), s.handle(bedrockDoor{}, tooLarge)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if headerBytes(r) <= maxHeaderBytesInFormat {
 			next.ServeHTTP(w, r)
 			return
 		}
 		w.Header().Set("Connection", "close") // the body stays unread
-		if _, ok := doorFor(r.URL.Path).(bedrockDoor); ok {
-			b.ServeHTTP(w, r)
-		} else {
-			a.ServeHTTP(w, r)
-		}
+		s.handle(s.doorOf(r), tooLarge).ServeHTTP(w, r)
 	})
 }
 

@@ -11,40 +11,27 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
-	"strings"
 	"time"
 
-	"github.com/tollgate-gw/tollgate/internal/anthropic"
+	"github.com/tollgate-gw/tollgate/internal/access"
 	"github.com/tollgate-gw/tollgate/internal/apierror"
 	"github.com/tollgate-gw/tollgate/internal/metrics"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
-// exchange is the per-request state shared by middleware and handlers: what
-// the access log line reports.
+// exchange is the access-log record of one request, owned by the adapter
+// (handle): what its one log line reports. A model call's own state — route,
+// served target, reservation, usage — is in call, which the pipeline
+// carries; handle reads it once the handler has returned.
 type exchange struct {
-	id       string
-	door     door
-	start    time.Time
-	origin   apierror.Origin
-	errMsg   string
-	keyName  string
-	model    string // as requested
-	routed   string // public model name after routing
-	provider string
-	target   string
-	upstream string // upstream request id
-	stream   bool
-	attempts int
-	ttfb     time.Duration
-	usage    *anthropic.Usage
-	dropped  []string
-	cause    error
-
-	call   bool                // a model call: counted in the request metrics
-	w      http.ResponseWriter // for handlers that set headers before the answer
-	acct   *account            // set for metered calls; settled by finish
-	record *usage.Record       // the usage record written, for tests and logs
+	id      string
+	door    door
+	start   time.Time
+	keyName string // set by authenticate
+	origin  apierror.Origin
+	errMsg  string
+	cause   error
+	call    *call // set by modelCall; nil for other handlers
 }
 
 // handlerFunc is a handler that reports its error instead of writing it; the
@@ -54,6 +41,13 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, x *exchange) error
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	a, b := anthropicDoor{}, bedrockDoor{}
+	// route serves pattern for method, and answers any other method on it
+	// with a 405 and an Allow header, in the door's format: ServeMux would
+	// otherwise hand such requests to the door's catch-all, a 404.
+	route := func(d door, method, pattern string, h handlerFunc) {
+		mux.Handle(method+" "+pattern, s.handle(d, h))
+		mux.Handle(pattern, s.handle(d, methodNotAllowed(method)))
+	}
 
 	// Connection warm-up probes Claude Code sends without credentials.
 	mux.Handle("HEAD /{$}", s.handle(a, s.hello))
@@ -62,24 +56,25 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("GET /readyz", s.handle(a, s.readyz))
 
 	// Anthropic front door.
-	mux.Handle("POST /v1/messages", s.handle(a, s.anthropicMessages))
-	mux.Handle("POST /v1/messages/count_tokens", s.handle(a, s.anthropicCountTokens))
-	mux.Handle("GET /v1/models", s.handle(a, s.anthropicModels))
+	route(a, http.MethodPost, "/v1/messages", s.modelCall(opMessages))
+	route(a, http.MethodPost, "/v1/messages/count_tokens", s.modelCall(opCountTokens))
+	route(a, http.MethodGet, "/v1/models", s.anthropicModels)
 	mux.Handle("GET /v1/models/{id}", s.handle(a, s.anthropicModel))
-	mux.Handle("/v1/", s.handle(a, methodOrNotFound))
+	mux.Handle("/v1/", s.handle(a, notFound))
 	// Without an exact pattern, ServeMux redirects /v1 to /v1/ (and /model,
 	// /admin likewise); the gateway never redirects.
-	mux.Handle("/v1", s.handle(a, methodOrNotFound))
+	mux.Handle("/v1", s.handle(a, notFound))
 
 	// Bedrock front door.
-	mux.Handle("POST /model/{id}/invoke", s.handle(b, s.bedrockInvoke))
-	mux.Handle("POST /model/{id}/invoke-with-response-stream", s.handle(b, s.bedrockInvokeStream))
-	mux.Handle("POST /model/{id}/count-tokens", s.handle(b, s.bedrockCountTokens))
+	route(b, http.MethodPost, "/model/{id}/invoke", s.modelCall(opMessages))
+	route(b, http.MethodPost, "/model/{id}/invoke-with-response-stream", s.modelCall(opMessagesStream))
+	route(b, http.MethodPost, "/model/{id}/count-tokens", s.modelCall(opCountTokens))
 	mux.Handle("GET /inference-profiles", s.handle(b, s.bedrockListProfiles))
 	mux.Handle("GET /inference-profiles/{id}", s.handle(b, s.bedrockGetProfile))
-	mux.Handle("/model/", s.handle(b, methodOrNotFound))
-	mux.Handle("/model", s.handle(b, methodOrNotFound))
-	mux.Handle("/inference-profiles", s.handle(b, methodOrNotFound))
+	mux.Handle("/model/", s.handle(b, notFound))
+	mux.Handle("/model", s.handle(b, notFound))
+	mux.Handle("/inference-profiles", s.handle(b, notFound))
+	mux.Handle("/inference-profiles/", s.handle(b, notFound))
 
 	if s.opts.MetricsOnMain && s.opts.Metrics != nil {
 		mux.Handle("GET /metrics", s.opts.Metrics.Handler())
@@ -93,68 +88,92 @@ func (s *Server) routes() *http.ServeMux {
 		}))
 	}
 
-	mux.Handle("/admin", s.handle(a, methodOrNotFound))
-	mux.Handle("/", s.handle(a, methodOrNotFound))
+	mux.Handle("/admin", s.handle(a, notFound))
+	mux.Handle("/", s.handle(a, notFound))
 	return mux
+}
+
+// adapter is a handlerFunc adapted into an http.Handler by handle, with the
+// door whose format it answers in. The mux's handlers are adapters, so the
+// mux itself says which door a path belongs to (see doorOf).
+type adapter struct {
+	s    *Server
+	door door
+	h    handlerFunc
 }
 
 // handle adapts a handlerFunc: it assigns the request id, recovers panics,
 // writes a returned error in the door's format, and logs one line.
-func (s *Server) handle(d door, h handlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		x := &exchange{id: newRequestID(), door: d, start: time.Now()}
-		rw := &statusWriter{ResponseWriter: w}
-		x.w = rw
-		rw.Header().Set("x-request-id", x.id)
-		if _, ok := d.(bedrockDoor); ok {
-			// The AWS SDKs report this id in their errors and logs.
-			rw.Header().Set("x-amzn-RequestId", x.id)
+func (s *Server) handle(d door, h handlerFunc) *adapter {
+	return &adapter{s: s, door: d, h: h}
+}
+
+func (a *adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s, d, h := a.s, a.door, a.h
+	x := &exchange{id: newRequestID(), door: d, start: time.Now()}
+	rw := &statusWriter{ResponseWriter: w}
+	rw.Header().Set("x-request-id", x.id)
+	d.header(rw.Header(), x.id)
+	s.active.Add(1)
+	r, body := s.guardBody(w, r)
+	defer func() {
+		p := recover()
+		if p != nil && p != http.ErrAbortHandler {
+			err := apierror.Gateway(fmt.Errorf("panic: %v\n%s", p, debug.Stack()), "internal gateway error")
+			if !rw.wrote {
+				body.abandon(rw.Header())
+				s.writeError(rw, x, err)
+			}
+			x.cause = err
 		}
-		s.active.Add(1)
-		r, body := s.guardBody(w, r)
-		defer func() {
-			p := recover()
-			if p != nil && p != http.ErrAbortHandler {
-				err := apierror.Gateway(fmt.Errorf("panic: %v\n%s", p, debug.Stack()), "internal gateway error")
-				if !rw.wrote {
-					body.abandon(rw.Header())
-					s.writeError(rw, x, err)
-				}
-				x.cause = err
-			}
-			// Settle and record first, whatever happened: a reservation or
-			// a rate-limit slot must never leak.
-			s.finish(x, rw.status)
-			s.observe(x, rw.status)
-			s.logExchange(r, rw, x)
-			s.active.Done()
-			if p == http.ErrAbortHandler {
-				panic(p)
-			}
-		}()
-		if err := h(rw, r, x); err != nil {
-			if rw.wrote {
-				// The stream already started: the handler has sent an
-				// in-stream error; just record it.
-				e := apierror.From(err)
-				x.origin, x.errMsg, x.cause = e.Origin, e.Message, e
-				return
-			}
-			if body.timedOut {
-				err = apierror.Client(http.StatusRequestTimeout, apierror.TypeInvalidRequest,
-					"the request body did not arrive within %s", s.opts.BodyReadTimeout)
-			}
-			body.abandon(rw.Header())
-			s.writeError(rw, x, err)
+		// Settle and record first, whatever happened: a reservation or
+		// a rate-limit slot must never leak.
+		rec := s.finish(x.call, rw.status, x.origin)
+		s.observe(x, rec, rw.status)
+		s.logExchange(r, rw, x, rec)
+		s.active.Done()
+		if p == http.ErrAbortHandler {
+			panic(p)
 		}
-	})
+	}()
+	if err := h(rw, r, x); err != nil {
+		if rw.wrote {
+			// The stream already started: the handler has sent an
+			// in-stream error; just record it.
+			e := apierror.From(err)
+			x.origin, x.errMsg, x.cause = e.Origin, e.Message, e
+			return
+		}
+		if body.timedOut {
+			err = apierror.Client(http.StatusRequestTimeout, apierror.TypeInvalidRequest,
+				"the request body did not arrive within %s", s.opts.BodyReadTimeout)
+		}
+		body.abandon(rw.Header())
+		s.writeError(rw, x, err)
+	}
+}
+
+// doorOf returns the door whose format answers r: the door of the route the
+// mux would serve r's canonical path with, or the Anthropic door for paths
+// outside the adapters (such as /metrics).
+func (s *Server) doorOf(r *http.Request) door {
+	r2 := *r
+	u := *r.URL
+	u.Path, u.RawPath = access.CleanPath(r.URL.Path), ""
+	r2.URL = &u
+	if h, _ := s.mux.Handler(&r2); h != nil {
+		if a, ok := h.(*adapter); ok {
+			return a.door
+		}
+	}
+	return anthropicDoor{}
 }
 
 func (s *Server) writeError(w http.ResponseWriter, x *exchange, err error) {
 	e := apierror.From(err)
 	x.origin, x.errMsg, x.cause = e.Origin, e.Message, e
-	if e.UpstreamRequestID != "" {
-		x.upstream = e.UpstreamRequestID
+	if c := x.call; c != nil && e.UpstreamRequestID != "" {
+		c.upstream = e.UpstreamRequestID
 	}
 	h := w.Header()
 	h.Set("x-tollgate-error-origin", string(e.Origin))
@@ -178,7 +197,7 @@ func (s *Server) writeError(w http.ResponseWriter, x *exchange, err error) {
 	x.door.writeError(w, x.id, e)
 }
 
-func (s *Server) logExchange(r *http.Request, w *statusWriter, x *exchange) {
+func (s *Server) logExchange(r *http.Request, w *statusWriter, x *exchange, rec *usage.Record) {
 	level := slog.LevelInfo
 	if x.origin == apierror.OriginGateway || w.status >= 500 && x.origin != apierror.OriginUpstream {
 		level = slog.LevelError
@@ -195,37 +214,8 @@ func (s *Server) logExchange(r *http.Request, w *statusWriter, x *exchange) {
 	if x.keyName != "" {
 		attrs = append(attrs, slog.String("key", x.keyName))
 	}
-	if x.model != "" {
-		attrs = append(attrs, slog.String("model", x.model), slog.String("route", x.routed),
-			slog.String("provider", x.provider), slog.String("target", x.target),
-			slog.Bool("stream", x.stream), slog.Int("attempts", x.attempts))
-	}
-	if x.upstream != "" {
-		attrs = append(attrs, slog.String("upstream_request_id", x.upstream))
-	}
-	if x.ttfb > 0 {
-		attrs = append(attrs, slog.Float64("ttfb_ms", float64(x.ttfb.Microseconds())/1000))
-	}
-	if r := x.record; r != nil {
-		// The recorded (and charged) figures, which for a cut stream include
-		// the estimate of what was generated.
-		stop := ""
-		if x.usage != nil {
-			stop = x.usage.StopReason
-		}
-		attrs = append(attrs, slog.Group("usage",
-			slog.Int64("input", r.InputTokens), slog.Int64("output", r.OutputTokens),
-			slog.Int64("cache_read", r.CacheReadTokens), slog.Int64("cache_write_5m", r.CacheWrite5mTokens),
-			slog.Int64("cache_write_1h", r.CacheWrite1hTokens), slog.Int64("cost_micros", r.CostMicros),
-			slog.String("stop_reason", stop)))
-	} else if u := x.usage; u != nil {
-		attrs = append(attrs, slog.Group("usage",
-			slog.Int64("input", u.InputTokens), slog.Int64("output", u.OutputTokens),
-			slog.Int64("cache_read", u.CacheReadTokens), slog.Int64("cache_write_5m", u.CacheWrite5mTokens),
-			slog.Int64("cache_write_1h", u.CacheWrite1hTokens), slog.String("stop_reason", u.StopReason)))
-	}
-	if len(x.dropped) > 0 {
-		attrs = append(attrs, slog.Any("dropped_betas", x.dropped))
+	if c := x.call; c != nil {
+		attrs = s.callAttrs(attrs, c, rec)
 	}
 	if x.origin != "" {
 		attrs = append(attrs, slog.String("error_origin", string(x.origin)), slog.String("error", x.errMsg))
@@ -236,22 +226,60 @@ func (s *Server) logExchange(r *http.Request, w *statusWriter, x *exchange) {
 	s.log.LogAttrs(r.Context(), level, "request", attrs...)
 }
 
+// callAttrs adds a model call's routing, timing and usage to its log line.
+func (s *Server) callAttrs(attrs []slog.Attr, c *call, rec *usage.Record) []slog.Attr {
+	if c.model != "" {
+		attrs = append(attrs, slog.String("model", c.model), slog.String("route", c.routed),
+			slog.String("provider", c.provider), slog.String("target", c.target),
+			slog.Bool("stream", c.stream), slog.Int("attempts", c.attempts))
+	}
+	if c.upstream != "" {
+		attrs = append(attrs, slog.String("upstream_request_id", c.upstream))
+	}
+	if c.ttfb > 0 {
+		attrs = append(attrs, slog.Float64("ttfb_ms", float64(c.ttfb.Microseconds())/1000))
+	}
+	if r := rec; r != nil {
+		// The recorded (and charged) figures, which for a cut stream include
+		// the estimate of what was generated.
+		stop := ""
+		if c.usage != nil {
+			stop = c.usage.StopReason
+		}
+		attrs = append(attrs, slog.Group("usage",
+			slog.Int64("input", r.InputTokens), slog.Int64("output", r.OutputTokens),
+			slog.Int64("cache_read", r.CacheReadTokens), slog.Int64("cache_write_5m", r.CacheWrite5mTokens),
+			slog.Int64("cache_write_1h", r.CacheWrite1hTokens), slog.Int64("cost_micros", r.CostMicros),
+			slog.String("stop_reason", stop)))
+	} else if u := c.usage; u != nil {
+		attrs = append(attrs, slog.Group("usage",
+			slog.Int64("input", u.InputTokens), slog.Int64("output", u.OutputTokens),
+			slog.Int64("cache_read", u.CacheReadTokens), slog.Int64("cache_write_5m", u.CacheWrite5mTokens),
+			slog.Int64("cache_write_1h", u.CacheWrite1hTokens), slog.String("stop_reason", u.StopReason)))
+	}
+	if len(c.dropped) > 0 {
+		attrs = append(attrs, slog.Any("dropped_betas", c.dropped))
+	}
+	return attrs
+}
+
 // observe records a finished model call in the metrics.
-func (s *Server) observe(x *exchange, status int) {
-	if !x.call || s.opts.Metrics == nil {
+func (s *Server) observe(x *exchange, rec *usage.Record, status int) {
+	c := x.call
+	if c == nil || !c.metered || s.opts.Metrics == nil {
 		return
 	}
 	sample := metrics.RequestSample{
-		Door: x.door.name(), Model: x.routed, Provider: x.provider, Status: status,
-		Origin: string(x.origin), Stream: x.stream, Duration: time.Since(x.start), TTFT: x.ttfb,
+		Door: x.door.name(), Model: c.routed, Provider: c.provider, Status: status,
+		Origin: x.origin, Stream: c.stream, Duration: time.Since(x.start), TTFT: c.ttfb,
 		KeyAlias: x.keyName,
 	}
-	if r := x.record; r != nil {
+	if r := rec; r != nil {
 		sample.Tokens = metrics.Tokens{Input: r.InputTokens, Output: r.OutputTokens,
 			CacheWrite5m: r.CacheWrite5mTokens, CacheWrite1h: r.CacheWrite1hTokens, CacheRead: r.CacheReadTokens}
 		sample.CostMicros = r.CostMicros
 	}
-	if a := x.acct; a != nil {
+	if a := c.acct; a != nil {
 		sample.UserAlias = a.principal.UserName
 		sample.TeamAlias = a.principal.TeamName
 	}
@@ -290,23 +318,19 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request, x *exchange) er
 	return err
 }
 
-// methodOrNotFound answers paths the gateway does not serve, in the format of
-// the front door the path belongs to.
-func methodOrNotFound(w http.ResponseWriter, r *http.Request, x *exchange) error {
-	known := map[string]string{
-		"/v1/messages":              http.MethodPost,
-		"/v1/messages/count_tokens": http.MethodPost,
-		"/v1/models":                http.MethodGet,
-	}
-	if m, ok := known[r.URL.Path]; ok || strings.HasPrefix(r.URL.Path, "/model/") && (strings.HasSuffix(r.URL.Path, "/invoke") || strings.HasSuffix(r.URL.Path, "/invoke-with-response-stream") || strings.HasSuffix(r.URL.Path, "/count-tokens")) {
-		if !ok {
-			m = http.MethodPost
-		}
-		w.Header().Set("Allow", m)
-		return apierror.Client(http.StatusMethodNotAllowed, apierror.TypeInvalidRequest,
-			"method %s is not allowed on %s; use %s", r.Method, r.URL.Path, m)
-	}
+// notFound answers paths the gateway does not serve, in the format of the
+// front door the path belongs to.
+func notFound(w http.ResponseWriter, r *http.Request, x *exchange) error {
 	return apierror.Client(http.StatusNotFound, apierror.TypeNotFound, "no route for %s %s", r.Method, r.URL.Path)
+}
+
+// methodNotAllowed answers a served path asked with the wrong method.
+func methodNotAllowed(allow string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, x *exchange) error {
+		w.Header().Set("Allow", allow)
+		return apierror.Client(http.StatusMethodNotAllowed, apierror.TypeInvalidRequest,
+			"method %s is not allowed on %s; use %s", r.Method, r.URL.Path, allow)
+	}
 }
 
 // guardBody bounds the time a request body may take to arrive: a read

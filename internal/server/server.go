@@ -1,26 +1,25 @@
-// Package server wires the gateway together: listeners, routes for every
-// front door, middleware (request id, recovery, access log), and graceful
-// shutdown. It is the top of the import graph; domain packages never import
-// it.
+// Package server is the gateway's HTTP adapter and call pipeline: routes for
+// every front door, middleware (access rules, request id, recovery, access
+// log), the pipeline from authentication to relay and settlement, and
+// graceful shutdown of the calls it serves. It is given everything it uses
+// through Options (package gateway builds them from the config); domain
+// packages never import it.
 package server
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/tollgate-gw/tollgate/internal/access"
-	"github.com/tollgate-gw/tollgate/internal/apierror"
-	"github.com/tollgate-gw/tollgate/internal/metrics"
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/tollgate-gw/tollgate/internal/access"
+	"github.com/tollgate-gw/tollgate/internal/apierror"
 	"github.com/tollgate-gw/tollgate/internal/keys"
-	"github.com/tollgate-gw/tollgate/internal/limits"
+	"github.com/tollgate-gw/tollgate/internal/metrics"
 	"github.com/tollgate-gw/tollgate/internal/provider"
 	"github.com/tollgate-gw/tollgate/internal/router"
 )
@@ -37,23 +36,31 @@ type Options struct {
 	Auth      Authenticator
 	Logger    *slog.Logger
 
-	// MaxBodyBytes caps request bodies. Default 32 MiB.
+	// The settings below are taken as given: their defaults live in one
+	// place, internal/config/defaults.go, and package gateway passes the
+	// config's values. New refuses the ones that must be positive.
+
+	// MaxBodyBytes caps request bodies (config server.max_body_bytes).
 	MaxBodyBytes int64
 	// BodyReadTimeout bounds reading a request body, from the moment its
-	// handler starts. Default 60s.
+	// handler starts (config server.body_read_timeout).
 	BodyReadTimeout time.Duration
 	// PingInterval is the upstream silence after which a keep-alive ping is
-	// sent to a streaming client. Default 15s; negative disables.
+	// sent to a streaming client (config server.ping_interval); zero or
+	// negative disables pings.
 	PingInterval time.Duration
-	// MaxRetries per provider, by provider name; missing means 2.
+	// MaxRetries per provider, by provider name (config
+	// providers.*.max_retries); missing means no retries.
 	MaxRetries map[string]int
-	// RetryBackoff is the first retry delay; it doubles per attempt.
-	// Default 250ms.
+	// RetryBackoff is the first retry delay; it doubles per attempt
+	// (config.DefaultRetryBackoff).
 	RetryBackoff time.Duration
 	// MaxRetryAfter is the longest upstream retry-after the gateway waits
-	// out itself; longer ones are returned to the client. Default 10s.
+	// out itself; longer ones are returned to the client
+	// (config.DefaultMaxRetryAfter).
 	MaxRetryAfter time.Duration
-	// Region is reported in Bedrock control-plane answers. Default us-east-1.
+	// Region is reported in Bedrock control-plane answers: the default
+	// Bedrock provider's region.
 	Region string
 	// ProviderTypes and ProviderRegions describe providers by name, for
 	// pricing and usage rows.
@@ -81,15 +88,15 @@ type Options struct {
 	Access *access.Rules
 
 	// Metering and enforcement; each is optional.
-	Ledger  *limits.Ledger  // budgets with reservations
-	Limiter *limits.Limiter // rate limits
-	Prices  Pricer          // price table
-	Usage   UsageWriter     // where usage records go
+	Budgets Budgets     // budgets with reservations
+	Limiter RateLimiter // rate limits
+	Prices  Pricer      // price table
+	Usage   UsageWriter // where usage records go
 }
 
 // Server is the gateway's HTTP handler set.
 type Server struct {
-	router    atomic.Pointer[router.Router]
+	router    *router.Router
 	providers map[string]provider.Provider
 	auth      Authenticator
 	log       *slog.Logger
@@ -146,7 +153,7 @@ func (s *Server) providerRegion(name string) string { return s.opts.ProviderRegi
 func (s *Server) MetricsHandler() http.Handler { return s.opts.Metrics.Handler() }
 
 // reject counts a refused request by reason.
-func (s *Server) reject(reason string) { s.opts.Metrics.Rejected(reason) }
+func (s *Server) reject(reason metrics.Reason) { s.opts.Metrics.Rejected(reason) }
 
 // New returns a Server.
 func New(o Options) (*Server, error) {
@@ -159,35 +166,22 @@ func New(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = 32 << 20
+	switch {
+	case o.MaxBodyBytes <= 0:
+		return nil, errors.New("server: MaxBodyBytes must be positive")
+	case o.BodyReadTimeout <= 0:
+		return nil, errors.New("server: BodyReadTimeout must be positive")
+	case o.RetryBackoff <= 0:
+		return nil, errors.New("server: RetryBackoff must be positive")
+	case o.MaxRetryAfter <= 0:
+		return nil, errors.New("server: MaxRetryAfter must be positive")
 	}
-	if o.BodyReadTimeout <= 0 {
-		o.BodyReadTimeout = 60 * time.Second
-	}
-	if o.PingInterval == 0 {
-		o.PingInterval = 15 * time.Second
-	}
-	if o.RetryBackoff <= 0 {
-		o.RetryBackoff = 250 * time.Millisecond
-	}
-	if o.MaxRetryAfter <= 0 {
-		o.MaxRetryAfter = 10 * time.Second
-	}
-	if o.Region == "" {
-		o.Region = "us-east-1"
-	}
-	s := &Server{providers: o.Providers, auth: o.Auth, log: o.Logger, opts: o}
+	s := &Server{router: o.Router, providers: o.Providers, auth: o.Auth, log: o.Logger, opts: o}
 	s.cut, s.cutCall = context.WithCancelCause(context.Background())
-	s.router.Store(o.Router)
 	s.mux = s.routes()
 	s.handler = s.limitHeaders(o.Access.Middleware(s.canonicalPaths(s.mux), s.denyAccess))
 	return s, nil
 }
-
-// SetRouter swaps the model routing table atomically; requests in flight keep
-// the table they started with.
-func (s *Server) SetRouter(r *router.Router) { s.router.Store(r) }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
@@ -196,7 +190,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // of the front door the path belongs to, origin client, logged.
 func (s *Server) denyAccess(w http.ResponseWriter, r *http.Request, d access.Decision) {
 	s.opts.Metrics.AccessDenied(d.Rule)
-	x := &exchange{id: newRequestID(), door: doorFor(r.URL.Path), start: time.Now(), w: w}
+	x := &exchange{id: newRequestID(), door: s.doorOf(r), start: time.Now()}
 	rw := &statusWriter{ResponseWriter: w}
 	rw.Header().Set("x-request-id", x.id)
 	_, body := s.guardBody(w, r)
@@ -205,7 +199,7 @@ func (s *Server) denyAccess(w http.ResponseWriter, r *http.Request, d access.Dec
 		"access denied by rule %q: this client may not reach %s (ask the gateway operator for the access header or an allowlisted network)", d.Rule, r.URL.Path).NoRetry()
 	s.writeError(rw, x, e)
 	x.errMsg = e.Message + " [" + d.Reason + ", client " + d.ClientIP.String() + "]"
-	s.logExchange(r, rw, x)
+	s.logExchange(r, rw, x, nil)
 }
 
 // maxHeaderBytes caps a request's header block, set explicitly rather than
@@ -220,15 +214,6 @@ func (s *Server) denyAccess(w http.ResponseWriter, r *http.Request, d access.Dec
 // gateway does not write itself.
 const maxHeaderBytes = 1 << 20
 
-// doorFor returns the door whose format answers a request for path outside
-// the routes: the Bedrock door's paths, or the Anthropic door for the rest.
-func doorFor(path string) door {
-	if strings.HasPrefix(path, "/model/") || strings.HasPrefix(path, "/inference-profiles") {
-		return bedrockDoor{}
-	}
-	return anthropicDoor{}
-}
-
 // canonicalPaths answers a request whose path is not in canonical form
 // ("//v1/messages", "/v1/./messages") with a 404 in its door's format, with
 // a request id and origin client, instead of the redirect ServeMux would
@@ -237,14 +222,9 @@ func doorFor(path string) door {
 // request reach a route by a spelling the access rules, which match the path
 // as sent, were not written for.
 func (s *Server) canonicalPaths(next http.Handler) http.Handler {
-	a, b := s.handle(anthropicDoor{}, notCanonical), s.handle(bedrockDoor{}, notCanonical)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodConnect && access.CleanPath(r.URL.Path) != r.URL.Path {
-			if _, ok := doorFor(access.CleanPath(r.URL.Path)).(bedrockDoor); ok {
-				b.ServeHTTP(w, r)
-			} else {
-				a.ServeHTTP(w, r)
-			}
+			s.handle(s.doorOf(r), notCanonical).ServeHTTP(w, r)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -255,7 +235,6 @@ func notCanonical(w http.ResponseWriter, r *http.Request, x *exchange) error {
 	return apierror.Client(http.StatusNotFound, apierror.TypeNotFound,
 		"no route for %s %s: the path is not in canonical form (the gateway does not redirect; send %s)", r.Method, r.URL.Path, access.CleanPath(r.URL.Path))
 }
-
 
 // HTTPServer returns an http.Server for this handler with timeouts fit for
 // streaming: a short header timeout, and no read or write timeout, because a

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -13,15 +14,15 @@ import (
 // tightest budget it has used (package spend), so that Claude Code warns at
 // 75 % and 95 % before the cap stops it. The Bedrock door does not: Bedrock
 // clients never read these headers.
-func (s *Server) setSpendHeaders(x *exchange, a *account) {
-	if _, ok := x.door.(anthropicDoor); !ok || s.opts.Ledger == nil {
+func (s *Server) setSpendHeaders(ctx context.Context, w http.ResponseWriter, c *call, a *account) {
+	if !c.door.tellsSpend() || s.opts.Budgets == nil {
 		return
 	}
-	l, ok := spend.Nearest(s.opts.Ledger.Covering(a.scopes), a.res.Worst())
+	l, ok := spend.Nearest(s.opts.Budgets.Covering(ctx, a.scopes), a.res.Worst())
 	if !ok {
 		return
 	}
-	spend.SetAllowed(x.w.Header(), l)
+	spend.SetAllowed(w.Header(), l)
 	a.spendHeaders = true
 }
 
@@ -32,13 +33,13 @@ func (s *Server) setSpendHeaders(x *exchange, a *account) {
 // otherwise prefixes a gateway's 429 with "Server is temporarily limiting
 // requests (not your usage limit)". The Bedrock door keeps the plain
 // rate_limit_error, which Bedrock clients map to a throttling error.
-func (s *Server) overBudget(x *exchange, err error) error {
+func (s *Server) overBudget(w http.ResponseWriter, c *call, err error) error {
 	var ob *limits.OverBudgetError
-	if _, ok := x.door.(anthropicDoor); !ok || !errors.As(err, &ob) {
+	if !c.door.tellsSpend() || !errors.As(err, &ob) {
 		return apierror.Client(http.StatusTooManyRequests, apierror.TypeRateLimit, "%s", err.Error()).NoRetry()
 	}
 	e := apierror.Client(http.StatusTooManyRequests, apierror.TypeBilling, "%s", err.Error()).NoRetry()
-	e.RetryAfter = spend.RetryAfter(ob, x.start)
-	spend.SetRejected(x.w.Header(), ob)
+	e.RetryAfter = spend.RetryAfter(ob, c.start)
+	spend.SetRejected(w.Header(), ob)
 	return e
 }

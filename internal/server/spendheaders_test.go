@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
 
@@ -37,7 +38,7 @@ func TestSpendHeadersByDoor(t *testing.T) {
 			h := newHarness(t)
 			p := h.NewPrincipal(t, "kim", testutil.PrincipalSpec{KeyUSD: 100})
 			spent := limits.Amount{Micros: tt.spent * 1_000_000}
-			hold, err := h.Gateway.Accounts.Ledger.Reserve([]limits.Scope{{Kind: limits.KindKey, ID: p.KeyID}}, spent)
+			hold, err := h.Gateway.Accounts.Ledger.Reserve(context.Background(), []limits.Scope{{Kind: limits.KindKey, ID: p.KeyID}}, spent)
 			if err != nil {
 				t.Fatal(err)
 			}

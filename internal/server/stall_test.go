@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -62,7 +63,7 @@ func stallHarness(t *testing.T, ping time.Duration) (*testutil.Harness, testutil
 // call at a time) gets an answer straight away.
 func checkReleased(t *testing.T, h *testutil.Harness, p testutil.Principal) {
 	t.Helper()
-	st, found := h.Gateway.Accounts.Ledger.Remaining([]limits.Scope{{Kind: "key", ID: p.KeyID}})
+	st, found := h.Gateway.Accounts.Ledger.Remaining(context.Background(), []limits.Scope{{Kind: "key", ID: p.KeyID}})
 	if !found || st.Reserved.Micros != 0 {
 		t.Errorf("ledger after the stalled call: %+v, want nothing reserved", st)
 	}

@@ -60,7 +60,7 @@ func (b *Budget) Limits() (limits.Budget, error) {
 	if err != nil {
 		return limits.Budget{}, err
 	}
-	lb := limits.Budget{ID: b.ID, Scope: limits.Scope{Kind: b.ScopeKind, ID: b.ScopeID}, Period: p, Location: loc,
+	lb := limits.Budget{ID: b.ID, Scope: limits.Scope{Kind: limits.ScopeKind(b.ScopeKind), ID: b.ScopeID}, Period: p, Location: loc,
 		Thresholds: b.Thresholds}
 	if b.LimitUSDMicros != nil {
 		lb.LimitMicros = *b.LimitUSDMicros

@@ -23,10 +23,10 @@ import (
 
 	"github.com/tollgate-gw/tollgate/internal/bedrocksim"
 	"github.com/tollgate-gw/tollgate/internal/config"
-	"github.com/tollgate-gw/tollgate/internal/server"
+	"github.com/tollgate-gw/tollgate/internal/gateway"
 )
 
-// Harness is a gateway built by server.FromConfig on a fresh SQLite database,
+// Harness is a gateway built by gateway.FromConfig on a fresh SQLite database,
 // serving on loopback in front of its own Bedrock simulator.
 type Harness struct {
 	// URL is the gateway's base URL (https:// with WithTLS).
@@ -35,7 +35,7 @@ type Harness struct {
 	// certificate.
 	Server *httptest.Server
 	// Gateway is what the gateway owns: store, accounts, usage writer.
-	Gateway *server.Gateway
+	Gateway *gateway.Gateway
 	// Sim is the simulator behind the gateway; it records what the gateway
 	// sent upstream.
 	Sim *bedrocksim.Server
@@ -165,7 +165,7 @@ func Start(t testing.TB, opts ...Option) *Harness {
 	}
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	gwy, err := server.FromConfig(context.Background(), cfg, log, server.BuildOptions{
+	gwy, err := gateway.FromConfig(context.Background(), cfg, log, gateway.BuildOptions{
 		Credentials: map[string]aws.CredentialsProvider{
 			"bedrock": creds,
 		},
@@ -181,7 +181,7 @@ func Start(t testing.TB, opts ...Option) *Harness {
 	// The protocols `tollgate serve` speaks: HTTP/2 with prior knowledge
 	// next to HTTP/1.1 on plain HTTP (clients such as the AWS SDK for
 	// JavaScript need it).
-	hs.Config.Protocols = server.Protocols()
+	hs.Config.Protocols = gateway.Protocols()
 	if set.tls {
 		hs.StartTLS()
 	} else {

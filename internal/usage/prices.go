@@ -7,6 +7,8 @@ import (
 	"math/bits"
 	"strings"
 	"sync"
+
+	"github.com/tollgate-gw/tollgate/internal/bedrock"
 )
 
 // Price is what one million tokens of each kind cost, in micro-USD: $3.00
@@ -215,9 +217,6 @@ func looksBedrock(id string) bool {
 	return strings.HasPrefix(id, "arn:") || strings.Contains(id, "anthropic.")
 }
 
-// Inference-profile prefixes; a Bedrock id without one is an in-region id.
-var profilePrefixes = []string{"global", "us-gov", "us", "eu", "apac", "jp", "au", "ca", "sa"}
-
 // modelKey reduces a model name or Bedrock id to the key of its family in
 // the price table, and returns its inference-profile prefix ("" when it has
 // none): us.anthropic.claude-sonnet-4-5-20250929-v1:0 → claude-sonnet-4-5,
@@ -227,11 +226,8 @@ func modelKey(id string) (key, profile string) {
 	if strings.HasPrefix(id, "arn:") {
 		return "", ""
 	}
-	for _, pp := range profilePrefixes {
-		if rest, ok := strings.CutPrefix(id, pp+"."); ok && strings.HasPrefix(rest, "anthropic.") {
-			id, profile = rest, pp
-			break
-		}
+	if pp, base, ok := bedrock.SplitProfile(id); ok {
+		id, profile = base, pp
 	}
 	id = strings.TrimPrefix(id, "anthropic.")
 	// Bedrock version: -v1:0, -v1, :0.

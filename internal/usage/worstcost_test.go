@@ -27,3 +27,20 @@ func TestWorstCostSaturates(t *testing.T) {
 		}
 	}
 }
+
+// TestWorstCaseSaturates: no max_tokens or price can wrap the reservation
+// below what the call can cost.
+func TestWorstCaseSaturates(t *testing.T) {
+	dear := Price{Input: math.MaxInt64, Output: math.MaxInt64, CacheWrite1h: math.MaxInt64}
+	var last int64
+	for _, maxOut := range []int64{1, 1_000_000, math.MaxInt64 - 1, math.MaxInt64} {
+		tokens, micros := WorstCase([]byte(`{"messages":[]}`), maxOut, dear)
+		if tokens < maxOut || micros < last {
+			t.Errorf("WorstCase(max_tokens %d) = %d tokens, %d micros, want tokens >= %d and micros >= %d", maxOut, tokens, micros, maxOut, last)
+		}
+		last = micros
+	}
+	if last != math.MaxInt64 {
+		t.Errorf("WorstCase(max_tokens 2^63-1) micros = %d, want saturated", last)
+	}
+}

@@ -1,4 +1,4 @@
-package server
+package gateway
 
 import (
 	"context"
@@ -129,7 +129,7 @@ func (a *Accounts) Reload(ctx context.Context) error {
 		budgets = append(budgets, lb)
 	}
 	spent := func(b limits.Budget, since time.Time) (limits.Amount, error) {
-		micros, tokens, err := a.st.SpendSince(ctx, b.Scope.Kind, b.Scope.ID, since)
+		micros, tokens, err := a.st.SpendSince(ctx, string(b.Scope.Kind), b.Scope.ID, since)
 		return limits.Amount{Micros: micros, Tokens: tokens}, err
 	}
 	if err := a.Ledger.Load(budgets, spent); err != nil {
@@ -137,7 +137,7 @@ func (a *Accounts) Reload(ctx context.Context) error {
 	}
 	rls := make([]limits.RateLimit, 0, len(snap.Limits))
 	for _, l := range snap.Limits {
-		rls = append(rls, limits.RateLimit{Scope: limits.Scope{Kind: l.ScopeKind, ID: l.ScopeID},
+		rls = append(rls, limits.RateLimit{Scope: limits.Scope{Kind: limits.ScopeKind(l.ScopeKind), ID: l.ScopeID},
 			RPM: int(l.RPM), TPM: int(l.TPM), Concurrent: int(l.Concurrent), ScopeName: names[l.ScopeKind+"/"+l.ScopeID]})
 	}
 	if err := a.Limiter.Load(rls); err != nil {
@@ -159,7 +159,7 @@ func (a *Accounts) BudgetSamples() []metrics.BudgetSample {
 	for _, st := range sts {
 		b := st.Budget
 		out = append(out, metrics.BudgetSample{
-			Scope: b.Scope.Kind, Name: names[b.Scope.Kind+"/"+b.Scope.ID], Period: b.Period.String(),
+			Scope: string(b.Scope.Kind), Name: names[string(b.Scope.Kind)+"/"+b.Scope.ID], Period: b.Period.String(),
 			SpentMicros: st.Spent.Micros, ReservedMicros: st.Reserved.Micros, LimitMicros: b.LimitMicros,
 			SpentTokens: st.Spent.Tokens, ReservedTokens: st.Reserved.Tokens, LimitTokens: b.LimitTokens,
 			ResetAt: st.ResetAt,
@@ -179,7 +179,7 @@ func ledgerBudget(b store.Budget) (limits.Budget, error) {
 			return limits.Budget{}, fmt.Errorf("time zone %q: %w", b.Timezone, err)
 		}
 	}
-	lb := limits.Budget{ID: b.ID, Scope: limits.Scope{Kind: b.ScopeKind, ID: b.ScopeID}, Period: p, Location: loc, Thresholds: b.Thresholds}
+	lb := limits.Budget{ID: b.ID, Scope: limits.Scope{Kind: limits.ScopeKind(b.ScopeKind), ID: b.ScopeID}, Period: p, Location: loc, Thresholds: b.Thresholds}
 	if b.LimitUSDMicros != nil {
 		lb.LimitMicros = *b.LimitUSDMicros
 	}

@@ -1,12 +1,14 @@
-package server
+// Package gateway is Tollgate's composition root: it builds a running
+// gateway from a validated config — database, in-memory accounts, usage
+// writer, providers, routes, prices, metrics, admin API — hands the call
+// pipeline (package server) what it needs through server.Options, and owns
+// the lifecycle: background work, serving, graceful shutdown, close.
+package gateway
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/tollgate-gw/tollgate/internal/store"
-	"github.com/tollgate-gw/tollgate/internal/usage"
 	"log/slog"
 	"net"
 	"os"
@@ -15,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/tollgate-gw/tollgate/internal/admin"
 	"github.com/tollgate-gw/tollgate/internal/alerts"
@@ -25,6 +29,9 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/metrics"
 	"github.com/tollgate-gw/tollgate/internal/provider"
 	"github.com/tollgate-gw/tollgate/internal/router"
+	"github.com/tollgate-gw/tollgate/internal/server"
+	"github.com/tollgate-gw/tollgate/internal/store"
+	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
 // BuildOptions adjust FromConfig for embedders such as `tollgate demo` and
@@ -41,7 +48,7 @@ type BuildOptions struct {
 // Gateway is a running Tollgate: the HTTP handler and what it owns — the
 // store, the in-memory accounts, the usage writer — with their lifecycle.
 type Gateway struct {
-	Server   *Server
+	Server   *server.Server
 	Store    *store.Store
 	Accounts *Accounts
 	Writer   *usage.Writer
@@ -54,6 +61,9 @@ type Gateway struct {
 	cfg *config.Config
 	log *slog.Logger
 	tls *certs.Reloader // nil: plain HTTP
+	// providers are the upstreams by name, for the credential check at
+	// start.
+	providers map[string]provider.Provider
 
 	closeOnce sync.Once
 	closeErr  error
@@ -93,6 +103,9 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 				region = pc.Region
 			}
 		}
+	}
+	if region == "" {
+		region = config.DefaultRegion
 	}
 	rules, err := cfg.Access.Compile()
 	if err != nil {
@@ -169,12 +182,12 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 			Ready: writer.Ready() == nil}
 	})
 	// Readiness is the usage writer's verdict alone: whether the database
-	// answers is a detail for operators (see Options.Ready).
+	// answers is a detail for operators (see server.Options.Ready).
 	ready := func(context.Context) error { return writer.Ready() }
 	health := func(ctx context.Context) any {
 		return gatewayHealth(ctx, st, writer, cfg.Usage.QueueSize, cfg.Usage.SpillPath)
 	}
-	srv, err := New(Options{
+	srv, err := server.New(server.Options{
 		Metrics:         m,
 		MetricsOnMain:   cfg.Metrics.Listen == "",
 		Router:          rt,
@@ -185,6 +198,8 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		PingInterval:    cfg.Server.PingInterval,
 		BodyReadTimeout: cfg.Server.BodyReadTimeout,
 		MaxRetries:      retries,
+		RetryBackoff:    config.DefaultRetryBackoff,
+		MaxRetryAfter:   config.DefaultMaxRetryAfter,
 		Region:          region,
 		ProviderTypes:   types,
 		ProviderRegions: regions,
@@ -192,7 +207,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		Admin:           adminAPI,
 		Ready:           ready,
 		Health:          health,
-		Ledger:          accts.Ledger,
+		Budgets:         accts.Ledger,
 		Limiter:         accts.Limiter,
 		Prices:          prices,
 		Usage:           writer,
@@ -203,14 +218,14 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		st.Close()
 		return nil, err
 	}
-	return &Gateway{Server: srv, Store: st, Accounts: accts, Writer: writer, Alerts: notifier, AdminSecret: adminSecret, cfg: cfg, log: log, tls: tlsCerts}, nil
+	return &Gateway{Server: srv, Store: st, Accounts: accts, Writer: writer, Alerts: notifier, AdminSecret: adminSecret, cfg: cfg, log: log, tls: tlsCerts, providers: providers}, nil
 }
 
 // Run runs the gateway's background work until ctx ends: reloading keys and
 // budgets when they change, and purging raw usage rows past retention.
 func (g *Gateway) Run(ctx context.Context) {
 	go g.Accounts.Run(ctx, 30*time.Second)
-	go g.Server.CheckUpstreams(ctx)
+	go checkUpstreams(ctx, g.providers, g.log)
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -239,7 +254,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	hs := g.Server.HTTPServer(ln.Addr().String(), g.cfg.Server.ReadHeaderTimeout, g.cfg.Server.IdleTimeout)
 	ln = g.secure(hs, ln)
 	err := g.Server.Serve(ctx, hs, ln, g.cfg.Server.ShutdownGrace)
-	if errors.Is(err, ErrGraceExpired) {
+	if errors.Is(err, server.ErrGraceExpired) {
 		g.log.Warn("shutdown: streams still open after the grace period were cut; they are charged for what they generated",
 			"grace", g.cfg.Server.ShutdownGrace)
 		err = nil
@@ -359,25 +374,25 @@ func newProvider(ctx context.Context, name string, pc config.Provider, creds aws
 	return nil, fmt.Errorf("unknown provider type %q", pc.Type)
 }
 
-// CheckUpstreams resolves each Bedrock provider's credentials once and logs
+// checkUpstreams resolves each Bedrock provider's credentials once and logs
 // the outcome, so a missing AWS setup shows at start, not on the first call.
-func (s *Server) CheckUpstreams(ctx context.Context) {
-	names := make([]string, 0, len(s.providers))
-	for n := range s.providers {
+func checkUpstreams(ctx context.Context, providers map[string]provider.Provider, log *slog.Logger) {
+	names := make([]string, 0, len(providers))
+	for n := range providers {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		b, ok := s.providers[n].(*provider.Bedrock)
+		b, ok := providers[n].(*provider.Bedrock)
 		if !ok {
 			continue
 		}
 		src, err := b.CheckCredentials(ctx)
 		if err != nil {
-			s.log.Warn("no usable AWS credentials yet; Bedrock calls will fail until they are available",
+			log.Warn("no usable AWS credentials yet; Bedrock calls will fail until they are available",
 				"provider", n, "region", b.Region(), "err", strings.TrimSpace(err.Error()))
 			continue
 		}
-		s.log.Info("AWS credentials found", "provider", n, "region", b.Region(), "source", src)
+		log.Info("AWS credentials found", "provider", n, "region", b.Region(), "source", src)
 	}
 }
