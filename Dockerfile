@@ -15,18 +15,19 @@
 # mount that file) to use a config file, whose `listen` must then be
 # 0.0.0.0:4000 or similar.
 
-# Base images. Pin them by digest for reproducible, tamper-evident builds:
+# Base images, pinned by digest (the tag says what the image is, the digest
+# decides which bytes are built on): a tag that moves cannot change a release
+# build behind a reviewer's back. The builder is the Go release go.mod asks
+# for, so no toolchain is downloaded during the build. Refresh a pin with
 #
-#   --build-arg GO_IMAGE=golang:1.26@sha256:<digest>
-#   --build-arg RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot@sha256:<digest>
+#   docker buildx imagetools inspect golang:1.26.8-bookworm
+#   docker buildx imagetools inspect gcr.io/distroless/static-debian12:nonroot
 #
-# with the digests `docker buildx imagetools inspect <image:tag>` reports
-# today. The defaults below are tags only: no digest was written here that
-# could not be checked against the registry when this file was last edited,
-# and a wrong digest fails every build. Renovate or Dependabot can keep pinned
-# digests current.
-ARG GO_IMAGE=golang:1.26
-ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot
+# (the index digest on the "Digest:" line), or let Renovate or Dependabot do
+# it; override either for a one-off build with --build-arg GO_IMAGE=… or
+# RUNTIME_IMAGE=….
+ARG GO_IMAGE=golang:1.26.8-bookworm@sha256:dc9ad6c05acc7a88e5b71bde60a5fe3bd4b9f0db209011711b464107438a8107
+ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot@sha256:d093aa3e30dbadd3efe1310db061a14da60299baff8450a17fe0ccc514a16639
 
 FROM --platform=$BUILDPLATFORM ${GO_IMAGE} AS build
 ARG TARGETOS
