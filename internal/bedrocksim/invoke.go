@@ -22,8 +22,9 @@ type prepared struct {
 // prepare runs everything InvokeModel and InvokeModelWithResponseStream
 // share: model id, body validation, markers, fault selection, usage.
 func (s *Server) prepare(r *http.Request, c *call) (*prepared, error) {
-	if s.faultErr != nil {
-		return nil, &apiError{Status: http.StatusInternalServerError, Type: "InternalServerException", Message: s.faultErr.Error()}
+	defaultFault, faultErr := s.defaults()
+	if faultErr != nil {
+		return nil, &apiError{Status: http.StatusInternalServerError, Type: "InternalServerException", Message: faultErr.Error()}
 	}
 	model, err := parseModelID(r.PathValue("id"))
 	if err != nil {
@@ -59,7 +60,7 @@ func (s *Server) prepare(r *http.Request, c *call) (*prepared, error) {
 	}
 	faults := sc.Faults
 	if len(faults) == 0 {
-		faults = s.defaultFault
+		faults = defaultFault
 	}
 	if len(faults) > 0 {
 		if f, ok := pickFault(faults, s.faults.next(c.body)); ok {

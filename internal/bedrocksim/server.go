@@ -31,6 +31,7 @@ type Server struct {
 	opts         Options
 	log          *slog.Logger
 	mux          *http.ServeMux
+	faultMu      sync.RWMutex // guards defaultFault and faultErr, which SetFault changes
 	defaultFault []fault
 	faultErr     error
 	cache        *promptCache
@@ -84,6 +85,28 @@ func (s *Server) Reset() {
 	s.rec.reset()
 	s.cache.reset()
 	s.faults.reset()
+}
+
+// SetFault replaces Options.Fault while the simulator runs: "throttle"
+// starts a throttling storm on this instance and "" ends it. Fault tests use
+// it to make one of two simulated regions fail for a while. An invalid spec
+// is returned and leaves the current fault in place.
+func (s *Server) SetFault(spec string) error {
+	f, err := parseFault(spec)
+	if err != nil {
+		return err
+	}
+	s.faultMu.Lock()
+	s.defaultFault, s.faultErr = f, nil
+	s.faultMu.Unlock()
+	return nil
+}
+
+// defaults returns the fault applied to requests without a fault marker.
+func (s *Server) defaults() ([]fault, error) {
+	s.faultMu.RLock()
+	defer s.faultMu.RUnlock()
+	return s.defaultFault, s.faultErr
 }
 
 // Requests returns copies of the recorded requests, oldest first.

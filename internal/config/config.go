@@ -274,8 +274,18 @@ type Provider struct {
 	// MaxRetries is how many times a retryable failure (throttling, 5xx,
 	// connection error) is retried on this provider before the next target
 	// is tried, only before the first byte reaches the client. Default 2;
-	// 0 disables retries (hence the pointer).
+	// 0 disables retries (hence the pointer). When the model has another
+	// target that is not cooling down, a throttled or 5xx attempt moves
+	// there at once instead: the next region answers sooner than a back-off.
 	MaxRetries *int `yaml:"max_retries"`
+	// Cooldown is how long a target of this provider is skipped after it
+	// throttled (429) or failed with a 5xx, so that a throttling storm in
+	// one region costs one failed attempt, not one per call. A retry-after
+	// from the upstream replaces it: the upstream knows when its window
+	// reopens. Default 30s; negative disables cooldowns. A target is never
+	// refused only because it cools: when every target of a model cools,
+	// the one whose cooldown ends first is tried.
+	Cooldown time.Duration `yaml:"cooldown"`
 }
 
 // Routing configures resolution of names not listed in Models.
@@ -335,9 +345,19 @@ type Model struct {
 	DisplayName string `yaml:"display_name"`
 	// Aliases are further names that resolve to this model.
 	Aliases []string `yaml:"aliases"`
-	// Targets are tried in order: the first is used, the next ones are
-	// fallbacks when a target fails before the first byte.
+	// Targets are the upstream deployments of the model: Bedrock regions
+	// or accounts as separate providers, cross-region profiles, the
+	// Anthropic API as a last resort. Strategy picks the first one of a
+	// call; the others are fallbacks, in order, when it fails before the
+	// first byte.
 	Targets []Target `yaml:"targets"`
+	// Strategy orders the targets for each call: "ordered" (the default)
+	// tries them as listed; "weighted" picks the first at random in
+	// proportion to Target.Weight, then the rest as listed; "least-busy"
+	// starts with the target with the fewest calls in flight on this
+	// replica, ties going to the one listed first. Targets cooling down
+	// (Provider.Cooldown) are skipped whatever the strategy.
+	Strategy string `yaml:"strategy"`
 	// Rules apply to every target of this model.
 	Rules Rules `yaml:",inline"`
 
@@ -357,7 +377,29 @@ type Target struct {
 	Model string `yaml:"model"`
 	// Rules apply to this target in addition to the model's.
 	Rules Rules `yaml:",inline"`
+	// Weight is this target's share of first attempts under the weighted
+	// strategy, relative to the other targets' weights. Default 1; 0 on a
+	// weighted model keeps the target as a fallback only.
+	Weight *int `yaml:"weight"`
+	// MaxConcurrent caps the calls in flight on this target on this
+	// replica, streams included until their last byte, so that one
+	// account's quota is not overrun by a burst. A call over the cap waits
+	// up to QueueTimeout for a slot, then goes to the next target, or gets
+	// an in-format 529 overloaded_error when no target has room. Default 0:
+	// no cap.
+	MaxConcurrent int `yaml:"max_concurrent"`
+	// QueueTimeout is how long a call waits for a slot under MaxConcurrent
+	// before trying the next target. Default 2s: long enough to ride out a
+	// burst, short enough that the client's own timeout never fires first.
+	QueueTimeout time.Duration `yaml:"queue_timeout"`
 }
+
+// Routing strategies (Model.Strategy).
+const (
+	StrategyOrdered   = "ordered"
+	StrategyWeighted  = "weighted"
+	StrategyLeastBusy = "least-busy"
+)
 
 // Rules remove what a target model rejects. They are explicit per model on
 // purpose: there is no global allowlist, because the set of betas Claude Code

@@ -173,6 +173,7 @@ func TestDefaults(t *testing.T) {
 				ReadIdleTimeout:     5 * time.Minute,
 				MaxIdleConnsPerHost: 256,
 				MaxRetries:          &two,
+				Cooldown:            DefaultCooldown,
 			},
 		},
 		Routing: Routing{

@@ -35,6 +35,12 @@ const (
 	DefaultReadIdleTimeout     = 5 * time.Minute
 	DefaultMaxIdleConnsPerHost = 256
 	DefaultMaxRetries          = 2
+	// DefaultCooldown is how long a target is skipped after a throttle or
+	// a 5xx without retry-after.
+	DefaultCooldown = 30 * time.Second
+	// DefaultQueueTimeout is how long a call waits for a slot on a target
+	// at its max_concurrent.
+	DefaultQueueTimeout = 2 * time.Second
 	// DefaultRetryBackoff is the first delay before retrying an upstream
 	// call; it doubles per attempt, with jitter. Not configurable.
 	DefaultRetryBackoff = 250 * time.Millisecond
@@ -105,6 +111,7 @@ func (c *Config) applyDefaults(lookup LookupEnv) {
 			n := DefaultMaxRetries
 			p.MaxRetries = &n
 		}
+		p.Cooldown = orZero(p.Cooldown, DefaultCooldown)
 		c.Providers[name] = p
 	}
 

@@ -263,6 +263,43 @@ func (v *validator) providers() {
 	}
 }
 
+// strategies are the values of models[].strategy.
+var strategies = []string{StrategyOrdered, StrategyWeighted, StrategyLeastBusy}
+
+// routingPolicy checks a model's strategy and its targets' weights, caps and
+// queue waits.
+func (v *validator) routingPolicy(path string, m Model) {
+	if m.Strategy != "" {
+		v.oneOf(path+".strategy", m.Strategy, strategies)
+	}
+	total := 0
+	for j, t := range m.Targets {
+		tp := indexPath(path+".targets", j)
+		if t.Weight != nil {
+			if *t.Weight < 0 {
+				v.add(tp+".weight", "must not be negative")
+			} else {
+				total += *t.Weight
+			}
+			if m.Strategy != StrategyWeighted {
+				v.add(tp+".weight", "weight applies to strategy: weighted only (the model's strategy is %q)", or(m.Strategy, StrategyOrdered))
+			}
+		} else {
+			total++
+		}
+		if t.MaxConcurrent < 0 {
+			v.add(tp+".max_concurrent", "must not be negative (0 means no cap)")
+		}
+		v.nonNegative(tp+".queue_timeout", t.QueueTimeout)
+		if t.QueueTimeout != 0 && t.MaxConcurrent == 0 {
+			v.add(tp+".queue_timeout", "queue_timeout applies only with max_concurrent")
+		}
+	}
+	if m.Strategy == StrategyWeighted && len(m.Targets) > 0 && total == 0 {
+		v.add(path+".strategy", "weighted, but every target has weight 0: give at least one target a positive weight")
+	}
+}
+
 func (v *validator) routing() {
 	r := v.c.Routing
 	v.oneOf("routing.catalog", r.Catalog, catalogModes)
@@ -358,6 +395,7 @@ func (v *validator) models() {
 			v.add(path+".targets", "at least one target is required")
 		}
 		v.rules(path, m.Rules, Rules{})
+		v.routingPolicy(path, m)
 		for j, t := range m.Targets {
 			tp := indexPath(path+".targets", j)
 			v.target(tp, t)

@@ -43,6 +43,10 @@ type BuildOptions struct {
 	// Credentials overrides the AWS credential chain per Bedrock provider
 	// name.
 	Credentials map[string]aws.CredentialsProvider
+
+	// TargetHealth, when set, holds the router's target cooldowns and
+	// in-flight counts (tests set its clock); nil makes a fresh one.
+	TargetHealth *router.Health
 }
 
 // Gateway is a running Tollgate: the HTTP handler and what it owns — the
@@ -191,6 +195,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		Metrics:         m,
 		MetricsOnMain:   cfg.Metrics.Listen == "",
 		Router:          rt,
+		TargetHealth:    bo.TargetHealth,
 		Providers:       providers,
 		Auth:            accts.Keys,
 		Logger:          log,

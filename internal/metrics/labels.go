@@ -22,10 +22,13 @@ type Caps struct {
 	Teams      int // team aliases; default 500
 	ErrorTypes int // upstream error types; default 32
 	Groups     int // access-rule path groups; default 32
+	// Targets caps upstream model ids; default 200. Raw Bedrock ids a
+	// client sends pass through as targets, so this label must be capped.
+	Targets int
 }
 
 // DefaultCaps are the caps New uses.
-var DefaultCaps = Caps{Models: 200, Providers: 32, Keys: 2000, Users: 2000, Teams: 500, ErrorTypes: 32, Groups: 32}
+var DefaultCaps = Caps{Models: 200, Providers: 32, Keys: 2000, Users: 2000, Teams: 500, ErrorTypes: 32, Groups: 32, Targets: 200}
 
 func (c Caps) withDefaults() Caps {
 	d := DefaultCaps
@@ -43,6 +46,7 @@ func (c Caps) withDefaults() Caps {
 		Teams:      pick(c.Teams, d.Teams),
 		ErrorTypes: pick(c.ErrorTypes, d.ErrorTypes),
 		Groups:     pick(c.Groups, d.Groups),
+		Targets:    pick(c.Targets, d.Targets),
 	}
 }
 

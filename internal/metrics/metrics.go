@@ -26,6 +26,9 @@ type Metrics struct {
 	upstreamErrors *prometheus.CounterVec
 	retries        *prometheus.CounterVec
 	fallbacks      *prometheus.CounterVec
+	attempts       *prometheus.CounterVec
+	cooldowns      *prometheus.CounterVec
+	queueWaits     *prometheus.CounterVec
 	overruns       *prometheus.CounterVec
 	rejections     *prometheus.CounterVec
 	accessDenied   *prometheus.CounterVec
@@ -39,7 +42,7 @@ type Metrics struct {
 	writer   writerCollector
 	alerting *alerting // open mode and budget alerts (alerting.go)
 
-	models, providers, keys, users, teams, errorTypes, groups *valueSet
+	models, providers, keys, users, teams, errorTypes, groups, targets *valueSet
 
 	requestSeries childCache[requestKey, prometheus.Counter]
 	callSeries    childCache[callKey, prometheus.Observer]
@@ -114,6 +117,7 @@ func NewWithCaps(build buildinfo.Info, caps Caps) *Metrics {
 		teams:      newValueSet(caps.Teams),
 		errorTypes: newValueSet(caps.ErrorTypes),
 		groups:     newValueSet(caps.Groups),
+		targets:    newValueSet(caps.Targets),
 	}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: nameRequests,
@@ -149,6 +153,18 @@ func NewWithCaps(build buildinfo.Info, caps Caps) *Metrics {
 		Name: nameFallbacks,
 		Help: "Calls that moved on to a model's next target after the previous target failed, by public model.",
 	}, []string{labelModel})
+	m.attempts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: nameAttempts,
+		Help: "Upstream attempts, retries and fallbacks included, by provider, target (upstream model id) and outcome (ok, throttled, 5xx, error, busy). Only attempts before the first byte reached the client exist: nothing is retried after it.",
+	}, []string{labelProvider, labelTarget, labelOutcome})
+	m.cooldowns = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: nameCooldowns,
+		Help: "Cooldowns entered by a target after it throttled or failed with a 5xx, by provider and target; calls skip a cooling target while another target of the model is ready.",
+	}, []string{labelProvider, labelTarget})
+	m.queueWaits = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: nameQueueWaits,
+		Help: "Calls that waited for a slot on a target at its max_concurrent, by provider, target and outcome (acquired, or busy when the queue timeout ran out and the call moved on).",
+	}, []string{labelProvider, labelTarget, labelOutcome})
 	m.overruns = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: nameOverruns,
 		Help: "Calls whose reported usage exceeded the worst case they reserved against budgets (charged the actual), by public model.",
@@ -189,7 +205,7 @@ func NewWithCaps(build buildinfo.Info, caps Caps) *Metrics {
 
 	m.reg.MustRegister(
 		m.requests, m.duration, m.ttft, m.tokens, m.cost,
-		m.upstreamErrors, m.retries, m.fallbacks, m.overruns, m.rejections, m.accessDenied,
+		m.upstreamErrors, m.retries, m.fallbacks, m.attempts, m.cooldowns, m.queueWaits, m.overruns, m.rejections, m.accessDenied,
 		inFlight, openStreams, buildInfo,
 		&m.budgets, &m.writer,
 		collectors.NewGoCollector(),
@@ -367,6 +383,31 @@ func (m *Metrics) Fallback(model string) {
 		return
 	}
 	m.fallbacks.WithLabelValues(m.models.get(model)).Inc()
+}
+
+// Attempt counts one upstream attempt on a target and how it ended.
+func (m *Metrics) Attempt(provider, target string, outcome Outcome) {
+	if m == nil {
+		return
+	}
+	m.attempts.WithLabelValues(m.providers.get(provider), m.targets.get(target), string(outcome)).Inc()
+}
+
+// Cooldown counts one cooldown entered by a target.
+func (m *Metrics) Cooldown(provider, target string) {
+	if m == nil {
+		return
+	}
+	m.cooldowns.WithLabelValues(m.providers.get(provider), m.targets.get(target)).Inc()
+}
+
+// QueueWait counts one call that waited for a slot on a target at its
+// max_concurrent; outcome is OutcomeAcquired or OutcomeBusy.
+func (m *Metrics) QueueWait(provider, target string, outcome Outcome) {
+	if m == nil {
+		return
+	}
+	m.queueWaits.WithLabelValues(m.providers.get(provider), m.targets.get(target), string(outcome)).Inc()
 }
 
 // ReservationOverrun counts one call whose reported usage exceeded its

@@ -16,6 +16,9 @@ const (
 	nameUpstreamErrors = namespace + "_upstream_errors_total"
 	nameRetries        = namespace + "_upstream_retries_total"
 	nameFallbacks      = namespace + "_fallbacks_total"
+	nameAttempts       = namespace + "_upstream_attempts_total"
+	nameCooldowns      = namespace + "_target_cooldowns_total"
+	nameQueueWaits     = namespace + "_target_queue_waits_total"
 	nameOverruns       = namespace + "_reservation_overruns_total"
 	nameInFlight       = namespace + "_in_flight_requests"
 	nameOpenStreams    = namespace + "_open_streams"
@@ -62,6 +65,7 @@ const (
 	labelType     = "type"
 	labelReason   = "reason"
 	labelGroup    = "group"
+	labelTarget   = "target"
 	labelScope    = "scope"
 	labelName     = "name"
 	labelPeriod   = "period"
@@ -117,6 +121,21 @@ const (
 // reasons are the rejection reasons that get their own series; anything
 // else is counted as "other".
 var reasons = []Reason{ReasonBudget, ReasonRateLimit, ReasonAccess, ReasonAuth, ReasonModelNotAllowed}
+
+// Outcome is how one upstream attempt, or one wait for a target's slot,
+// ended: the value of the outcome label of tollgate_upstream_attempts_total
+// and tollgate_target_queue_waits_total.
+type Outcome string
+
+// The outcomes.
+const (
+	OutcomeOK        Outcome = "ok"        // answered (for a stream: its first event, or the stream handed over)
+	OutcomeThrottled Outcome = "throttled" // 429 or 529 from the upstream
+	OutcomeServer    Outcome = "5xx"       // another 5xx, or no answer (connection error, cut stream)
+	OutcomeError     Outcome = "error"     // anything else: a 4xx, a timeout, the client leaving
+	OutcomeBusy      Outcome = "busy"      // the target stayed at max_concurrent: no upstream request was made
+	OutcomeAcquired  Outcome = "acquired"  // a queued call got its slot (queue waits only)
+)
 
 // Token kinds, the values of the kind label of tollgate_tokens_total.
 const (

@@ -48,6 +48,15 @@ type Target struct {
 	// DropBetas and DropFields are what to remove from the call for this
 	// target: the model's and the target's rules combined.
 	DropBetas, DropFields []string
+	// Weight is the target's share of first attempts under StrategyWeighted.
+	Weight int
+	// MaxConcurrent caps the calls in flight on the target; 0: no cap.
+	// QueueTimeout is how long a call waits for a slot under the cap.
+	MaxConcurrent int
+	QueueTimeout  time.Duration
+	// Cooldown is how long the target is skipped after a throttle or a 5xx
+	// without retry-after; 0 or less: never.
+	Cooldown time.Duration
 }
 
 // Route is the outcome of resolving a model name. Its slices are shared
@@ -63,6 +72,9 @@ type Route struct {
 	// AddBetas are betas implied by the name: a "[1m]" suffix adds
 	// context-1m-2025-08-07.
 	AddBetas []string
+	// Strategy is config.StrategyOrdered, StrategyWeighted or
+	// StrategyLeastBusy; Health.Order applies it.
+	Strategy string
 }
 
 // ModelInfo describes a model for GET /v1/models.
@@ -88,6 +100,7 @@ type Router struct {
 	// passProvider receives raw Bedrock ids nothing else claims; "" when
 	// there is no Bedrock provider.
 	passProvider string
+	passCooldown time.Duration
 	passRules    config.Rules
 	models       []ModelInfo
 }
@@ -96,6 +109,7 @@ type Router struct {
 type pattern struct {
 	glob     []string // match split at '*': literal parts
 	provider string
+	cooldown time.Duration
 	// template split around placeholders: literal, placeholder, literal…
 	parts []string
 	rules config.Rules
@@ -119,17 +133,33 @@ func New(cfg *config.Config) (*Router, error) {
 	}
 
 	for _, m := range cfg.AllModels() {
-		route := &Route{Model: m.Name}
+		route := &Route{Model: m.Name, Strategy: m.Strategy}
+		if route.Strategy == "" {
+			route.Strategy = config.StrategyOrdered
+		}
 		for _, t := range m.Targets {
-			if _, ok := cfg.Providers[t.Provider]; !ok {
+			pc, ok := cfg.Providers[t.Provider]
+			if !ok {
 				return nil, fmt.Errorf("router: model %q: unknown provider %q", m.Name, t.Provider)
 			}
 			rules := config.MergeRules(m.Rules, t.Rules)
+			weight := 1
+			if t.Weight != nil {
+				weight = *t.Weight
+			}
+			queue := t.QueueTimeout
+			if queue == 0 {
+				queue = config.DefaultQueueTimeout
+			}
 			route.Targets = append(route.Targets, Target{
-				Provider:   t.Provider,
-				Model:      t.Model,
-				DropBetas:  rules.DropBetas,
-				DropFields: rules.DropFields,
+				Provider:      t.Provider,
+				Model:         t.Model,
+				DropBetas:     rules.DropBetas,
+				DropFields:    rules.DropFields,
+				Weight:        weight,
+				MaxConcurrent: t.MaxConcurrent,
+				QueueTimeout:  queue,
+				Cooldown:      pc.Cooldown,
 			})
 		}
 		if len(route.Targets) == 0 {
@@ -162,7 +192,7 @@ func New(cfg *config.Config) (*Router, error) {
 		if _, ok := cfg.Providers[p.Provider]; !ok {
 			return nil, fmt.Errorf("router: routing.patterns[%d]: unknown provider %q", i, p.Provider)
 		}
-		cp := pattern{glob: splitGlob(p.Match), provider: p.Provider}
+		cp := pattern{glob: splitGlob(p.Match), provider: p.Provider, cooldown: cfg.Providers[p.Provider].Cooldown}
 		tmpl := p.Model
 		if prefix == "" {
 			// In-region base ids: "{prefix}." goes away with its dot.
@@ -193,6 +223,7 @@ func New(cfg *config.Config) (*Router, error) {
 		}
 	}
 	r.passRules = config.BedrockRules()
+	r.passCooldown = cfg.Providers[r.passProvider].Cooldown
 	return r, nil
 }
 
@@ -247,7 +278,9 @@ func (r *Router) resolve(name string) (Route, bool) {
 				Model:      p.expand(name),
 				DropBetas:  p.rules.DropBetas,
 				DropFields: p.rules.DropFields,
+				Cooldown:   p.cooldown,
 			}},
+			Strategy: config.StrategyOrdered,
 		}, true
 	}
 	return Route{}, false
@@ -301,7 +334,9 @@ func (r *Router) resolveBedrockID(id string) (Route, bool) {
 			Model:      id,
 			DropBetas:  r.passRules.DropBetas,
 			DropFields: r.passRules.DropFields,
+			Cooldown:   r.passCooldown,
 		}},
+		Strategy: config.StrategyOrdered,
 	}, true
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/anthropic"
 	"github.com/tollgate-gw/tollgate/internal/apierror"
 	"github.com/tollgate-gw/tollgate/internal/keys"
+	"github.com/tollgate-gw/tollgate/internal/metrics"
 	"github.com/tollgate-gw/tollgate/internal/provider"
 	"github.com/tollgate-gw/tollgate/internal/router"
 	"github.com/tollgate-gw/tollgate/internal/spend"
@@ -145,6 +147,7 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, c *call, spec 
 		}
 		return err
 	}
+	defer res.release()
 	for k, v := range res.resp.Header {
 		if c.acct != nil && c.acct.spendHeaders && spend.IsRateLimitHeader(k) {
 			continue // the budget headers describe this caller; the upstream's, the gateway's account
@@ -192,6 +195,7 @@ func (s *Server) countTokens(r *http.Request, c *call, spec callSpec) (int64, er
 		}
 		return 0, err
 	}
+	res.release()
 	return res.count, nil
 }
 
@@ -208,6 +212,9 @@ func countAttempt(ctx context.Context, p provider.Provider, call *provider.Call)
 // through pump; first is the first event when it arrived before the client's
 // stream had to start (see attempt). A token count has no resp, only count.
 type dispatched struct {
+	// release frees the target's slot (router.Health.Acquire); the caller
+	// defers it, so that a stream holds its slot until its last byte.
+	release  func()
 	count    int64
 	resp     *provider.Response
 	pump     *eventPump
@@ -215,18 +222,28 @@ type dispatched struct {
 	hasFirst bool
 }
 
-// dispatch tries the route's targets in order. On each, a retryable failure
-// (throttling, 5xx, connection error, or a stream that fails before its first
-// event) is retried with exponential backoff; when a target's retries run out
-// the next target is tried. Nothing is retried once a byte has gone to the
-// client, so retries are invisible and never duplicate output.
+// dispatch tries the route's targets in the order Health.Order gives for
+// its strategy, skipping targets that are cooling down. A throttle or a 5xx
+// starts the target's cooldown (Health.Cool, honouring retry-after), so that
+// in a throttling storm only the first call pays for a failed attempt on the
+// region; the call itself moves to the next ready target at once, since
+// another region answers sooner than a back-off. A target with no ready
+// alternative is retried with exponential backoff as before: on a single
+// target, patience is the only remedy. A target at its max_concurrent is
+// waited for up to its queue_timeout, then passed over; when every target
+// was busy the call gets a 529 overloaded_error. Nothing is retried once a
+// byte has gone to the client, so retries are invisible and never duplicate
+// output. Every attempt is counted (Metrics.Attempt) and every failed one
+// logged with its provider, target, outcome and what comes next.
 //
 // try makes one attempt: s.attempt for a Messages call, countAttempt for a
-// token count.
+// token count. A successful answer holds its target's slot until
+// dispatched.release, which the caller defers.
 func (s *Server) dispatch(ctx context.Context, c *call, rt router.Route, build func(router.Target) *provider.Call,
 	try func(context.Context, provider.Provider, *provider.Call) (*dispatched, error)) (*dispatched, error) {
+	order := s.health.Order(rt)
 	var last error
-	for i, t := range rt.Targets {
+	for i, t := range order {
 		if i > 0 {
 			s.opts.Metrics.Fallback(rt.Model)
 		}
@@ -235,53 +252,128 @@ func (s *Server) dispatch(ctx context.Context, c *call, rt router.Route, build f
 			last = apierror.Gateway(nil, "model %q routes to provider %q, which is not configured", rt.Model, t.Provider)
 			continue
 		}
+		release, queued, err := s.health.Acquire(ctx, t)
+		if queued {
+			outcome := metrics.OutcomeAcquired
+			if err != nil {
+				outcome = metrics.OutcomeBusy
+			}
+			s.opts.Metrics.QueueWait(t.Provider, t.Model, outcome)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, clientGone(ctx.Err())
+			}
+			s.opts.Metrics.Attempt(t.Provider, t.Model, metrics.OutcomeBusy)
+			s.log.Info("upstream target busy", "id", c.id, "provider", t.Provider, "target", t.Model,
+				"max_concurrent", t.MaxConcurrent, "waited", t.QueueTimeout)
+			last = &apierror.Error{Status: 529, Type: apierror.TypeOverloaded, Origin: apierror.OriginGateway,
+				Message: fmt.Sprintf("every target of model %q is at its concurrency limit; try again shortly", rt.Model), Err: err}
+			continue
+		}
 		c.provider, c.target = t.Provider, t.Model
-		retries := s.opts.MaxRetries[t.Provider]
-		call := build(t)
-		for attempt := 0; attempt <= retries; attempt++ {
-			c.attempts++
-			res, err := try(ctx, p, call)
-			if err == nil {
-				if res.resp != nil {
-					c.dropped = res.resp.DroppedBetas
-					c.upstream = res.resp.RequestID
-				}
-				return res, nil
-			}
-			last = err
-			e := apierror.From(err)
-			if e.UpstreamRequestID != "" {
-				c.upstream = e.UpstreamRequestID
-			}
-			if e.Origin == apierror.OriginUpstream {
-				s.opts.Metrics.UpstreamError(t.Provider, e.Type)
-			}
-			if !e.Retryable || ctx.Err() != nil {
-				return nil, err
-			}
-			if attempt == retries {
-				break
-			}
-			delay := s.backoff(attempt)
-			if e.RetryAfter > 0 {
-				if e.RetryAfter > s.opts.MaxRetryAfter {
-					break // too long to wait here: try the next target or tell the client
-				}
-				delay = e.RetryAfter
-			}
-			s.opts.Metrics.Retry(t.Provider)
-			s.log.Debug("retrying upstream", "id", c.id, "provider", t.Provider, "target", t.Model, "attempt", attempt+1, "delay", delay, "err", e.Message)
-			select {
-			case <-time.After(delay):
-			case <-ctx.Done():
-				return nil, err
-			}
+		res, next, err := s.tryTarget(ctx, c, t, p, build(t), try, i < len(order)-1)
+		if err == nil {
+			res.release = release
+			return res, nil
+		}
+		release()
+		last = err
+		if !next {
+			return nil, err
 		}
 	}
 	if last == nil {
 		last = apierror.Gateway(nil, "model %q has no targets", rt.Model)
 	}
 	return nil, last
+}
+
+// tryTarget makes the attempts of one call on one target: the first, then
+// retries with back-off while the failure is retryable. It stops early, with
+// next set, when the target started a cooldown and another target is ready
+// (more), and returns next false when the failure must go to the client as
+// it is.
+func (s *Server) tryTarget(ctx context.Context, c *call, t router.Target, p provider.Provider, call *provider.Call,
+	try func(context.Context, provider.Provider, *provider.Call) (*dispatched, error), more bool) (res *dispatched, next bool, err error) {
+	retries := s.opts.MaxRetries[t.Provider]
+	for attempt := 0; ; attempt++ {
+		c.attempts++
+		res, err := try(ctx, p, call)
+		outcome := attemptOutcome(err)
+		s.opts.Metrics.Attempt(t.Provider, t.Model, outcome)
+		if err == nil {
+			if res.resp != nil {
+				c.dropped = res.resp.DroppedBetas
+				c.upstream = res.resp.RequestID
+			}
+			s.log.Debug("upstream attempt", "id", c.id, "provider", t.Provider, "target", t.Model, "attempt", c.attempts, "outcome", outcome)
+			return res, false, nil
+		}
+		e := apierror.From(err)
+		if e.UpstreamRequestID != "" {
+			c.upstream = e.UpstreamRequestID
+		}
+		if e.Origin == apierror.OriginUpstream {
+			s.opts.Metrics.UpstreamError(t.Provider, e.Type)
+		}
+		var cooldown time.Duration
+		if e.Retryable && (outcome == metrics.OutcomeThrottled || outcome == metrics.OutcomeServer) {
+			if cooldown = s.health.Cool(t, e.RetryAfter); cooldown > 0 {
+				s.opts.Metrics.Cooldown(t.Provider, t.Model)
+			}
+		}
+		failed := func(then string, delay time.Duration) {
+			s.log.Info("upstream attempt failed", "id", c.id, "provider", t.Provider, "target", t.Model,
+				"attempt", c.attempts, "outcome", outcome, "status", e.Status, "type", e.Type,
+				"cooldown", cooldown, "then", then, "delay", delay, "err", e.Message)
+		}
+		switch {
+		case !e.Retryable || ctx.Err() != nil:
+			failed("answer", 0)
+			return nil, false, err
+		case cooldown > 0 && more:
+			failed("next target", 0)
+			return nil, true, err
+		case attempt >= retries:
+			failed("next target", 0)
+			return nil, true, err
+		}
+		delay := s.backoff(attempt)
+		if e.RetryAfter > 0 {
+			if e.RetryAfter > s.opts.MaxRetryAfter {
+				failed("next target", 0) // too long to wait here: try the next target or tell the client
+				return nil, true, err
+			}
+			delay = e.RetryAfter
+		}
+		failed("retry", delay)
+		s.opts.Metrics.Retry(t.Provider)
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return nil, false, err
+		}
+	}
+}
+
+// attemptOutcome classifies an attempt for the metrics and the cooldowns:
+// throttles and 5xx are the upstream's capacity speaking, anything else is
+// about the call.
+func attemptOutcome(err error) metrics.Outcome {
+	if err == nil {
+		return metrics.OutcomeOK
+	}
+	e := apierror.From(err)
+	switch {
+	case e.Origin != apierror.OriginUpstream:
+		return metrics.OutcomeError
+	case e.Status == http.StatusTooManyRequests || e.Status == 529:
+		return metrics.OutcomeThrottled
+	case e.Status >= 500 && e.Type != apierror.TypeTimeout:
+		return metrics.OutcomeServer
+	}
+	return metrics.OutcomeError
 }
 
 // attempt makes one upstream call. For a stream it waits for the first event

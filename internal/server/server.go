@@ -31,10 +31,15 @@ type Authenticator interface {
 
 // Options configure a Server.
 type Options struct {
-	Router    *router.Router
-	Providers map[string]provider.Provider
-	Auth      Authenticator
-	Logger    *slog.Logger
+	Router *router.Router
+	// TargetHealth holds target cooldowns and in-flight counts across
+	// calls; nil makes a fresh one on the real clock. It is an option so
+	// that it can outlive a Server (a reload) and so that tests can set
+	// its clock and random source.
+	TargetHealth *router.Health
+	Providers    map[string]provider.Provider
+	Auth         Authenticator
+	Logger       *slog.Logger
 
 	// The settings below are taken as given: their defaults live in one
 	// place, internal/config/defaults.go, and package gateway passes the
@@ -97,6 +102,7 @@ type Options struct {
 // Server is the gateway's HTTP handler set.
 type Server struct {
 	router    *router.Router
+	health    *router.Health
 	providers map[string]provider.Provider
 	auth      Authenticator
 	log       *slog.Logger
@@ -176,7 +182,10 @@ func New(o Options) (*Server, error) {
 	case o.MaxRetryAfter <= 0:
 		return nil, errors.New("server: MaxRetryAfter must be positive")
 	}
-	s := &Server{router: o.Router, providers: o.Providers, auth: o.Auth, log: o.Logger, opts: o}
+	s := &Server{router: o.Router, health: o.TargetHealth, providers: o.Providers, auth: o.Auth, log: o.Logger, opts: o}
+	if s.health == nil {
+		s.health = router.NewHealth(nil, nil)
+	}
 	s.cut, s.cutCall = context.WithCancelCause(context.Background())
 	s.mux = s.routes()
 	s.handler = s.limitHeaders(o.Access.Middleware(s.canonicalPaths(s.mux), s.denyAccess))

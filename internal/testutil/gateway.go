@@ -24,6 +24,7 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/bedrocksim"
 	"github.com/tollgate-gw/tollgate/internal/config"
 	"github.com/tollgate-gw/tollgate/internal/gateway"
+	"github.com/tollgate-gw/tollgate/internal/router"
 )
 
 // Harness is a gateway built by gateway.FromConfig on a fresh SQLite database,
@@ -41,6 +42,9 @@ type Harness struct {
 	Sim *bedrocksim.Server
 	// SimURL is the simulator's base URL, for calls that bypass the gateway.
 	SimURL string
+	// Sims are the simulators by provider name: Sim as "bedrock", and one
+	// per WithRegion.
+	Sims map[string]*bedrocksim.Server
 	// Config is the configuration the gateway was built from.
 	Config *config.Config
 
@@ -57,6 +61,14 @@ type settings struct {
 	key        string
 	middleware []func(http.Handler) http.Handler
 	creds      aws.CredentialsProvider
+	regions    []region
+	health     *router.Health
+}
+
+// region is a further Bedrock provider with its own simulator.
+type region struct {
+	provider, name string
+	sim            func(*bedrocksim.Options)
 }
 
 // Option adjusts the harness before the gateway is built.
@@ -117,6 +129,21 @@ func WithoutRetries() Option {
 	})
 }
 
+// WithRegion adds a Bedrock provider named provider, in AWS region name,
+// served by a simulator of its own, so that a test can make one region
+// throttle (Harness.Sims[provider].SetFault) while another answers. f, if
+// not nil, adjusts that simulator's options. The provider is added before
+// WithConfig edits run, so they can route models to it.
+func WithRegion(provider, name string, f func(*bedrocksim.Options)) Option {
+	return func(s *settings) { s.regions = append(s.regions, region{provider, name, f}) }
+}
+
+// WithTargetHealth gives the gateway h for its target cooldowns and
+// in-flight counts, so that a test controls their clock and random source.
+func WithTargetHealth(h *router.Health) Option {
+	return func(s *settings) { s.health = h }
+}
+
 // WithMiddleware wraps the gateway's handler, for tests that observe every
 // request reaching it. The first wrapper given is the outermost.
 func WithMiddleware(mw func(http.Handler) http.Handler) Option {
@@ -152,6 +179,23 @@ func Start(t testing.TB, opts ...Option) *Harness {
 	p.Endpoint = simSrv.URL
 	p.Region = "us-east-1"
 	cfg.Providers["bedrock"] = p
+	sims := map[string]*bedrocksim.Server{"bedrock": sim}
+	for _, rg := range set.regions {
+		o := bedrocksim.Options{Region: rg.name}
+		if rg.sim != nil {
+			rg.sim(&o)
+		}
+		rs := bedrocksim.New(o)
+		srv := httptest.NewServer(rs)
+		t.Cleanup(srv.Close)
+		sims[rg.provider] = rs
+		rp := p // the defaults of the first provider, in another region
+		rp.Region, rp.Endpoint = rg.name, srv.URL
+		cfg.Providers[rg.provider] = rp
+	}
+	if len(set.regions) > 0 {
+		cfg.Routing.DefaultProvider = "bedrock"
+	}
 	for _, f := range set.configs {
 		f(cfg)
 	}
@@ -165,10 +209,13 @@ func Start(t testing.TB, opts ...Option) *Harness {
 	}
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	credMap := map[string]aws.CredentialsProvider{}
+	for name := range sims {
+		credMap[name] = creds
+	}
 	gwy, err := gateway.FromConfig(context.Background(), cfg, log, gateway.BuildOptions{
-		Credentials: map[string]aws.CredentialsProvider{
-			"bedrock": creds,
-		},
+		Credentials:  credMap,
+		TargetHealth: set.health,
 	})
 	if err != nil {
 		t.Fatalf("FromConfig: %v", err)
@@ -196,7 +243,7 @@ func Start(t testing.TB, opts ...Option) *Harness {
 			t.Logf("gateway log:\n%s", logs.String())
 		}
 	})
-	return &Harness{URL: hs.URL, Server: hs, Gateway: gwy, Sim: sim, SimURL: simSrv.URL, Config: cfg, key: set.key, logs: logs}
+	return &Harness{URL: hs.URL, Server: hs, Gateway: gwy, Sim: sim, SimURL: simSrv.URL, Sims: sims, Config: cfg, key: set.key, logs: logs}
 }
 
 // Logs returns what the gateway has logged so far, as JSON lines.
