@@ -15,6 +15,7 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/limits"
 	"github.com/tollgate-gw/tollgate/internal/metrics"
 	"github.com/tollgate-gw/tollgate/internal/router"
+	"github.com/tollgate-gw/tollgate/internal/tokens"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
@@ -177,30 +178,27 @@ func (s *Server) finish(c *call, status int, origin apierror.Origin) *usage.Reco
 		u.OutputTokens = usage.CutStreamOutput(u.OutputTokens, a.deltaBytes)
 	}
 	rec := usage.Record{
-		RequestID:          c.id,
-		Time:               c.start.UTC(),
-		KeyID:              a.principal.KeyID,
-		KeyAlias:           a.principal.KeyName,
-		UserID:             a.principal.UserID,
-		TeamID:             a.principal.TeamID,
-		SessionID:          a.session,
-		Tags:               a.tags,
-		ModelRequested:     c.model,
-		Model:              c.routed,
-		UpstreamModel:      c.target,
-		Provider:           c.provider,
-		Region:             s.providerRegion(c.provider),
-		Door:               string(a.door),
-		Stream:             c.stream,
-		Status:             status,
-		ErrorOrigin:        string(origin),
-		LatencyMs:          time.Since(c.start).Milliseconds(),
-		TTFTMs:             c.ttfb.Milliseconds(),
-		InputTokens:        u.InputTokens,
-		OutputTokens:       u.OutputTokens,
-		CacheWrite5mTokens: u.CacheWrite5mTokens,
-		CacheWrite1hTokens: u.CacheWrite1hTokens,
-		CacheReadTokens:    u.CacheReadTokens,
+		RequestID:      c.id,
+		Time:           c.start.UTC(),
+		KeyID:          a.principal.KeyID,
+		KeyAlias:       a.principal.KeyName,
+		UserID:         a.principal.UserID,
+		TeamID:         a.principal.TeamID,
+		SessionID:      a.session,
+		Tags:           a.tags,
+		ModelRequested: c.model,
+		Model:          c.routed,
+		UpstreamModel:  c.target,
+		Provider:       c.provider,
+		Region:         s.providerRegion(c.provider),
+		Door:           string(a.door),
+		Stream:         c.stream,
+		Status:         status,
+		ErrorOrigin:    string(origin),
+		LatencyMs:      time.Since(c.start).Milliseconds(),
+		TTFTMs:         c.ttfb.Milliseconds(),
+		Tokens: tokens.Counts{Input: u.InputTokens, Output: u.OutputTokens,
+			CacheWrite5m: u.CacheWrite5mTokens, CacheWrite1h: u.CacheWrite1hTokens, CacheRead: u.CacheReadTokens},
 	}
 	if c.target != "" {
 		// Price what was served: a fallback target may differ from the
@@ -211,7 +209,7 @@ func (s *Server) finish(c *call, status int, origin apierror.Origin) *usage.Reco
 			s.warnUnpriced(c.target)
 		}
 	}
-	actual := limits.Amount{Micros: rec.CostMicros, Tokens: rec.Tokens()}
+	actual := limits.Amount{Micros: rec.CostMicros, Tokens: rec.Tokens.Total()}
 	if w := a.res.Worst(); a.res != nil && (actual.Micros > w.Micros || actual.Tokens > w.Tokens) {
 		// The upstream billed more than the worst case the call reserved
 		// (server tools, MCP definitions, or a bad estimate). The actual
@@ -224,7 +222,7 @@ func (s *Server) finish(c *call, status int, origin apierror.Origin) *usage.Reco
 	}
 	a.res.Settle(actual)
 	if a.release != nil {
-		a.release(rec.Tokens())
+		a.release(rec.Tokens.Total())
 	}
 	if s.opts.Usage != nil {
 		s.opts.Usage.Add(rec)

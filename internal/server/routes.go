@@ -247,9 +247,9 @@ func (s *Server) callAttrs(attrs []slog.Attr, c *call, rec *usage.Record) []slog
 			stop = c.usage.StopReason
 		}
 		attrs = append(attrs, slog.Group("usage",
-			slog.Int64("input", r.InputTokens), slog.Int64("output", r.OutputTokens),
-			slog.Int64("cache_read", r.CacheReadTokens), slog.Int64("cache_write_5m", r.CacheWrite5mTokens),
-			slog.Int64("cache_write_1h", r.CacheWrite1hTokens), slog.Int64("cost_micros", r.CostMicros),
+			slog.Int64("input", r.Tokens.Input), slog.Int64("output", r.Tokens.Output),
+			slog.Int64("cache_read", r.Tokens.CacheRead), slog.Int64("cache_write_5m", r.Tokens.CacheWrite5m),
+			slog.Int64("cache_write_1h", r.Tokens.CacheWrite1h), slog.Int64("cost_micros", r.CostMicros),
 			slog.String("stop_reason", stop)))
 	} else if u := c.usage; u != nil {
 		attrs = append(attrs, slog.Group("usage",
@@ -275,8 +275,8 @@ func (s *Server) observe(x *exchange, rec *usage.Record, status int) {
 		KeyAlias: x.keyName,
 	}
 	if r := rec; r != nil {
-		sample.Tokens = metrics.Tokens{Input: r.InputTokens, Output: r.OutputTokens,
-			CacheWrite5m: r.CacheWrite5mTokens, CacheWrite1h: r.CacheWrite1hTokens, CacheRead: r.CacheReadTokens}
+		sample.Tokens = metrics.Tokens{Input: r.Tokens.Input, Output: r.Tokens.Output,
+			CacheWrite5m: r.Tokens.CacheWrite5m, CacheWrite1h: r.Tokens.CacheWrite1h, CacheRead: r.Tokens.CacheRead}
 		sample.CostMicros = r.CostMicros
 	}
 	if a := c.acct; a != nil {

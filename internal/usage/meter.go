@@ -52,6 +52,6 @@ func CutStreamOutput(reported, deltaBytes int64) int64 {
 // UnknownModelPrice standing in for a missing entry: the row is flagged
 // unpriced.
 func (r *Record) Price(p Price, known bool) {
-	r.CostMicros = Cost(p, r.TokenCounts())
+	r.CostMicros = Cost(p, r.Tokens)
 	r.Unpriced = !known
 }
