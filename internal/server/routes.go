@@ -275,8 +275,7 @@ func (s *Server) observe(x *exchange, rec *usage.Record, status int) {
 		KeyAlias: x.keyName,
 	}
 	if r := rec; r != nil {
-		sample.Tokens = metrics.Tokens{Input: r.Tokens.Input, Output: r.Tokens.Output,
-			CacheWrite5m: r.Tokens.CacheWrite5m, CacheWrite1h: r.Tokens.CacheWrite1h, CacheRead: r.Tokens.CacheRead}
+		sample.Tokens = r.Tokens
 		sample.CostMicros = r.CostMicros
 	}
 	if a := c.acct; a != nil {
