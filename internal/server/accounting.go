@@ -15,7 +15,6 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/limits"
 	"github.com/tollgate-gw/tollgate/internal/metrics"
 	"github.com/tollgate-gw/tollgate/internal/router"
-	"github.com/tollgate-gw/tollgate/internal/tokens"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
@@ -175,7 +174,7 @@ func (s *Server) finish(c *call, status int, origin apierror.Origin) *usage.Reco
 	if c.stream && !u.SawMessageStop && a.deltaBytes > 0 {
 		// Cut stream: charge what was generated, estimated from the bytes
 		// relayed, when the upstream's own count never arrived.
-		u.OutputTokens = usage.CutStreamOutput(u.OutputTokens, a.deltaBytes)
+		u.Output = usage.CutStreamOutput(u.Output, a.deltaBytes)
 	}
 	rec := usage.Record{
 		RequestID:      c.id,
@@ -197,8 +196,7 @@ func (s *Server) finish(c *call, status int, origin apierror.Origin) *usage.Reco
 		ErrorOrigin:    string(origin),
 		LatencyMs:      time.Since(c.start).Milliseconds(),
 		TTFTMs:         c.ttfb.Milliseconds(),
-		Tokens: tokens.Counts{Input: u.InputTokens, Output: u.OutputTokens,
-			CacheWrite5m: u.CacheWrite5mTokens, CacheWrite1h: u.CacheWrite1hTokens, CacheRead: u.CacheReadTokens},
+		Tokens:         u.Counts,
 	}
 	if c.target != "" {
 		// Price what was served: a fallback target may differ from the

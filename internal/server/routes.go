@@ -253,9 +253,9 @@ func (s *Server) callAttrs(attrs []slog.Attr, c *call, rec *usage.Record) []slog
 			slog.String("stop_reason", stop)))
 	} else if u := c.usage; u != nil {
 		attrs = append(attrs, slog.Group("usage",
-			slog.Int64("input", u.InputTokens), slog.Int64("output", u.OutputTokens),
-			slog.Int64("cache_read", u.CacheReadTokens), slog.Int64("cache_write_5m", u.CacheWrite5mTokens),
-			slog.Int64("cache_write_1h", u.CacheWrite1hTokens), slog.String("stop_reason", u.StopReason)))
+			slog.Int64("input", u.Input), slog.Int64("output", u.Output),
+			slog.Int64("cache_read", u.CacheRead), slog.Int64("cache_write_5m", u.CacheWrite5m),
+			slog.Int64("cache_write_1h", u.CacheWrite1h), slog.String("stop_reason", u.StopReason)))
 	}
 	if len(c.dropped) > 0 {
 		attrs = append(attrs, slog.Any("dropped_betas", c.dropped))
