@@ -8,13 +8,17 @@
 // project) because anthropic, which parses the upstream's figures, is itself
 // below usage.
 //
-// Adding a kind touches: the field here and Add, Total and Prompt (and the
-// Kinds table test, which fails until they agree); its parser in
-// anthropic/usage.go; its rate in usage.Price and Cost; the store's column
-// (a migration, store/usage.go's insert and rollup upserts, and
-// store/query.go's sums and scan); metrics' kind label (metrics/names.go).
-// The JSON tag below names it in the admin API and the live feed at once;
-// the admin OpenAPI document (admin/openapi.yaml) describes it for clients.
+// Adding a kind touches: the field here, and Add, Total and Prompt (TestKinds
+// fails until they count it); its parser, anthropic/usage.go; its rate,
+// usage.Price and Cost (usage/prices.go, and config's price schema); the
+// store schema (a migration, store/usage.go's tokenArgs and column lists,
+// store/query.go's sums and scan); and its metric label (metrics/names.go
+// and the kind loop in metrics.go). Its JSON tag names it at once in the
+// admin usage rows, which embed Counts; the admin OpenAPI document, the
+// usage CSV (admin/usage.go), the access log (server's tokenAttrs), the
+// live feed (admin/live.go, which sums cache writes) and the CLI table
+// (cmd/tollgate/cmd_usage.go) list kinds for people and take it when it
+// should show there.
 package tokens
 
 // Counts are a call's tokens by kind, or a sum of them. Input excludes cache
