@@ -217,8 +217,8 @@ func TestUsageAndSpend(t *testing.T) {
 	}
 	for _, r := range resp.Rows {
 		w := want[r.Name]
-		if w == nil || r.Requests != w.requests || r.InputTokens != w.input || r.OutputTokens != w.output {
-			t.Errorf("usage row %s = %d requests, %d in, %d out; want %+v", r.Name, r.Requests, r.InputTokens, r.OutputTokens, w)
+		if w == nil || r.Requests != w.requests || r.Input != w.input || r.Output != w.output {
+			t.Errorf("usage row %s = %d requests, %d in, %d out; want %+v", r.Name, r.Requests, r.Input, r.Output, w)
 		}
 	}
 	if len(resp.Rows) != 2 {

@@ -22,11 +22,7 @@ func addRow(r *admin.UsageRow, o admin.UsageRow) {
 	r.Requests += o.Requests
 	r.Errors += o.Errors
 	r.Unpriced += o.Unpriced
-	r.InputTokens += o.InputTokens
-	r.OutputTokens += o.OutputTokens
-	r.CacheWrite5mTokens += o.CacheWrite5mTokens
-	r.CacheWrite1hTokens += o.CacheWrite1hTokens
-	r.CacheReadTokens += o.CacheReadTokens
+	r.Counts.Add(o.Counts)
 	r.TotalTokens += o.TotalTokens
 	r.CostUSDMicros += o.CostUSDMicros
 }
@@ -133,8 +129,8 @@ func writeUsage(w io.Writer, resp admin.UsageResponse, tag string) error {
 		if r.Unpriced > 0 {
 			c += "*"
 		}
-		return []string{count(r.Requests), count(r.Errors), count(r.InputTokens), count(r.OutputTokens),
-			count(r.CacheWrite5mTokens + r.CacheWrite1hTokens), count(r.CacheReadTokens), count(r.TotalTokens), c}
+		return []string{count(r.Requests), count(r.Errors), count(r.Input), count(r.Output),
+			count(r.CacheWrite()), count(r.CacheRead), count(r.TotalTokens), c}
 	}
 	for _, r := range resp.Rows {
 		addRow(&total, r)

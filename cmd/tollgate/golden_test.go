@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tollgate-gw/tollgate/internal/admin"
+	"github.com/tollgate-gw/tollgate/internal/tokens"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
@@ -60,10 +61,10 @@ func TestCells(t *testing.T) {
 func TestTableCJK(t *testing.T) {
 	var b strings.Builder
 	resp := admin.UsageResponse{By: "user", Rows: []admin.UsageRow{
-		{Name: "山田太郎", Requests: 12, InputTokens: 12345, OutputTokens: 678, TotalTokens: 13023, CostUSDMicros: 1_234_567},
-		{Name: "alice", Requests: 3, InputTokens: 100, OutputTokens: 20, TotalTokens: 120, CostUSDMicros: 4_000},
-		{Name: "李小龍", Requests: 1, InputTokens: 7, OutputTokens: 1, TotalTokens: 8, CostUSDMicros: 50},
-		{Name: "김민준", Requests: 2, InputTokens: 9, OutputTokens: 2, TotalTokens: 11, CostUSDMicros: 0},
+		{Name: "山田太郎", Requests: 12, Counts: tokens.Counts{Input: 12345, Output: 678}, TotalTokens: 13023, CostUSDMicros: 1_234_567},
+		{Name: "alice", Requests: 3, Counts: tokens.Counts{Input: 100, Output: 20}, TotalTokens: 120, CostUSDMicros: 4_000},
+		{Name: "李小龍", Requests: 1, Counts: tokens.Counts{Input: 7, Output: 1}, TotalTokens: 8, CostUSDMicros: 50},
+		{Name: "김민준", Requests: 2, Counts: tokens.Counts{Input: 9, Output: 2}, TotalTokens: 11, CostUSDMicros: 0},
 	}}
 	since := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	resp.Since, resp.Until = &since, &since

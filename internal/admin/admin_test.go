@@ -22,6 +22,7 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/admin"
 	"github.com/tollgate-gw/tollgate/internal/store"
 	"github.com/tollgate-gw/tollgate/internal/store/storetest"
+	"github.com/tollgate-gw/tollgate/internal/tokens"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
@@ -235,8 +236,7 @@ func TestGolden(t *testing.T) {
 		rec := func(at string, k store.Key, user string, model string, tags map[string]string, in, out, cw5, cw1, cr, cost int64) usage.Record {
 			ts, _ := time.Parse(time.RFC3339, at)
 			return usage.Record{RequestID: at, Time: ts, KeyID: k.ID, KeyAlias: k.Alias, UserID: user, TeamID: k.TeamID,
-				SessionID: "sess-" + at[:10], Tags: tags, Model: model, Status: 200, InputTokens: in, OutputTokens: out,
-				CacheWrite5mTokens: cw5, CacheWrite1hTokens: cw1, CacheReadTokens: cr, CostMicros: cost}
+				SessionID: "sess-" + at[:10], Tags: tags, Model: model, Status: 200, Tokens: tokens.Counts{Input: in, Output: out, CacheWrite5m: cw5, CacheWrite1h: cw1, CacheRead: cr}, CostMicros: cost}
 		}
 		recs := []usage.Record{
 			rec("2025-06-01T09:15:00Z", aliceKey, aliceKey.UserID, "claude-sonnet-4-5", map[string]string{"repo": "org/app"}, 1000, 200, 300, 0, 5000, 10_650),

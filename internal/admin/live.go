@@ -11,7 +11,9 @@ import (
 )
 
 // LiveRecord is one call as the live feed (GET /admin/usage/live) shows it:
-// who, what, how much — never a secret.
+// who, what, how much — never a secret. Its token fields are the feed's own,
+// older shape (the two cache-write lifetimes summed), kept for its clients;
+// toLive fills them from the record's tokens.Counts.
 type LiveRecord struct {
 	Time         time.Time         `json:"time"`
 	RequestID    string            `json:"request_id"`
@@ -81,8 +83,8 @@ func toLive(r usage.Record) LiveRecord {
 		Time: r.Time, RequestID: r.RequestID, Key: r.KeyAlias, UserID: r.UserID, TeamID: r.TeamID,
 		SessionID: r.SessionID, Tags: r.Tags, Model: r.Model, Door: r.Door, Stream: r.Stream,
 		Status: r.Status, ErrorOrigin: r.ErrorOrigin, LatencyMs: r.LatencyMs,
-		InputTokens: r.InputTokens, OutputTokens: r.OutputTokens,
-		CacheWrite: r.CacheWrite5mTokens + r.CacheWrite1hTokens, CacheRead: r.CacheReadTokens,
+		InputTokens: r.Tokens.Input, OutputTokens: r.Tokens.Output,
+		CacheWrite: r.Tokens.CacheWrite(), CacheRead: r.Tokens.CacheRead,
 		CostMicros: r.CostMicros, Unpriced: r.Unpriced,
 	}
 }

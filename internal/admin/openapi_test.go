@@ -23,6 +23,7 @@ import (
 
 	"github.com/tollgate-gw/tollgate/internal/admin"
 	"github.com/tollgate-gw/tollgate/internal/store/storetest"
+	"github.com/tollgate-gw/tollgate/internal/tokens"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
@@ -612,8 +613,7 @@ func TestOpenAPILive(t *testing.T) {
 	feed := make(chan usage.Record, 1)
 	feed <- usage.Record{Time: now, RequestID: "req_1", KeyAlias: "alice-laptop", UserID: "usr_x", TeamID: "team_x",
 		SessionID: "sess-1", Tags: map[string]string{"repo": "org/app"}, Model: "claude-sonnet-4-5", Door: "anthropic",
-		Stream: true, Status: 529, ErrorOrigin: "upstream", LatencyMs: 812, InputTokens: 1200, OutputTokens: 300,
-		CacheWrite5mTokens: 10, CacheWrite1hTokens: 20, CacheReadTokens: 30, CostMicros: 8100, Unpriced: true}
+		Stream: true, Status: 529, ErrorOrigin: "upstream", LatencyMs: 812, Tokens: tokens.Counts{Input: 1200, Output: 300, CacheWrite5m: 10, CacheWrite1h: 20, CacheRead: 30}, CostMicros: 8100, Unpriced: true}
 	api := admin.New(e.st, admin.Options{Now: func() time.Time { return now },
 		Live: func() (<-chan usage.Record, func()) { return feed, func() {} }})
 	srv := httptest.NewServer(api)

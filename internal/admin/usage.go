@@ -108,8 +108,8 @@ func (a *API) usageCSV(w http.ResponseWriter, r *http.Request) error {
 			t = row.Time.UTC().Format(time.RFC3339)
 		}
 		cw.Write([]string{t, csvSafe(row.Group), csvSafe(row.Name), i(row.Requests, 10), i(row.Errors, 10),
-			i(row.Unpriced, 10), i(row.InputTokens, 10), i(row.OutputTokens, 10), i(row.CacheWrite5mTokens, 10),
-			i(row.CacheWrite1hTokens, 10), i(row.CacheReadTokens, 10), i(row.Tokens(), 10), FormatUSD(row.CostMicros)})
+			i(row.Unpriced, 10), i(row.Tokens.Input, 10), i(row.Tokens.Output, 10), i(row.Tokens.CacheWrite5m, 10),
+			i(row.Tokens.CacheWrite1h, 10), i(row.Tokens.CacheRead, 10), i(row.Tokens.Total(), 10), FormatUSD(row.CostMicros)})
 	}
 	cw.Flush()
 	return cw.Error()

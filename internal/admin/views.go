@@ -14,6 +14,7 @@ import (
 
 	"github.com/tollgate-gw/tollgate/internal/limits"
 	"github.com/tollgate-gw/tollgate/internal/store"
+	"github.com/tollgate-gw/tollgate/internal/tokens"
 )
 
 // USD is an amount in micro-USD that marshals as an exact JSON decimal
@@ -262,29 +263,28 @@ func periodOrder(p string) int {
 	return slices.Index([]string{store.PeriodDay, store.PeriodWeek, store.PeriodMonth, store.PeriodTotal}, p)
 }
 
-// UsageRow is one group (and time bucket) of GET /admin/usage.
+// UsageRow is one group (and time bucket) of GET /admin/usage. The token
+// counts are embedded, so that their JSON names (input_tokens …
+// cache_read_tokens) are tokens.Counts' own and a new kind appears here
+// without an edit; TotalTokens is their Total, sent so that clients need
+// not know the kinds to sum them.
 type UsageRow struct {
-	Time               *time.Time `json:"time,omitempty"`
-	Group              string     `json:"group"`
-	Name               string     `json:"name,omitempty"`
-	Requests           int64      `json:"requests"`
-	Errors             int64      `json:"errors"`
-	Unpriced           int64      `json:"unpriced"`
-	InputTokens        int64      `json:"input_tokens"`
-	OutputTokens       int64      `json:"output_tokens"`
-	CacheWrite5mTokens int64      `json:"cache_write_5m_tokens"`
-	CacheWrite1hTokens int64      `json:"cache_write_1h_tokens"`
-	CacheReadTokens    int64      `json:"cache_read_tokens"`
-	TotalTokens        int64      `json:"total_tokens"`
-	CostUSD            USD        `json:"cost_usd"`
-	CostUSDMicros      int64      `json:"cost_usd_micros"`
+	Time     *time.Time `json:"time,omitempty"`
+	Group    string     `json:"group"`
+	Name     string     `json:"name,omitempty"`
+	Requests int64      `json:"requests"`
+	Errors   int64      `json:"errors"`
+	Unpriced int64      `json:"unpriced"`
+	tokens.Counts
+	TotalTokens   int64 `json:"total_tokens"`
+	CostUSD       USD   `json:"cost_usd"`
+	CostUSDMicros int64 `json:"cost_usd_micros"`
 }
 
 func usageRow(r store.UsageRow) UsageRow {
 	return UsageRow{Time: timeJSON(r.Time), Group: r.Group, Name: r.Name, Requests: r.Requests, Errors: r.Errors,
-		Unpriced: r.Unpriced, InputTokens: r.InputTokens, OutputTokens: r.OutputTokens,
-		CacheWrite5mTokens: r.CacheWrite5mTokens, CacheWrite1hTokens: r.CacheWrite1hTokens,
-		CacheReadTokens: r.CacheReadTokens, TotalTokens: r.Tokens(), CostUSD: USD(r.CostMicros), CostUSDMicros: r.CostMicros}
+		Unpriced: r.Unpriced, Counts: r.Tokens, TotalTokens: r.Tokens.Total(),
+		CostUSD: USD(r.CostMicros), CostUSDMicros: r.CostMicros}
 }
 
 // BudgetSpend is a budget with what it has enforced in the current period,

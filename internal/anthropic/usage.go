@@ -1,19 +1,22 @@
 package anthropic
 
-import "github.com/tidwall/gjson"
+import (
+	"github.com/tidwall/gjson"
 
-// Usage is the token count of one call, by kind. InputTokens excludes cache
-// reads and writes, as both the Anthropic API and Bedrock report it; each kind
-// is billed at its own rate and none is ever added into another.
+	"github.com/tollgate-gw/tollgate/internal/tokens"
+)
+
+// Usage is what the upstream reported of one call: its tokens by kind, and
+// how it stopped. This file is the parser of the kinds: a new kind in
+// tokens.Counts is read from the upstream's fields in mergeUsage (and, for
+// Bedrock, ObserveEvent's invocation metrics).
 type Usage struct {
-	InputTokens        int64  `json:"input_tokens"`
-	OutputTokens       int64  `json:"output_tokens"`
-	CacheReadTokens    int64  `json:"cache_read_input_tokens"`
-	CacheWriteTokens   int64  `json:"cache_creation_input_tokens"` // 5m + 1h
-	CacheWrite5mTokens int64  `json:"cache_write_5m_tokens"`
-	CacheWrite1hTokens int64  `json:"cache_write_1h_tokens"`
-	StopReason         string `json:"stop_reason,omitempty"`
-	SawMessageStop     bool   `json:"-"`
+	// Counts are the tokens as the upstream reported them; the cache-write
+	// kinds are derived from what was observed (normalise), so they are
+	// read, never set.
+	tokens.Counts
+	StopReason     string
+	SawMessageStop bool
 
 	// The cache-write figures as observed; the exported ones are derived
 	// from these after every event and never fed back into them.
@@ -42,9 +45,9 @@ func (u *Usage) ObserveEvent(ev Event) {
 		if !m.Exists() {
 			return
 		}
-		setIfPositive(&u.InputTokens, m.Get("inputTokenCount"))
-		setIfPositive(&u.OutputTokens, m.Get("outputTokenCount"))
-		setIfPositive(&u.CacheReadTokens, m.Get("cacheReadInputTokenCount"))
+		setIfPositive(&u.Input, m.Get("inputTokenCount"))
+		setIfPositive(&u.Output, m.Get("outputTokenCount"))
+		setIfPositive(&u.CacheRead, m.Get("cacheReadInputTokenCount"))
 		setIfPositive(&u.obsWrite, m.Get("cacheWriteInputTokenCount"))
 	}
 	u.normalise()
@@ -65,9 +68,9 @@ func (u *Usage) mergeUsage(r gjson.Result) {
 	if !r.Exists() {
 		return
 	}
-	setIfPositive(&u.InputTokens, r.Get("input_tokens"))
-	setIfPositive(&u.OutputTokens, r.Get("output_tokens"))
-	setIfPositive(&u.CacheReadTokens, r.Get("cache_read_input_tokens"))
+	setIfPositive(&u.Input, r.Get("input_tokens"))
+	setIfPositive(&u.Output, r.Get("output_tokens"))
+	setIfPositive(&u.CacheRead, r.Get("cache_read_input_tokens"))
 	setIfPositive(&u.obsWrite, r.Get("cache_creation_input_tokens"))
 	// A TTL split, when present, is authoritative, zeros included: a later
 	// split replaces an earlier one rather than adding to it.
@@ -81,16 +84,15 @@ func (u *Usage) mergeUsage(r gjson.Result) {
 // normalise derives the exported cache-write figures from the observed
 // ones: the 1-hour writes are the split's; the 5-minute writes are the
 // split's, or whatever of the total the split does not account for (writes
-// without a TTL split are 5-minute writes, the API default); the total is
-// their sum.
+// without a TTL split are 5-minute writes, the API default). Their sum is
+// Counts.CacheWrite.
 func (u *Usage) normalise() {
-	u.CacheWrite1hTokens = 0
-	u.CacheWrite5mTokens = u.obsWrite
+	u.CacheWrite1h = 0
+	u.CacheWrite5m = u.obsWrite
 	if u.obsSplit {
-		u.CacheWrite1hTokens = u.obs1h
-		u.CacheWrite5mTokens = max(u.obs5m, u.obsWrite-u.obs1h)
+		u.CacheWrite1h = u.obs1h
+		u.CacheWrite5m = max(u.obs5m, u.obsWrite-u.obs1h)
 	}
-	u.CacheWriteTokens = u.CacheWrite5mTokens + u.CacheWrite1hTokens
 }
 
 func setIfPositive(dst *int64, r gjson.Result) {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/tollgate-gw/tollgate/internal/tokens"
 )
 
 func TestUsageFromStream(t *testing.T) {
@@ -27,8 +29,7 @@ func TestUsageFromStream(t *testing.T) {
 		}
 		u.ObserveEvent(ev)
 	}
-	want := Usage{InputTokens: 25, OutputTokens: 15, CacheReadTokens: 50, CacheWriteTokens: 100,
-		CacheWrite5mTokens: 100, StopReason: "end_turn", SawMessageStop: true}
+	want := Usage{Counts: tokens.Counts{Input: 25, Output: 15, CacheRead: 50, CacheWrite5m: 100}, StopReason: "end_turn", SawMessageStop: true}
 	if diff := cmp.Diff(want, u, cmpopts.IgnoreUnexported(Usage{})); diff != "" {
 		t.Errorf("usage mismatch (-want +got):\n%s", diff)
 	}
@@ -46,7 +47,7 @@ func TestUsageMerging(t *testing.T) {
 				{Type: EventMessageStart, Data: []byte(`{"message":{"usage":{"input_tokens":10,"output_tokens":1}}}`)},
 				{Type: EventMessageDelta, Data: []byte(`{"delta":{"stop_reason":"tool_use"},"usage":{"input_tokens":10,"cache_read_input_tokens":7,"output_tokens":30}}`)},
 			},
-			want: Usage{InputTokens: 10, OutputTokens: 30, CacheReadTokens: 7, StopReason: "tool_use"},
+			want: Usage{Counts: tokens.Counts{Input: 10, Output: 30, CacheRead: 7}, StopReason: "tool_use"},
 		},
 		{
 			name: "bedrock invocation metrics on message_stop",
@@ -54,7 +55,7 @@ func TestUsageMerging(t *testing.T) {
 				{Type: EventMessageStart, Data: []byte(`{"message":{"usage":{"input_tokens":3,"output_tokens":1}}}`)},
 				{Type: EventMessageStop, Data: []byte(`{"type":"message_stop","amazon-bedrock-invocationMetrics":{"inputTokenCount":3,"outputTokenCount":9,"cacheReadInputTokenCount":0,"cacheWriteInputTokenCount":1200}}`)},
 			},
-			want: Usage{InputTokens: 3, OutputTokens: 9, CacheWriteTokens: 1200, CacheWrite5mTokens: 1200, SawMessageStop: true},
+			want: Usage{Counts: tokens.Counts{Input: 3, Output: 9, CacheWrite5m: 1200}, SawMessageStop: true},
 		},
 		{
 			name: "total first, split later: never counted twice",
@@ -62,14 +63,14 @@ func TestUsageMerging(t *testing.T) {
 				{Type: EventMessageStart, Data: []byte(`{"message":{"usage":{"input_tokens":3,"cache_creation_input_tokens":100}}}`)},
 				{Type: EventMessageDelta, Data: []byte(`{"usage":{"output_tokens":5,"cache_creation":{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":100}}}`)},
 			},
-			want: Usage{InputTokens: 3, OutputTokens: 5, CacheWriteTokens: 100, CacheWrite1hTokens: 100},
+			want: Usage{Counts: tokens.Counts{Input: 3, Output: 5, CacheWrite1h: 100}},
 		},
 		{
 			name: "ttl split",
 			events: []Event{
 				{Type: EventMessageStart, Data: []byte(`{"message":{"usage":{"input_tokens":3,"cache_creation_input_tokens":300,"cache_creation":{"ephemeral_5m_input_tokens":100,"ephemeral_1h_input_tokens":200}}}}`)},
 			},
-			want: Usage{InputTokens: 3, CacheWriteTokens: 300, CacheWrite5mTokens: 100, CacheWrite1hTokens: 200},
+			want: Usage{Counts: tokens.Counts{Input: 3, CacheWrite5m: 100, CacheWrite1h: 200}},
 		},
 	}
 	for _, tt := range tests {

@@ -130,8 +130,8 @@ func wantRows(t *testing.T, calls []hit, recs []usage.Record, n int, door string
 	for i, r := range recs {
 		// The prompt may be all cache writes (Claude Code marks its end
 		// for caching), so prompt tokens are counted over every kind.
-		if prompt := r.Tokens() - r.OutputTokens; prompt <= 0 || r.OutputTokens <= 0 {
-			t.Errorf("row %d tokens prompt/output = %d/%d, want both > 0", i, prompt, r.OutputTokens)
+		if prompt := r.Tokens.Prompt(); prompt <= 0 || r.Tokens.Output <= 0 {
+			t.Errorf("row %d tokens prompt/output = %d/%d, want both > 0", i, prompt, r.Tokens.Output)
 		}
 		if r.CostMicros <= 0 || r.Unpriced {
 			t.Errorf("row %d cost = %d µUSD (unpriced %v), want a priced cost > 0", i, r.CostMicros, r.Unpriced)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tollgate-gw/tollgate/internal/apierror"
 	"github.com/tollgate-gw/tollgate/internal/buildinfo"
+	"github.com/tollgate-gw/tollgate/internal/tokens"
 )
 
 // Metrics holds Tollgate's metrics and the registry that exports them. Make
@@ -236,15 +237,6 @@ func (m *Metrics) Registry() *prometheus.Registry {
 	return m.reg
 }
 
-// Tokens are a call's tokens by kind, as the upstream reported them.
-type Tokens struct {
-	Input        int64 // excludes cache reads and writes
-	Output       int64
-	CacheWrite5m int64
-	CacheWrite1h int64
-	CacheRead    int64
-}
-
 // RequestSample is one finished model call, as ObserveRequest records it.
 // Every string field is an alias or a name from the configuration; there is
 // deliberately no field for a request id, a key id or a secret.
@@ -259,8 +251,8 @@ type RequestSample struct {
 	Duration time.Duration // arrival to last byte
 	TTFT     time.Duration // arrival to first byte of the answer; 0 when none was sent
 
-	Tokens     Tokens
-	CostMicros int64 // price of Tokens in micro-USD
+	Tokens     tokens.Counts // as charged: the upstream's figures, or the estimate of a cut stream
+	CostMicros int64         // price of Tokens in micro-USD
 
 	KeyAlias  string // the calling key's alias (or static key name)
 	UserAlias string // the key owner's alias, "" when none
@@ -308,7 +300,7 @@ func (m *Metrics) ObserveRequest(s RequestSample) {
 	}
 
 	t := s.Tokens
-	if t != (Tokens{}) {
+	if t != (tokens.Counts{}) {
 		ks, ok := m.tokenSeries.load(model)
 		if !ok {
 			var cs [numKinds]prometheus.Counter
@@ -317,6 +309,8 @@ func (m *Metrics) ObserveRequest(s RequestSample) {
 			}
 			ks = m.tokenSeries.store(model, &cs)
 		}
+		// In the order of kindNames; a new kind in tokens.Counts needs its
+		// label in names.go and its place here.
 		for i, n := range [numKinds]int64{t.Input, t.Output, t.CacheWrite5m, t.CacheWrite1h, t.CacheRead} {
 			if n > 0 {
 				ks[i].Add(float64(n))

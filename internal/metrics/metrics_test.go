@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/tollgate-gw/tollgate/internal/buildinfo"
+	"github.com/tollgate-gw/tollgate/internal/tokens"
 )
 
 // scrape fetches m's handler through a real HTTP server and parses the text
@@ -82,13 +83,13 @@ func TestObserveRequest(t *testing.T) {
 	m.ObserveRequest(RequestSample{
 		Door: DoorAnthropic, Model: "claude-sonnet-4-5", Provider: "bedrock", Status: 200, Stream: true,
 		Duration: 3 * time.Second, TTFT: 400 * time.Millisecond,
-		Tokens:     Tokens{Input: 10, Output: 200, CacheWrite5m: 1000, CacheWrite1h: 2000, CacheRead: 5000},
+		Tokens:     tokens.Counts{Input: 10, Output: 200, CacheWrite5m: 1000, CacheWrite1h: 2000, CacheRead: 5000},
 		CostMicros: 12_345, KeyAlias: "alice-laptop", UserAlias: "alice", TeamAlias: "platform",
 	})
 	m.ObserveRequest(RequestSample{
 		Door: DoorAnthropic, Model: "claude-sonnet-4-5", Provider: "bedrock", Status: 200, Stream: true,
 		Duration: time.Second, TTFT: 200 * time.Millisecond,
-		Tokens:     Tokens{Input: 5, Output: 100},
+		Tokens:     tokens.Counts{Input: 5, Output: 100},
 		CostMicros: 1_000, KeyAlias: "alice-laptop", UserAlias: "alice", TeamAlias: "platform",
 	})
 	m.ObserveRequest(RequestSample{
@@ -345,7 +346,7 @@ func TestSecretsNeverBecomeLabels(t *testing.T) {
 	m := New(buildinfo.Info{Version: "dev"})
 	for _, s := range secrets {
 		m.ObserveRequest(RequestSample{Door: DoorAnthropic, Model: s, Provider: s, Status: 200, Duration: time.Second,
-			Tokens: Tokens{Input: 1}, CostMicros: 1, KeyAlias: s, UserAlias: s, TeamAlias: s})
+			Tokens: tokens.Counts{Input: 1}, CostMicros: 1, KeyAlias: s, UserAlias: s, TeamAlias: s})
 		m.UpstreamError(s, s)
 		m.Retry(s)
 		m.Fallback(s)
@@ -464,7 +465,7 @@ func benchSample() RequestSample {
 	return RequestSample{
 		Door: DoorAnthropic, Model: "claude-sonnet-4-5", Provider: "bedrock", Status: 200, Stream: true,
 		Duration: 3 * time.Second, TTFT: 400 * time.Millisecond,
-		Tokens:     Tokens{Input: 10, Output: 200, CacheWrite5m: 1000, CacheRead: 5000},
+		Tokens:     tokens.Counts{Input: 10, Output: 200, CacheWrite5m: 1000, CacheRead: 5000},
 		CostMicros: 12_345, KeyAlias: "alice-laptop", UserAlias: "alice", TeamAlias: "platform",
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/tollgate-gw/tollgate/internal/anthropic"
 	"github.com/tollgate-gw/tollgate/internal/apierror"
 	"github.com/tollgate-gw/tollgate/internal/keys"
 	"github.com/tollgate-gw/tollgate/internal/limits"
@@ -167,51 +166,39 @@ func (s *Server) finish(c *call, status int, origin apierror.Origin) *usage.Reco
 		return nil
 	}
 	a := c.acct
-	u := anthropic.Usage{}
-	if c.usage != nil {
-		u = *c.usage
-	}
-	if c.stream && !u.SawMessageStop && a.deltaBytes > 0 {
-		// Cut stream: charge what was generated, estimated from the bytes
-		// relayed, when the upstream's own count never arrived.
-		u.OutputTokens = usage.CutStreamOutput(u.OutputTokens, a.deltaBytes)
-	}
-	rec := usage.Record{
-		RequestID:          c.id,
-		Time:               c.start.UTC(),
-		KeyID:              a.principal.KeyID,
-		KeyAlias:           a.principal.KeyName,
-		UserID:             a.principal.UserID,
-		TeamID:             a.principal.TeamID,
-		SessionID:          a.session,
-		Tags:               a.tags,
-		ModelRequested:     c.model,
-		Model:              c.routed,
-		UpstreamModel:      c.target,
-		Provider:           c.provider,
-		Region:             s.providerRegion(c.provider),
-		Door:               string(a.door),
-		Stream:             c.stream,
-		Status:             status,
-		ErrorOrigin:        string(origin),
-		LatencyMs:          time.Since(c.start).Milliseconds(),
-		TTFTMs:             c.ttfb.Milliseconds(),
-		InputTokens:        u.InputTokens,
-		OutputTokens:       u.OutputTokens,
-		CacheWrite5mTokens: u.CacheWrite5mTokens,
-		CacheWrite1hTokens: u.CacheWrite1hTokens,
-		CacheReadTokens:    u.CacheReadTokens,
+	f := usage.Facts{
+		Record: usage.Record{
+			RequestID:      c.id,
+			KeyID:          a.principal.KeyID,
+			KeyAlias:       a.principal.KeyName,
+			UserID:         a.principal.UserID,
+			TeamID:         a.principal.TeamID,
+			SessionID:      a.session,
+			Tags:           a.tags,
+			ModelRequested: c.model,
+			Model:          c.routed,
+			UpstreamModel:  c.target,
+			Provider:       c.provider,
+			Region:         s.providerRegion(c.provider),
+			Door:           string(a.door),
+			Stream:         c.stream,
+			Status:         status,
+			ErrorOrigin:    string(origin),
+		},
+		Start:        c.start,
+		Latency:      time.Since(c.start),
+		TTFT:         c.ttfb,
+		Reported:     c.usage,
+		RelayedBytes: a.deltaBytes,
 	}
 	if c.target != "" {
-		// Price what was served: a fallback target may differ from the
-		// primary the reservation was priced on.
-		p, ok := s.pricing(c.provider, c.target, c.routed)
-		rec.Price(p, ok)
-		if !ok {
+		f.Price, f.Priced = s.pricing(c.provider, c.target, c.routed)
+		if !f.Priced {
 			s.warnUnpriced(c.target)
 		}
 	}
-	actual := limits.Amount{Micros: rec.CostMicros, Tokens: rec.Tokens()}
+	rec := usage.NewRecord(f)
+	actual := limits.Amount{Micros: rec.CostMicros, Tokens: rec.Tokens.Total()}
 	if w := a.res.Worst(); a.res != nil && (actual.Micros > w.Micros || actual.Tokens > w.Tokens) {
 		// The upstream billed more than the worst case the call reserved
 		// (server tools, MCP definitions, or a bad estimate). The actual
@@ -224,7 +211,7 @@ func (s *Server) finish(c *call, status int, origin apierror.Origin) *usage.Reco
 	}
 	a.res.Settle(actual)
 	if a.release != nil {
-		a.release(rec.Tokens())
+		a.release(rec.Tokens.Total())
 	}
 	if s.opts.Usage != nil {
 		s.opts.Usage.Add(rec)

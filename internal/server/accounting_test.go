@@ -17,6 +17,7 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/limits"
 	"github.com/tollgate-gw/tollgate/internal/store"
 	"github.com/tollgate-gw/tollgate/internal/testutil"
+	"github.com/tollgate-gw/tollgate/internal/tokens"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
@@ -69,11 +70,11 @@ func TestMeteringEveryTokenKind(t *testing.T) {
 				t.Error("no request id")
 			}
 			r := nextRecord(t, feed)
-			got := [5]int64{r.InputTokens, r.OutputTokens, r.CacheWrite5mTokens, r.CacheWrite1hTokens, r.CacheReadTokens}
+			got := [5]int64{r.Tokens.Input, r.Tokens.Output, r.Tokens.CacheWrite5m, r.Tokens.CacheWrite1h, r.Tokens.CacheRead}
 			if got != [5]int64{11, 7, 100, 50, 30} {
 				t.Errorf("tokens in/out/cw5m/cw1h/cr = %v, want [11 7 100 50 30]", got)
 			}
-			want := usage.Cost(price, usage.TokenCounts{Input: 11, Output: 7, CacheWrite5m: 100, CacheWrite1h: 50, CacheRead: 30})
+			want := usage.Cost(price, tokens.Counts{Input: 11, Output: 7, CacheWrite5m: 100, CacheWrite1h: 50, CacheRead: 30})
 			if r.CostMicros != want || r.Unpriced {
 				t.Errorf("cost = %d µUSD (unpriced %v), want %d", r.CostMicros, r.Unpriced, want)
 			}
@@ -97,7 +98,7 @@ func TestMeteringEveryTokenKind(t *testing.T) {
 	if err != nil || len(rows) != 1 {
 		t.Fatalf("usage rows = %+v, %v", rows, err)
 	}
-	if rows[0].CostMicros != 4*usage.Cost(price, usage.TokenCounts{Input: 11, Output: 7, CacheWrite5m: 100, CacheWrite1h: 50, CacheRead: 30}) {
+	if rows[0].CostMicros != 4*usage.Cost(price, tokens.Counts{Input: 11, Output: 7, CacheWrite5m: 100, CacheWrite1h: 50, CacheRead: 30}) {
 		t.Errorf("persisted cost = %d", rows[0].CostMicros)
 	}
 }
@@ -129,14 +130,14 @@ func TestCutStreamIsCharged(t *testing.T) {
 	cut()
 	resp.Body.Close()
 	r := nextRecord(t, feed)
-	if r.InputTokens == 0 || r.OutputTokens == 0 || r.CostMicros == 0 {
-		t.Errorf("cut stream recorded in=%d out=%d cost=%d; want prompt and partial output charged", r.InputTokens, r.OutputTokens, r.CostMicros)
+	if r.Tokens.Input == 0 || r.Tokens.Output == 0 || r.CostMicros == 0 {
+		t.Errorf("cut stream recorded in=%d out=%d cost=%d; want prompt and partial output charged", r.Tokens.Input, r.Tokens.Output, r.CostMicros)
 	}
 	if r.ErrorOrigin != "client" {
 		t.Errorf("error origin = %q, want client", r.ErrorOrigin)
 	}
-	if full := int64(len(words)) / 4; r.OutputTokens >= full {
-		t.Errorf("output tokens %d: charged as if the whole answer (%d) was generated", r.OutputTokens, full)
+	if full := int64(len(words)) / 4; r.Tokens.Output >= full {
+		t.Errorf("output tokens %d: charged as if the whole answer (%d) was generated", r.Tokens.Output, full)
 	}
 }
 
@@ -151,7 +152,7 @@ func TestBudgetHoldsUnderConcurrency(t *testing.T) {
 	prices, _ := usage.NewPrices(nil)
 	price, _ := prices.Lookup("bedrock", "global.anthropic.claude-haiku-4-5-20251001-v1:0", "claude-haiku-4-5-20251001")
 	worst := usage.WorstCost(price, anthropic.PromptTokenBound([]byte(body)), 100)
-	actual := usage.Cost(price, usage.TokenCounts{Input: 200, Output: 50})
+	actual := usage.Cost(price, tokens.Counts{Input: 200, Output: 50})
 	budgetUSD := float64(40*worst) / 1e6 // room for 40 calls at their worst case
 	p := h.NewPrincipal(t, "carol", testutil.PrincipalSpec{KeyUSD: budgetUSD})
 

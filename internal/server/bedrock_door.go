@@ -119,8 +119,8 @@ func invokeBody(outer []byte) ([]byte, error) {
 
 // answerHeader reports the token counts in headers, as InvokeModel does.
 func (bedrockDoor) answerHeader(h http.Header, u anthropic.Usage) {
-	h.Set("X-Amzn-Bedrock-Input-Token-Count", strconv.FormatInt(u.InputTokens, 10))
-	h.Set("X-Amzn-Bedrock-Output-Token-Count", strconv.FormatInt(u.OutputTokens, 10))
+	h.Set("X-Amzn-Bedrock-Input-Token-Count", strconv.FormatInt(u.Input, 10))
+	h.Set("X-Amzn-Bedrock-Output-Token-Count", strconv.FormatInt(u.Output, 10))
 }
 
 func (bedrockDoor) writeCount(w http.ResponseWriter, n int64) error {

@@ -14,6 +14,7 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/limits"
 	"github.com/tollgate-gw/tollgate/internal/store"
 	"github.com/tollgate-gw/tollgate/internal/testutil"
+	"github.com/tollgate-gw/tollgate/internal/tokens"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
@@ -273,7 +274,7 @@ func TestPromptEstimateBoundsSpend(t *testing.T) {
 	prices, _ := usage.NewPrices(nil)
 	price, _ := prices.Lookup("bedrock", "global.anthropic.claude-haiku-4-5-20251001-v1:0", "claude-haiku-4-5-20251001")
 	oldWorst := usage.WorstCost(price, int64(len(body)+2)/3, 50)
-	actual := usage.Cost(price, usage.TokenCounts{Input: int64(len(body) - 10), Output: 50})
+	actual := usage.Cost(price, tokens.Counts{Input: int64(len(body) - 10), Output: 50})
 	if actual <= oldWorst {
 		t.Fatalf("test setup: actual %d does not exceed the old worst case %d", actual, oldWorst)
 	}
@@ -304,7 +305,7 @@ func TestReservationOverrunCharged(t *testing.T) {
 	prices, _ := usage.NewPrices(nil)
 	price, _ := prices.Lookup("bedrock", "global.anthropic.claude-haiku-4-5-20251001-v1:0", "claude-haiku-4-5-20251001")
 	worst := usage.WorstCost(price, anthropic.PromptTokenBound([]byte(body)), 50)
-	actual := usage.Cost(price, usage.TokenCounts{Input: 900_000, Output: 50})
+	actual := usage.Cost(price, tokens.Counts{Input: 900_000, Output: 50})
 	limit := 3 * actual
 	p := h.NewPrincipal(t, "erin", testutil.PrincipalSpec{KeyUSD: float64(limit) / 1e6})
 

@@ -16,6 +16,7 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/access"
 	"github.com/tollgate-gw/tollgate/internal/apierror"
 	"github.com/tollgate-gw/tollgate/internal/metrics"
+	"github.com/tollgate-gw/tollgate/internal/tokens"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
@@ -246,21 +247,22 @@ func (s *Server) callAttrs(attrs []slog.Attr, c *call, rec *usage.Record) []slog
 		if c.usage != nil {
 			stop = c.usage.StopReason
 		}
-		attrs = append(attrs, slog.Group("usage",
-			slog.Int64("input", r.InputTokens), slog.Int64("output", r.OutputTokens),
-			slog.Int64("cache_read", r.CacheReadTokens), slog.Int64("cache_write_5m", r.CacheWrite5mTokens),
-			slog.Int64("cache_write_1h", r.CacheWrite1hTokens), slog.Int64("cost_micros", r.CostMicros),
-			slog.String("stop_reason", stop)))
+		attrs = append(attrs, slog.Group("usage", append(tokenAttrs(r.Tokens),
+			slog.Int64("cost_micros", r.CostMicros), slog.String("stop_reason", stop))...))
 	} else if u := c.usage; u != nil {
-		attrs = append(attrs, slog.Group("usage",
-			slog.Int64("input", u.InputTokens), slog.Int64("output", u.OutputTokens),
-			slog.Int64("cache_read", u.CacheReadTokens), slog.Int64("cache_write_5m", u.CacheWrite5mTokens),
-			slog.Int64("cache_write_1h", u.CacheWrite1hTokens), slog.String("stop_reason", u.StopReason)))
+		attrs = append(attrs, slog.Group("usage", append(tokenAttrs(u.Counts), slog.String("stop_reason", u.StopReason))...))
 	}
 	if len(c.dropped) > 0 {
 		attrs = append(attrs, slog.Any("dropped_betas", c.dropped))
 	}
 	return attrs
+}
+
+// tokenAttrs are the access log's token counts, by kind.
+func tokenAttrs(t tokens.Counts) []any {
+	return []any{slog.Int64("input", t.Input), slog.Int64("output", t.Output),
+		slog.Int64("cache_read", t.CacheRead), slog.Int64("cache_write_5m", t.CacheWrite5m),
+		slog.Int64("cache_write_1h", t.CacheWrite1h)}
 }
 
 // observe records a finished model call in the metrics.
@@ -275,8 +277,7 @@ func (s *Server) observe(x *exchange, rec *usage.Record, status int) {
 		KeyAlias: x.keyName,
 	}
 	if r := rec; r != nil {
-		sample.Tokens = metrics.Tokens{Input: r.InputTokens, Output: r.OutputTokens,
-			CacheWrite5m: r.CacheWrite5mTokens, CacheWrite1h: r.CacheWrite1hTokens, CacheRead: r.CacheReadTokens}
+		sample.Tokens = r.Tokens
 		sample.CostMicros = r.CostMicros
 	}
 	if a := c.acct; a != nil {

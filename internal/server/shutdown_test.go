@@ -107,7 +107,7 @@ func TestShutdownRecordsEveryCall(t *testing.T) {
 	if err != nil || len(rows) != 1 {
 		t.Fatalf("usage = %+v, %v", rows, err)
 	}
-	if rows[0].Requests != 2 || rows[0].OutputTokens == 0 || rows[0].CostMicros == 0 {
+	if rows[0].Requests != 2 || rows[0].Tokens.Output == 0 || rows[0].CostMicros == 0 {
 		t.Errorf("usage after shutdown = %+v, want both calls recorded and charged", rows[0])
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tollgate-gw/tollgate/internal/store"
 	"github.com/tollgate-gw/tollgate/internal/store/storetest"
+	"github.com/tollgate-gw/tollgate/internal/tokens"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
@@ -47,8 +48,7 @@ func benchInsert(b *testing.B, s *store.Store) {
 				Tags:           map[string]string{"repo": fmt.Sprintf("org/app%d", r.IntN(5)), "ci": "true"},
 				ModelRequested: models[i%3], Model: models[i%3], UpstreamModel: "us.anthropic." + models[i%3],
 				Provider: "bedrock", Region: "us-east-1", Door: "anthropic", Stream: true, Status: 200,
-				LatencyMs: 1200, TTFTMs: 300, InputTokens: 1200, OutputTokens: 350, CacheReadTokens: 40_000,
-				CacheWrite5mTokens: 2000, CostMicros: 23_456,
+				LatencyMs: 1200, TTFTMs: 300, Tokens: tokens.Counts{Input: 1200, Output: 350, CacheRead: 40_000, CacheWrite5m: 2000}, CostMicros: 23_456,
 			}
 			i++
 		}

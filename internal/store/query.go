@@ -8,6 +8,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/tollgate-gw/tollgate/internal/tokens"
 )
 
 // Dimensions of a usage query (UsageQuery.By).
@@ -61,28 +63,15 @@ type UsageRow struct {
 	Errors   int64 // requests with an error origin or a status >= 400
 	Unpriced int64 // requests whose model had no price
 
-	InputTokens        int64
-	OutputTokens       int64
-	CacheWrite5mTokens int64
-	CacheWrite1hTokens int64
-	CacheReadTokens    int64
-	CostMicros         int64
-}
-
-// Tokens returns the tokens of every kind.
-func (r *UsageRow) Tokens() int64 {
-	return r.InputTokens + r.OutputTokens + r.CacheWrite5mTokens + r.CacheWrite1hTokens + r.CacheReadTokens
+	Tokens     tokens.Counts
+	CostMicros int64
 }
 
 func (r *UsageRow) add(o *UsageRow) {
 	r.Requests += o.Requests
 	r.Errors += o.Errors
 	r.Unpriced += o.Unpriced
-	r.InputTokens += o.InputTokens
-	r.OutputTokens += o.OutputTokens
-	r.CacheWrite5mTokens += o.CacheWrite5mTokens
-	r.CacheWrite1hTokens += o.CacheWrite1hTokens
-	r.CacheReadTokens += o.CacheReadTokens
+	r.Tokens.Add(o.Tokens)
 	r.CostMicros += o.CostMicros
 }
 
@@ -207,8 +196,8 @@ func (s *Store) Usage(ctx context.Context, q UsageQuery) ([]UsageRow, error) {
 func scanUsageRow(sc scanner) (UsageRow, error) {
 	var r UsageRow
 	var bucket int64
-	if err := sc.Scan(&bucket, &r.Group, &r.Requests, &r.Errors, &r.Unpriced, &r.InputTokens, &r.OutputTokens,
-		&r.CacheWrite5mTokens, &r.CacheWrite1hTokens, &r.CacheReadTokens, &r.CostMicros); err != nil {
+	if err := sc.Scan(&bucket, &r.Group, &r.Requests, &r.Errors, &r.Unpriced, &r.Tokens.Input, &r.Tokens.Output,
+		&r.Tokens.CacheWrite5m, &r.Tokens.CacheWrite1h, &r.Tokens.CacheRead, &r.CostMicros); err != nil {
 		return UsageRow{}, err
 	}
 	if bucket != 0 {

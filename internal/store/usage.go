@@ -16,6 +16,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/tollgate-gw/tollgate/internal/tokens"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
@@ -31,9 +32,9 @@ func floorHour(v int64) int64 {
 
 // counters are the additive columns of both rollup tables.
 type counters struct {
-	requests, errors, unpriced                           int64
-	input, output, cacheWrite5m, cacheWrite1h, cacheRead int64
-	cost                                                 int64
+	requests, errors, unpriced int64
+	tokens                     tokens.Counts
+	cost                       int64
 }
 
 func (c *counters) add(r *usage.Record) {
@@ -44,16 +45,19 @@ func (c *counters) add(r *usage.Record) {
 	if r.Unpriced {
 		c.unpriced++
 	}
-	c.input += r.InputTokens
-	c.output += r.OutputTokens
-	c.cacheWrite5m += r.CacheWrite5mTokens
-	c.cacheWrite1h += r.CacheWrite1hTokens
-	c.cacheRead += r.CacheReadTokens
+	c.tokens.Add(r.Tokens)
 	c.cost += r.CostMicros
 }
 
 func (c *counters) args() []any {
-	return []any{c.requests, c.errors, c.unpriced, c.input, c.output, c.cacheWrite5m, c.cacheWrite1h, c.cacheRead, c.cost}
+	return append(append([]any{c.requests, c.errors, c.unpriced}, tokenArgs(c.tokens)...), c.cost)
+}
+
+// tokenArgs are the token columns' arguments, in the order of the columns
+// (input, output, cache_write_5m, cache_write_1h, cache_read) in every
+// insert and upsert here and every sum in query.go.
+func tokenArgs(t tokens.Counts) []any {
+	return []any{t.Input, t.Output, t.CacheWrite5m, t.CacheWrite1h, t.CacheRead}
 }
 
 type hourKey struct {
@@ -180,8 +184,9 @@ func (s *Store) insertUsage(ctx context.Context, dirty []usage.Record) error {
 		}
 		raw = append(raw, r.RequestID, ts, r.KeyID, r.KeyAlias, r.UserID, r.TeamID, r.SessionID,
 			encodeJSON(nonNilMap(r.Tags)), r.ModelRequested, r.Model, r.UpstreamModel, r.Provider, r.Region, r.Door,
-			r.Stream, int64(r.Status), r.ErrorOrigin, r.LatencyMs, r.TTFTMs, r.InputTokens, r.OutputTokens,
-			r.CacheWrite5mTokens, r.CacheWrite1hTokens, r.CacheReadTokens, r.CostMicros, r.Unpriced)
+			r.Stream, int64(r.Status), r.ErrorOrigin, r.LatencyMs, r.TTFTMs)
+		raw = append(raw, tokenArgs(r.Tokens)...)
+		raw = append(raw, r.CostMicros, r.Unpriced)
 	}
 
 	hourKeys := sortedKeys(hourly, func(a, b hourKey) int {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tollgate-gw/tollgate/internal/store"
 	"github.com/tollgate-gw/tollgate/internal/store/storetest"
+	"github.com/tollgate-gw/tollgate/internal/tokens"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
@@ -40,8 +41,8 @@ func TestInsertUsageCleansText(t *testing.T) {
 		r := usage.Record{RequestID: "req-" + dirty, Time: base, KeyID: dirty, KeyAlias: dirty, UserID: dirty,
 			TeamID: dirty, SessionID: dirty, Tags: map[string]string{"repo\x00\xff": dirty}, ModelRequested: dirty,
 			Model: dirty, UpstreamModel: dirty, Provider: dirty, Region: dirty, Door: dirty, ErrorOrigin: dirty,
-			Status: 200, InputTokens: 10, CostMicros: 7}
-		good := usage.Record{RequestID: "req-good", Time: base, Model: "claude-haiku-4-5", InputTokens: 1}
+			Status: 200, Tokens: tokens.Counts{Input: 10}, CostMicros: 7}
+		good := usage.Record{RequestID: "req-good", Time: base, Model: "claude-haiku-4-5", Tokens: tokens.Counts{Input: 1}}
 		if err := s.InsertUsage(ctx, []usage.Record{good, r}); err != nil {
 			t.Fatalf("InsertUsage with NUL and invalid UTF-8: %v", err)
 		}
@@ -114,7 +115,7 @@ func TestWriterIsolatesRejectedRow(t *testing.T) {
 			RetryBackoff: time.Millisecond, Logger: quiet()})
 		for i := range 40 {
 			r := usage.Record{RequestID: "req-" + string(rune('a'+i%26)) + string(rune('0'+i/26)), Time: base,
-				Model: "claude-haiku-4-5", InputTokens: 1, CostMicros: 10}
+				Model: "claude-haiku-4-5", Tokens: tokens.Counts{Input: 1}, CostMicros: 10}
 			if i == 17 {
 				r.Model, r.RequestID = "poison", "req-poison"
 			}
@@ -151,7 +152,7 @@ func TestWriterWritesDirtyText(t *testing.T) {
 		s := open(t)
 		w := usage.NewWriter(s, usage.WriterOptions{FlushInterval: time.Hour, Logger: quiet()})
 		for i := range 10 {
-			r := usage.Record{RequestID: "req-" + string(rune('a'+i)), Time: base, Model: "claude-haiku-4-5", InputTokens: 1}
+			r := usage.Record{RequestID: "req-" + string(rune('a'+i)), Time: base, Model: "claude-haiku-4-5", Tokens: tokens.Counts{Input: 1}}
 			if i == 4 {
 				r.Model, r.SessionID, r.Tags = dirty, dirty, map[string]string{"team": "\xe9quipe"}
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tollgate-gw/tollgate/internal/store"
 	"github.com/tollgate-gw/tollgate/internal/store/storetest"
+	"github.com/tollgate-gw/tollgate/internal/tokens"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
@@ -51,8 +52,7 @@ func (f *fixture) records(seed uint64, n int) []usage.Record {
 			SessionID: fmt.Sprintf("sess-%d", r.IntN(5)),
 			Model:     models[r.IntN(len(models))], Provider: "bedrock", Region: "us-east-1", Door: "anthropic",
 			Stream: r.IntN(2) == 0, Status: 200, LatencyMs: r.Int64N(5000), TTFTMs: r.Int64N(500),
-			InputTokens: r.Int64N(10_000), OutputTokens: r.Int64N(4_000), CacheWrite5mTokens: r.Int64N(2_000),
-			CacheWrite1hTokens: r.Int64N(1_000), CacheReadTokens: r.Int64N(50_000), CostMicros: r.Int64N(200_000),
+			Tokens: tokens.Counts{Input: r.Int64N(10_000), Output: r.Int64N(4_000), CacheWrite5m: r.Int64N(2_000), CacheWrite1h: r.Int64N(1_000), CacheRead: r.Int64N(50_000)}, CostMicros: r.Int64N(200_000),
 		}
 		rec.ModelRequested = rec.Model
 		switch r.IntN(10) {
@@ -110,11 +110,7 @@ func expect(recs []usage.Record, group func(*usage.Record) []string, bucket func
 			if r.Unpriced {
 				row.Unpriced++
 			}
-			row.InputTokens += r.InputTokens
-			row.OutputTokens += r.OutputTokens
-			row.CacheWrite5mTokens += r.CacheWrite5mTokens
-			row.CacheWrite1hTokens += r.CacheWrite1hTokens
-			row.CacheReadTokens += r.CacheReadTokens
+			row.Tokens.Add(r.Tokens)
 			row.CostMicros += r.CostMicros
 		}
 	}
@@ -243,8 +239,8 @@ func TestUsageDayTimezone(t *testing.T) {
 		s := open(t)
 		// 21:30 and 22:30 UTC on June 1 are June 1 and June 2 in Berlin (UTC+2).
 		recs := []usage.Record{
-			{RequestID: "a", Time: base.Add(21*time.Hour + 30*time.Minute), Model: "m", InputTokens: 1},
-			{RequestID: "b", Time: base.Add(22*time.Hour + 30*time.Minute), Model: "m", InputTokens: 2},
+			{RequestID: "a", Time: base.Add(21*time.Hour + 30*time.Minute), Model: "m", Tokens: tokens.Counts{Input: 1}},
+			{RequestID: "b", Time: base.Add(22*time.Hour + 30*time.Minute), Model: "m", Tokens: tokens.Counts{Input: 2}},
 		}
 		insertBatches(t, s, recs, 10)
 		got, err := s.Usage(ctx, store.UsageQuery{By: store.ByModel, Granularity: "day", Timezone: "Europe/Berlin"})
@@ -252,8 +248,8 @@ func TestUsageDayTimezone(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := []store.UsageRow{
-			{Time: time.Date(2025, 5, 31, 22, 0, 0, 0, time.UTC), Group: "m", Requests: 1, InputTokens: 1},
-			{Time: time.Date(2025, 6, 1, 22, 0, 0, 0, time.UTC), Group: "m", Requests: 1, InputTokens: 2},
+			{Time: time.Date(2025, 5, 31, 22, 0, 0, 0, time.UTC), Group: "m", Requests: 1, Tokens: tokens.Counts{Input: 1}},
+			{Time: time.Date(2025, 6, 1, 22, 0, 0, 0, time.UTC), Group: "m", Requests: 1, Tokens: tokens.Counts{Input: 2}},
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("day buckets in Berlin (-want +got):\n%s", diff)
@@ -264,9 +260,9 @@ func TestUsageDayTimezone(t *testing.T) {
 func TestSpendSince(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, open storetest.Opener) {
 		f := newFixture(t, open)
-		at := func(d time.Duration, cost, tokens int64) usage.Record {
+		at := func(d time.Duration, cost, input int64) usage.Record {
 			return usage.Record{RequestID: d.String(), Time: base.Add(d), KeyID: f.kBob.ID, UserID: f.bob.ID,
-				TeamID: f.infra.ID, Model: "m", CostMicros: cost, InputTokens: tokens, CacheReadTokens: 1}
+				TeamID: f.infra.ID, Model: "m", CostMicros: cost, Tokens: tokens.Counts{Input: input, CacheRead: 1}}
 		}
 		recs := []usage.Record{
 			at(10*time.Hour+59*time.Minute+59*time.Second+999*time.Millisecond, 1, 10),

@@ -2,6 +2,7 @@ package usage
 
 import (
 	"math"
+	"time"
 
 	"github.com/tollgate-gw/tollgate/internal/anthropic"
 )
@@ -52,6 +53,62 @@ func CutStreamOutput(reported, deltaBytes int64) int64 {
 // UnknownModelPrice standing in for a missing entry: the row is flagged
 // unpriced.
 func (r *Record) Price(p Price, known bool) {
-	r.CostMicros = Cost(p, r.TokenCounts())
+	r.CostMicros = Cost(p, r.Tokens)
 	r.Unpriced = !known
+}
+
+// Facts are what the call pipeline knows of a metered call when it ends.
+// NewRecord turns them into the call's usage record, so that the pipeline
+// passes facts and applies none of the metering policy itself.
+type Facts struct {
+	// Record carries who, what and where, copied into the record as it is:
+	// RequestID, the attribution (KeyID … Tags), the routing
+	// (ModelRequested … Stream) and the outcome (Status, ErrorOrigin). Its
+	// Time, LatencyMs, TTFTMs, Tokens, CostMicros and Unpriced are
+	// NewRecord's to set, from the fields below, and are ignored.
+	Record
+
+	Start   time.Time     // when the request arrived
+	Latency time.Duration // the whole request
+	TTFT    time.Duration // to the first byte or token sent; 0 when none was
+
+	// Reported is what the upstream reported; nil when it never answered.
+	Reported *anthropic.Usage
+	// RelayedBytes counts the text, thinking and tool-input bytes relayed
+	// on a stream, to estimate the output of a stream cut before its final
+	// usage arrived.
+	RelayedBytes int64
+
+	// Price is the price of the target that served the call (a fallback
+	// may differ from the primary the reservation was priced on); Priced
+	// is false when it is UnknownModelPrice standing in for a missing
+	// entry. Both are ignored when the call reached no target
+	// (Record.UpstreamModel is ""): such a call costs nothing.
+	Price  Price
+	Priced bool
+}
+
+// NewRecord returns the usage record of a finished call: its facts, its
+// tokens as reported — or, for a stream cut before the final usage, with the
+// output estimated from what was relayed (CutStreamOutput) — and their cost.
+func NewRecord(f Facts) Record {
+	rec := f.Record
+	rec.Time = f.Start.UTC()
+	rec.LatencyMs = f.Latency.Milliseconds()
+	rec.TTFTMs = f.TTFT.Milliseconds()
+	var u anthropic.Usage
+	if f.Reported != nil {
+		u = *f.Reported
+	}
+	if rec.Stream && !u.SawMessageStop && f.RelayedBytes > 0 {
+		// Cut stream: charge what was generated, estimated from the bytes
+		// relayed, when the upstream's own count never arrived.
+		u.Output = CutStreamOutput(u.Output, f.RelayedBytes)
+	}
+	rec.Tokens = u.Counts
+	rec.CostMicros, rec.Unpriced = 0, false
+	if rec.UpstreamModel != "" {
+		rec.Price(f.Price, f.Priced)
+	}
+	return rec
 }

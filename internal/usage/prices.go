@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/tollgate-gw/tollgate/internal/bedrock"
+	"github.com/tollgate-gw/tollgate/internal/tokens"
 )
 
 // Price is what one million tokens of each kind cost, in micro-USD: $3.00
@@ -28,41 +29,13 @@ type Price struct {
 	LongContext      *Price
 }
 
-// TokenCounts are a call's tokens by kind. Input excludes cache reads and
-// writes, as both the Anthropic API and Bedrock report it; every kind is
-// billed at its own rate and none is ever added into another.
-type TokenCounts struct {
-	Input        int64
-	Output       int64
-	CacheWrite5m int64
-	CacheWrite1h int64
-	CacheRead    int64
-}
-
-// TokenCounts returns the record's tokens by kind.
-func (r *Record) TokenCounts() TokenCounts {
-	return TokenCounts{
-		Input:        r.InputTokens,
-		Output:       r.OutputTokens,
-		CacheWrite5m: r.CacheWrite5mTokens,
-		CacheWrite1h: r.CacheWrite1hTokens,
-		CacheRead:    r.CacheReadTokens,
-	}
-}
-
-// PromptTokens is the whole input of the call: input plus cache writes and
-// reads.
-func (u TokenCounts) PromptTokens() int64 {
-	return u.Input + u.CacheWrite5m + u.CacheWrite1h + u.CacheRead
-}
-
 // Cost returns what u costs at p, in micro-USD: the sum over kinds of tokens
 // times price per million, divided by one million once, at the end, and
 // rounded up, so that rounding never bills less than the provider does.
 // Negative counts count as zero; a cost beyond int64 saturates.
-func Cost(p Price, u TokenCounts) int64 {
-	u = TokenCounts{max(u.Input, 0), max(u.Output, 0), max(u.CacheWrite5m, 0), max(u.CacheWrite1h, 0), max(u.CacheRead, 0)}
-	if p.LongContext != nil && p.LongContextAbove > 0 && u.PromptTokens() > p.LongContextAbove {
+func Cost(p Price, u tokens.Counts) int64 {
+	u = u.NonNegative()
+	if p.LongContext != nil && p.LongContextAbove > 0 && u.Prompt() > p.LongContextAbove {
 		p = *p.LongContext
 	}
 	var hi, lo uint64
@@ -99,7 +72,7 @@ func WorstCost(p Price, promptTokens, maxOutputTokens int64) int64 {
 		p = *p.LongContext
 	}
 	in := max(p.Input, p.CacheWrite5m, p.CacheWrite1h, p.CacheRead)
-	return Cost(Price{Input: in, Output: p.Output}, TokenCounts{Input: promptTokens, Output: maxOutputTokens})
+	return Cost(Price{Input: in, Output: p.Output}, tokens.Counts{Input: promptTokens, Output: maxOutputTokens})
 }
 
 // USDPerMillion converts a price in USD per million tokens, as configured,
@@ -190,7 +163,7 @@ func (p *Prices) Price(providerType string, rec *Record) (firstMiss bool) {
 		_, seen := p.missed.LoadOrStore(providerType+"\x00"+rec.UpstreamModel+"\x00"+rec.Model, struct{}{})
 		return !seen
 	}
-	rec.CostMicros, rec.Unpriced = Cost(price, rec.TokenCounts()), false
+	rec.CostMicros, rec.Unpriced = Cost(price, rec.Tokens), false
 	return false
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tollgate-gw/tollgate/internal/config"
+	"github.com/tollgate-gw/tollgate/internal/tokens"
 )
 
 func mustPrices(t *testing.T, ov ...PriceOverride) *Prices {
@@ -17,29 +18,29 @@ func mustPrices(t *testing.T, ov ...PriceOverride) *Prices {
 }
 
 // each is 1,000 tokens of every kind.
-var each = TokenCounts{Input: 1000, Output: 1000, CacheWrite5m: 1000, CacheWrite1h: 1000, CacheRead: 1000}
+var each = tokens.Counts{Input: 1000, Output: 1000, CacheWrite5m: 1000, CacheWrite1h: 1000, CacheRead: 1000}
 
 // TestCost checks costs computed by hand from protocols.md §6.2/§6.3, in
 // micro-USD: tokens × $/M = µ$ (1,000 tokens at $3/M = 3,000 µ$).
 func TestCost(t *testing.T) {
-	mixed := TokenCounts{Input: 1000, Output: 500, CacheWrite5m: 2000, CacheWrite1h: 3000, CacheRead: 10000}
+	mixed := tokens.Counts{Input: 1000, Output: 500, CacheWrite5m: 2000, CacheWrite1h: 3000, CacheRead: 10000}
 	// 210K of input: long context for Sonnet 4/4.5.
-	long := TokenCounts{Input: 150_000, Output: 1000, CacheWrite5m: 30_000, CacheWrite1h: 10_000, CacheRead: 20_000}
+	long := tokens.Counts{Input: 150_000, Output: 1000, CacheWrite5m: 30_000, CacheWrite1h: 10_000, CacheRead: 20_000}
 	tests := []struct {
 		name             string
 		provider         string
 		upstream, public string
-		tokens           TokenCounts
+		tokens           tokens.Counts
 		want             int64
 	}{
 		// Sonnet 4.5 list: 1000×3 + 500×15 + 2000×3.75 + 3000×6 + 10000×0.3
 		// = 3000 + 7500 + 7500 + 18000 + 3000.
 		{"sonnet 4.5 anthropic, every kind", "anthropic", "claude-sonnet-4-5-20250929", "claude-sonnet-4-5", mixed, 39_000},
-		{"sonnet 4.5 input only", "anthropic", "claude-sonnet-4-5", "", TokenCounts{Input: 1000}, 3_000},
-		{"sonnet 4.5 output only", "anthropic", "claude-sonnet-4-5", "", TokenCounts{Output: 1000}, 15_000},
-		{"sonnet 4.5 5m write only", "anthropic", "claude-sonnet-4-5", "", TokenCounts{CacheWrite5m: 1000}, 3_750},
-		{"sonnet 4.5 1h write only", "anthropic", "claude-sonnet-4-5", "", TokenCounts{CacheWrite1h: 1000}, 6_000},
-		{"sonnet 4.5 cache read only", "anthropic", "claude-sonnet-4-5", "", TokenCounts{CacheRead: 1000}, 300},
+		{"sonnet 4.5 input only", "anthropic", "claude-sonnet-4-5", "", tokens.Counts{Input: 1000}, 3_000},
+		{"sonnet 4.5 output only", "anthropic", "claude-sonnet-4-5", "", tokens.Counts{Output: 1000}, 15_000},
+		{"sonnet 4.5 5m write only", "anthropic", "claude-sonnet-4-5", "", tokens.Counts{CacheWrite5m: 1000}, 3_750},
+		{"sonnet 4.5 1h write only", "anthropic", "claude-sonnet-4-5", "", tokens.Counts{CacheWrite1h: 1000}, 6_000},
+		{"sonnet 4.5 cache read only", "anthropic", "claude-sonnet-4-5", "", tokens.Counts{CacheRead: 1000}, 300},
 		{"sonnet 4.5 global profile = list", "bedrock", "global.anthropic.claude-sonnet-4-5-20250929-v1:0", "claude-sonnet-4-5", mixed, 39_000},
 		// Regional +10%: 1000×3.3 + 500×16.5 + 2000×4.125 + 3000×6.6 + 10000×0.33.
 		{"sonnet 4.5 us profile +10%", "bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "claude-sonnet-4-5", mixed, 42_900},
@@ -56,10 +57,10 @@ func TestCost(t *testing.T) {
 		// ×1.1 stacked: 150000×6.6 + 1000×24.75 + 30000×8.25 + 10000×13.2 +
 		// 20000×0.66 = 990000 + 24750 + 247500 + 132000 + 13200.
 		{"sonnet 4.5 long context regional", "bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "", long, 1_407_450},
-		{"exactly 200K input is not long", "anthropic", "claude-sonnet-4-5", "", TokenCounts{Input: 100_000, CacheRead: 100_000, Output: 1}, 300_000 + 30_000 + 15},
-		{"200,001 input is long", "anthropic", "claude-sonnet-4-5", "", TokenCounts{Input: 100_001, CacheRead: 100_000}, 600_006 + 60_000},
-		{"sonnet 4.6 has no long-context price", "anthropic", "claude-sonnet-4-6", "", TokenCounts{Input: 300_000}, 900_000},
-		{"sonnet 4.6 regional", "bedrock", "us.anthropic.claude-sonnet-4-6", "", TokenCounts{Input: 300_000}, 990_000},
+		{"exactly 200K input is not long", "anthropic", "claude-sonnet-4-5", "", tokens.Counts{Input: 100_000, CacheRead: 100_000, Output: 1}, 300_000 + 30_000 + 15},
+		{"200,001 input is long", "anthropic", "claude-sonnet-4-5", "", tokens.Counts{Input: 100_001, CacheRead: 100_000}, 600_006 + 60_000},
+		{"sonnet 4.6 has no long-context price", "anthropic", "claude-sonnet-4-6", "", tokens.Counts{Input: 300_000}, 900_000},
+		{"sonnet 4.6 regional", "bedrock", "us.anthropic.claude-sonnet-4-6", "", tokens.Counts{Input: 300_000}, 990_000},
 		{"sonnet 5 global", "bedrock", "global.anthropic.claude-sonnet-5", "", each, 28_050},
 		// Opus 4.5 family regional: 5.5 + 27.5 + 6.875 + 11 + 0.55 per 1K.
 		{"opus 4.8 us", "bedrock", "us.anthropic.claude-opus-4-8", "claude-opus-4-8", each, 51_425},
@@ -74,10 +75,10 @@ func TestCost(t *testing.T) {
 		// Haiku 3.5: 0.8 + 4 + 1 + 1.6 + 0.08.
 		{"haiku 3.5", "bedrock", "us.anthropic.claude-3-5-haiku-20241022-v1:0", "", each, 7_480},
 		// One input token of Haiku 3.5 is 0.8 µ$: rounded up, never down.
-		{"rounds up once", "anthropic", "claude-3-5-haiku-latest", "", TokenCounts{Input: 1}, 1},
-		{"sum before rounding", "anthropic", "claude-3-5-haiku-latest", "", TokenCounts{Input: 1, CacheRead: 3}, 2}, // 0.8 + 0.24
-		{"nothing used", "anthropic", "claude-sonnet-4-5", "", TokenCounts{}, 0},
-		{"negative counts ignored", "anthropic", "claude-sonnet-4-5", "", TokenCounts{Input: -5, Output: 1000}, 15_000},
+		{"rounds up once", "anthropic", "claude-3-5-haiku-latest", "", tokens.Counts{Input: 1}, 1},
+		{"sum before rounding", "anthropic", "claude-3-5-haiku-latest", "", tokens.Counts{Input: 1, CacheRead: 3}, 2}, // 0.8 + 0.24
+		{"nothing used", "anthropic", "claude-sonnet-4-5", "", tokens.Counts{}, 0},
+		{"negative counts ignored", "anthropic", "claude-sonnet-4-5", "", tokens.Counts{Input: -5, Output: 1000}, 15_000},
 	}
 	p := mustPrices(t)
 	for _, tt := range tests {
@@ -108,7 +109,7 @@ func TestWorstCost(t *testing.T) {
 			t.Errorf("WorstCost(sonnet 4.5, %d, %d) = %d, want %d", tt.prompt, tt.maxOut, got, tt.want)
 		}
 		// Never below the actual cost of any split of the same tokens.
-		actual := Cost(sonnet, TokenCounts{Input: tt.prompt / 2, CacheWrite5m: tt.prompt / 4, CacheWrite1h: tt.prompt / 4, Output: tt.maxOut})
+		actual := Cost(sonnet, tokens.Counts{Input: tt.prompt / 2, CacheWrite5m: tt.prompt / 4, CacheWrite1h: tt.prompt / 4, Output: tt.maxOut})
 		if w := WorstCost(sonnet, tt.prompt, tt.maxOut); actual > w {
 			t.Errorf("actual %d above worst case %d", actual, w)
 		}
@@ -116,12 +117,12 @@ func TestWorstCost(t *testing.T) {
 }
 
 func TestCostSaturates(t *testing.T) {
-	huge := TokenCounts{Output: math.MaxInt64}
+	huge := tokens.Counts{Output: math.MaxInt64}
 	if got := Cost(Price{Output: 100_000_000}, huge); got != math.MaxInt64 {
 		t.Errorf("Cost overflow = %d, want MaxInt64", got)
 	}
 	// 128-bit intermediate: exact where int64 products would overflow.
-	if got := Cost(Price{Input: 1_000_000_000}, TokenCounts{Input: 1e12, Output: 0}); got != 1e15 {
+	if got := Cost(Price{Input: 1_000_000_000}, tokens.Counts{Input: 1e12, Output: 0}); got != 1e15 {
 		t.Errorf("Cost = %d, want 1e15", got)
 	}
 }
@@ -161,11 +162,11 @@ func TestOverrides(t *testing.T) {
 func TestPriceRecord(t *testing.T) {
 	p := mustPrices(t)
 	rec := Record{Model: "claude-sonnet-4-5", UpstreamModel: "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
-		InputTokens: 1000, OutputTokens: 500, CacheWrite5mTokens: 2000, CacheWrite1hTokens: 3000, CacheReadTokens: 10000}
+		Tokens: tokens.Counts{Input: 1000, Output: 500, CacheWrite5m: 2000, CacheWrite1h: 3000, CacheRead: 10000}}
 	if miss := p.Price("bedrock", &rec); miss || rec.CostMicros != 42_900 || rec.Unpriced {
 		t.Errorf("Price = %v, record cost %d unpriced %v; want 42900", miss, rec.CostMicros, rec.Unpriced)
 	}
-	unknown := Record{Model: "gpt-9", UpstreamModel: "gpt-9", InputTokens: 10, CostMicros: 77}
+	unknown := Record{Model: "gpt-9", UpstreamModel: "gpt-9", Tokens: tokens.Counts{Input: 10}, CostMicros: 77}
 	if miss := p.Price("anthropic", &unknown); !miss || !unknown.Unpriced || unknown.CostMicros != 0 {
 		t.Errorf("first unknown: miss %v, %+v", miss, unknown)
 	}

@@ -3,7 +3,11 @@
 // charts and budgets read instead of raw rows.
 package usage
 
-import "time"
+import (
+	"time"
+
+	"github.com/tollgate-gw/tollgate/internal/tokens"
+)
 
 // Record is one metered request: what it used, what it cost, and everything
 // needed to attribute it. Money is integer micro-USD and times are UTC, so
@@ -35,21 +39,13 @@ type Record struct {
 	LatencyMs   int64  // whole request
 	TTFTMs      int64  // time to first byte/token; 0 when none was sent
 
-	// Tokens by kind; InputTokens excludes cache reads and writes.
-	InputTokens        int64
-	OutputTokens       int64
-	CacheWrite5mTokens int64
-	CacheWrite1hTokens int64
-	CacheReadTokens    int64
+	// Tokens are what the call used, by kind; Tokens.Total() is the unit
+	// of token budgets and rate limits.
+	Tokens tokens.Counts
 
 	// CostMicros is the price of the tokens above, in micro-USD.
 	CostMicros int64
 	// Unpriced is set when no price was known for the model: the row is
 	// kept, flagged, and never silently costed at zero.
 	Unpriced bool
-}
-
-// Tokens returns the total tokens of every kind, the unit of token budgets.
-func (r *Record) Tokens() int64 {
-	return r.InputTokens + r.OutputTokens + r.CacheWrite5mTokens + r.CacheWrite1hTokens + r.CacheReadTokens
 }

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+
+	"github.com/tollgate-gw/tollgate/internal/tokens"
 )
 
 // ErrSpoolFull is returned by Spool.Append when a record would take the file
@@ -41,6 +43,23 @@ type Spool struct {
 type spoolLine struct {
 	Record Record `json:"record"`
 	Error  string `json:"error,omitempty"`
+}
+
+// legacySpoolLine reads the token counts of a line written before Record
+// held them as a tokens.Counts (flat InputTokens … CacheReadTokens fields),
+// so that a spool left by an older gateway is not read back as zero tokens
+// after an upgrade.
+type legacySpoolLine struct {
+	Record struct {
+		InputTokens, OutputTokens, CacheWrite5mTokens, CacheWrite1hTokens, CacheReadTokens int64
+	} `json:"record"`
+}
+
+// tokens returns the line's counts.
+func (l legacySpoolLine) tokens() tokens.Counts {
+	r := l.Record
+	return tokens.Counts{Input: r.InputTokens, Output: r.OutputTokens,
+		CacheWrite5m: r.CacheWrite5mTokens, CacheWrite1h: r.CacheWrite1hTokens, CacheRead: r.CacheReadTokens}
 }
 
 // OpenSpool returns the spool at path, which may not exist yet, holding at
@@ -151,6 +170,12 @@ func (s *Spool) Load() (recs []Record, bad int, err error) {
 		if json.Unmarshal(sc.Bytes(), &l) != nil {
 			bad++
 			continue
+		}
+		if l.Record.Tokens == (tokens.Counts{}) {
+			var old legacySpoolLine
+			if json.Unmarshal(sc.Bytes(), &old) == nil {
+				l.Record.Tokens = old.tokens()
+			}
 		}
 		recs = append(recs, l.Record)
 	}

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/tollgate-gw/tollgate/internal/tokens"
 )
 
 // memSink stores records in memory. It fails while failures > 0 and, when
@@ -54,7 +56,7 @@ func (s *memSink) count() int {
 }
 
 func rec(i int) Record {
-	return Record{RequestID: fmt.Sprint("req-", i), Model: "claude-sonnet-4-5", InputTokens: int64(i)}
+	return Record{RequestID: fmt.Sprint("req-", i), Model: "claude-sonnet-4-5", Tokens: tokens.Counts{Input: int64(i)}}
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -283,7 +285,7 @@ func BenchmarkWriterAdd(b *testing.B) {
 	w := NewWriter(discard{}, WriterOptions{Logger: quietLogger()})
 	r := Record{RequestID: "req-0123456789", KeyID: "key_1", UserID: "alice", Model: "claude-sonnet-4-5",
 		UpstreamModel: "us.anthropic.claude-sonnet-4-5-20250929-v1:0", Provider: "bedrock", Status: 200,
-		InputTokens: 1200, OutputTokens: 300, CacheReadTokens: 40_000}
+		Tokens: tokens.Counts{Input: 1200, Output: 300, CacheRead: 40_000}}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
