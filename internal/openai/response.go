@@ -128,7 +128,12 @@ func FromAnthropic(body []byte, a Answer) ([]byte, error) {
 	for _, c := range m.Content {
 		switch c.Type {
 		case "text":
-			text.WriteString(c.Text)
+			// With json_schema the content is the tool's input alone:
+			// text around a forced tool call ("I'll call …") would make
+			// it unparseable.
+			if !a.JSON {
+				text.WriteString(c.Text)
+			}
 		case "thinking":
 			thinking.WriteString(c.Thinking)
 		case "tool_use":

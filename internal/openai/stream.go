@@ -93,6 +93,9 @@ func (s *Stream) AppendEvent(dst []byte, ev anthropic.Event) []byte {
 		}
 		switch cb := b.ContentBlock; cb.Type {
 		case "text":
+			if s.a.JSON {
+				return dst // see FromAnthropic: the content is the JSON alone
+			}
 			s.kinds[b.Index] = kindText
 			if cb.Text != "" {
 				return s.appendChunk(dst, delta{Content: &cb.Text}, nil)

@@ -276,3 +276,70 @@ func TestOpenAIUsageMatchesAnthropic(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAISDKStreamError: an upstream failure after the stream started
+// reaches the client as an in-stream error, which openai-go raises.
+func TestOpenAISDKStreamError(t *testing.T) {
+	h := newHarness(t)
+	c := openaiClient(h, testKey)
+	stream := c.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{
+		Model:    "claude-haiku-4-5",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("[[sim:text one two three]] [[sim:midstream-error]]")},
+	})
+	var text string
+	for stream.Next() {
+		for _, ch := range stream.Current().Choices {
+			text += ch.Delta.Content
+		}
+	}
+	err := stream.Err()
+	if err == nil || !strings.Contains(err.Error(), "server_error") {
+		t.Errorf("stream error = %v, want the in-stream server_error", err)
+	}
+	if text == "" {
+		t.Errorf("no text before the error")
+	}
+}
+
+// TestOpenAISDKStructuredAndReasoning: response_format json_schema comes
+// back as content, and reasoning_effort turns on thinking, whose text comes
+// back as reasoning_content.
+func TestOpenAISDKStructuredAndReasoning(t *testing.T) {
+	h := newHarness(t)
+	c := openaiClient(h, testKey)
+	resp, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+		Model:    "claude-sonnet-4-5",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(`a city [[sim:tool json_response {"name":"Lyon"}]]`)},
+		ResponseFormat: openai.ChatCompletionNewParamsResponseFormatUnion{OfJSONSchema: &shared.ResponseFormatJSONSchemaParam{
+			JSONSchema: shared.ResponseFormatJSONSchemaJSONSchemaParam{Name: "city",
+				Schema: map[string]any{"type": "object", "properties": map[string]any{"name": map[string]any{"type": "string"}}}},
+		}},
+	})
+	if err != nil {
+		t.Fatalf("json_schema: %v", err)
+	}
+	if got := resp.Choices[0]; got.Message.Content != `{"name":"Lyon"}` || got.FinishReason != "stop" || len(got.Message.ToolCalls) != 0 {
+		t.Errorf("json_schema answer = %+v, want the JSON as content, stop", got)
+	}
+	up := h.Sim.Requests()[0].Body
+	if gjson.GetBytes(up, "tool_choice.name").Str != "json_response" || gjson.GetBytes(up, "tools.0.input_schema.type").Str != "object" {
+		t.Errorf("upstream = %s, want a forced json_response tool", up)
+	}
+
+	resp, err = c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+		Model:           "claude-sonnet-4-5",
+		Messages:        []openai.ChatCompletionMessageParamUnion{openai.UserMessage(`think [[sim:thinking Let me see.]] [[sim:text 42]]`)},
+		ReasoningEffort: shared.ReasoningEffortMedium,
+	})
+	if err != nil {
+		t.Fatalf("reasoning_effort: %v", err)
+	}
+	msg := resp.Choices[0].Message
+	if msg.Content != "42" || !strings.Contains(msg.JSON.ExtraFields["reasoning_content"].Raw(), "Let me see.") {
+		t.Errorf("reasoning answer = %q, extra %v", msg.Content, msg.JSON.ExtraFields)
+	}
+	up = h.Sim.Requests()[1].Body
+	if gjson.GetBytes(up, "thinking.budget_tokens").Int() != 2048 || gjson.GetBytes(up, "max_tokens").Int() != 4096+2048 {
+		t.Errorf("upstream = %s, want thinking 2048 within max_tokens 6144", up)
+	}
+}
