@@ -437,6 +437,15 @@ func translateTools(out *anthRequest, in *request) error {
 			out.ToolChoice = &anthToolChoice{Type: "tool", Name: named.Function.Name}
 		}
 	}
+	if out.ToolChoice != nil && len(out.Tools) == 0 {
+		// Anthropic refuses a tool_choice without tools. Without tools,
+		// auto and none mean what no tool_choice means; the others name
+		// a call that cannot be made, which OpenAI refuses too.
+		if t := out.ToolChoice.Type; t != "auto" && t != "none" {
+			return refuse("tool_choice", "requires tools")
+		}
+		out.ToolChoice = nil
+	}
 	if p := in.ParallelToolCalls; p != nil && !*p && len(out.Tools) > 0 {
 		if out.ToolChoice == nil {
 			out.ToolChoice = &anthToolChoice{Type: "auto"}
