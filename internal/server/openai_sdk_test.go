@@ -343,3 +343,45 @@ func TestOpenAISDKStructuredAndReasoning(t *testing.T) {
 		t.Errorf("upstream = %s, want thinking 2048 within max_tokens 6144", up)
 	}
 }
+
+// TestOpenAIBudgetAndAllowlist: budgets and model allowlists hold on the
+// OpenAI door, answered in OpenAI's shape, without the Anthropic door's
+// spend headers.
+func TestOpenAIBudgetAndAllowlist(t *testing.T) {
+	h := newHarness(t)
+	poor := h.NewPrincipal(t, "poor", testutil.PrincipalSpec{KeyUSD: 0.000001})
+	narrow := h.NewPrincipal(t, "narrow", testutil.PrincipalSpec{Models: []string{"claude-haiku-4-5"}})
+	msgs := []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}
+	tests := []struct {
+		name, key, model string
+		status           int
+		code             string
+	}{
+		{"over budget", poor.Secret, "claude-sonnet-4-5", 429, "rate_limit_exceeded"},
+		{"model not allowed", narrow.Secret, "claude-sonnet-4-5", 403, "permission_denied"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := openaiClient(h, tt.key)
+			var raw *http.Response
+			_, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: tt.model, Messages: msgs},
+				option.WithResponseInto(&raw))
+			var apiErr *openai.Error
+			if !errors.As(err, &apiErr) || apiErr.StatusCode != tt.status || apiErr.Code != tt.code {
+				t.Fatalf("err = %v, want %d %s", err, tt.status, tt.code)
+			}
+			for k := range raw.Header {
+				if strings.HasPrefix(strings.ToLower(k), "anthropic-ratelimit-unified") {
+					t.Errorf("spend header %s on the OpenAI door", k)
+				}
+			}
+		})
+	}
+	if n := len(h.Sim.Requests()); n != 0 {
+		t.Errorf("simulator saw %d requests, want none", n)
+	}
+	c := openaiClient(h, narrow.Secret)
+	if _, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "claude-haiku-4-5", Messages: msgs}); err != nil {
+		t.Errorf("allowed model: %v", err)
+	}
+}
