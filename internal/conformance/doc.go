@@ -3,7 +3,7 @@
 // Anthropic and in Bedrock mode) and the official Node SDKs
 // (@anthropic-ai/sdk, @anthropic-ai/bedrock-sdk, and the AWS SDK for
 // JavaScript's @aws-sdk/client-bedrock-runtime with its default HTTP/2
-// handler), each against a gateway in
+// handler, and the openai package on the OpenAI door), each against a gateway in
 // front of the Bedrock simulator, on loopback.
 //
 // Reading the API documentation tells what a client may send; only the client

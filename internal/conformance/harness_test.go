@@ -60,7 +60,8 @@ type hit struct {
 // isCall reports whether h is a model call (not a warm-up or control-plane
 // request).
 func (h hit) isCall() bool {
-	return h.Method == http.MethodPost && (strings.HasPrefix(h.Path, "/v1/messages") || strings.HasPrefix(h.Path, "/model/"))
+	return h.Method == http.MethodPost && (strings.HasPrefix(h.Path, "/v1/messages") || strings.HasPrefix(h.Path, "/model/") ||
+		h.Path == "/v1/chat/completions")
 }
 
 // gateway is a Tollgate gateway in front of a Bedrock simulator, both on

@@ -56,11 +56,12 @@ type Metrics struct {
 const (
 	doorAnthropic = iota
 	doorBedrock
+	doorOpenAI
 	doorOther
 	numDoors
 )
 
-var doorNames = [numDoors]string{string(DoorAnthropic), string(DoorBedrock), valueOther}
+var doorNames = [numDoors]string{string(DoorAnthropic), string(DoorBedrock), string(DoorOpenAI), valueOther}
 
 func doorIndex(d Door) int {
 	switch d {
@@ -68,6 +69,8 @@ func doorIndex(d Door) int {
 		return doorAnthropic
 	case DoorBedrock:
 		return doorBedrock
+	case DoorOpenAI:
+		return doorOpenAI
 	}
 	return doorOther
 }
@@ -241,7 +244,7 @@ func (m *Metrics) Registry() *prometheus.Registry {
 // Every string field is an alias or a name from the configuration; there is
 // deliberately no field for a request id, a key id or a secret.
 type RequestSample struct {
-	Door     Door            // DoorAnthropic or DoorBedrock
+	Door     Door            // DoorAnthropic, DoorBedrock or DoorOpenAI
 	Model    string          // public model name after routing; "" when the call never routed
 	Provider string          // provider name from the config; "" when none was tried
 	Status   int             // HTTP status sent to the client (499 when the client went away)

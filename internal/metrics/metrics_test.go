@@ -182,7 +182,8 @@ func TestCountersAndGauges(t *testing.T) {
 	doneA()
 	doneB()
 	closeS()
-	m.OpenStream("openai") // no such door: counted as other
+	m.OpenStream(DoorOpenAI)
+	m.OpenStream("gopher") // no such door: counted as other
 
 	m.UpstreamError("bedrock", "ThrottlingException")
 	m.UpstreamError("bedrock", "ThrottlingException")
@@ -206,8 +207,8 @@ func TestCountersAndGauges(t *testing.T) {
 		name string
 		want map[string]float64
 	}{
-		{nameInFlight, map[string]float64{"door=anthropic": 1, "door=bedrock": 0, "door=other": 0}},
-		{nameOpenStreams, map[string]float64{"door=anthropic": 0, "door=bedrock": 0, "door=other": 1}},
+		{nameInFlight, map[string]float64{"door=anthropic": 1, "door=bedrock": 0, "door=openai": 0, "door=other": 0}},
+		{nameOpenStreams, map[string]float64{"door=anthropic": 0, "door=bedrock": 0, "door=openai": 1, "door=other": 1}},
 		{nameUpstreamErrors, map[string]float64{
 			"provider=bedrock,type=ThrottlingException": 2,
 			"provider=anthropic,type=overloaded_error":  1,

@@ -95,6 +95,8 @@ type Door string
 const (
 	DoorAnthropic Door = "anthropic"
 	DoorBedrock   Door = "bedrock"
+	// DoorOpenAI is the OpenAI-compatible door, POST /v1/chat/completions.
+	DoorOpenAI Door = "openai"
 )
 
 // Error origins, the values of the origin label besides "none": apierror's

@@ -106,6 +106,12 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, c *call, p keys.P
 		session:   truncate(r.Header.Get("x-claude-code-session-id"), 128),
 		tags:      mergeTags(p.Tags, r.Header.Get("x-tollgate-tags")),
 	}
+	for k, v := range spec.tags {
+		if a.tags == nil {
+			a.tags = map[string]string{}
+		}
+		a.tags[k] = v
+	}
 	c.acct = a
 	// Reserve at the dearest target: a fallback to another target must not
 	// cost more than was reserved.

@@ -74,6 +74,11 @@ func (anthropicDoor) decode(o op, r *http.Request, read func() ([]byte, error), 
 
 func (anthropicDoor) answerHeader(http.Header, anthropic.Usage) {}
 
+func (anthropicDoor) writeAnswer(w http.ResponseWriter, body []byte) error {
+	_, err := w.Write(body)
+	return err
+}
+
 func (anthropicDoor) writeCount(w http.ResponseWriter, n int64) error {
 	w.Header().Set("Content-Type", "application/json")
 	_, err := fmt.Fprintf(w, `{"input_tokens":%d}`, n)
@@ -138,6 +143,9 @@ func toModelJSON(m router.ModelInfo) modelJSON {
 // anthropicModels serves GET /v1/models with every configured model, so that
 // Claude Code's gateway model discovery lists what this gateway serves.
 func (s *Server) anthropicModels(w http.ResponseWriter, r *http.Request, x *exchange) error {
+	if isOpenAIClient(r) {
+		return s.openaiModels(w, r, x)
+	}
 	p, err := s.authenticate(r, x)
 	if err != nil {
 		return err
@@ -168,6 +176,9 @@ func (s *Server) anthropicModels(w http.ResponseWriter, r *http.Request, x *exch
 
 // anthropicModel serves GET /v1/models/{id}.
 func (s *Server) anthropicModel(w http.ResponseWriter, r *http.Request, x *exchange) error {
+	if isOpenAIClient(r) {
+		return s.openaiModel(w, r, x)
+	}
 	p, err := s.authenticate(r, x)
 	if err != nil {
 		return err

@@ -123,6 +123,11 @@ func (bedrockDoor) answerHeader(h http.Header, u anthropic.Usage) {
 	h.Set("X-Amzn-Bedrock-Output-Token-Count", strconv.FormatInt(u.Output, 10))
 }
 
+func (bedrockDoor) writeAnswer(w http.ResponseWriter, body []byte) error {
+	_, err := w.Write(body)
+	return err
+}
+
 func (bedrockDoor) writeCount(w http.ResponseWriter, n int64) error {
 	w.Header().Set("Content-Type", "application/json")
 	_, err := fmt.Fprintf(w, `{"inputTokens":%d}`, n)

@@ -55,6 +55,12 @@ type callSpec struct {
 	stream    bool
 	betas     *anthropic.BetaSet // header betas, plus the body's on the Bedrock door
 	header    http.Header
+	// door, when set, answers this call in place of the route's door: the
+	// OpenAI door's answer depends on the request (openai_door.go).
+	door door
+	// tags are attribution tags the body carries (OpenAI's user), added
+	// to the usage row's.
+	tags map[string]string
 }
 
 // headerBetas reads the anthropic-beta header lines.
@@ -160,8 +166,7 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, c *call, spec 
 		c.ttfb = time.Since(c.start)
 		w.Header().Set("Content-Type", "application/json")
 		c.door.answerHeader(w.Header(), u)
-		_, err := w.Write(res.resp.Body)
-		return err
+		return c.door.writeAnswer(w, res.resp.Body)
 	}
 	return s.relay(ctx, w, c, res)
 }

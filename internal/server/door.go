@@ -38,6 +38,9 @@ type door interface {
 	// answerHeader sets the door's extra headers of a non-streamed
 	// Messages answer, given the usage it reports.
 	answerHeader(h http.Header, u anthropic.Usage)
+	// writeAnswer writes a non-streamed Messages answer, body being the
+	// upstream's Anthropic-shaped one.
+	writeAnswer(w http.ResponseWriter, body []byte) error
 	// writeCount writes a token-count answer.
 	writeCount(w http.ResponseWriter, n int64) error
 	// writeError writes an error answer before anything else was written.
@@ -113,6 +116,9 @@ func (s *Server) modelCall(o op) handlerFunc {
 			return err
 		}
 		spec.principal, spec.betas, spec.header = p, betas, r.Header
+		if spec.door != nil {
+			c.door = spec.door
+		}
 		if !metered {
 			n, err := s.countTokens(r, c, spec)
 			if err != nil {

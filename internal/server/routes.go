@@ -41,7 +41,7 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, x *exchange) error
 
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
-	a, b := anthropicDoor{}, bedrockDoor{}
+	a, b, o := anthropicDoor{}, bedrockDoor{}, openaiDoor{}
 	// route serves pattern for method, and answers any other method on it
 	// with a 405 and an Allow header, in the door's format: ServeMux would
 	// otherwise hand such requests to the door's catch-all, a 404.
@@ -58,6 +58,9 @@ func (s *Server) routes() *http.ServeMux {
 
 	// Anthropic front door.
 	route(a, http.MethodPost, "/v1/messages", s.modelCall(opMessages))
+	// OpenAI front door (openai_door.go); its GET /v1/models shares the
+	// Anthropic route, which answers OpenAI clients in their shape.
+	route(o, http.MethodPost, "/v1/chat/completions", s.modelCall(opMessages))
 	route(a, http.MethodPost, "/v1/messages/count_tokens", s.modelCall(opCountTokens))
 	route(a, http.MethodGet, "/v1/models", s.anthropicModels)
 	mux.Handle("GET /v1/models/{id}", s.handle(a, s.anthropicModel))
