@@ -37,12 +37,12 @@ type Usage struct {
 // and writes.
 func UsageOf(u anthropic.Usage) Usage {
 	var out Usage
-	out.PromptTokens = u.InputTokens + u.CacheReadTokens + u.CacheWriteTokens
-	out.CompletionTokens = u.OutputTokens
+	out.PromptTokens = u.Prompt()
+	out.CompletionTokens = u.Output
 	out.TotalTokens = out.PromptTokens + out.CompletionTokens
-	out.PromptTokensDetails.CachedTokens = u.CacheReadTokens
-	out.CacheCreationInputTokens = u.CacheWriteTokens
-	out.CacheReadInputTokens = u.CacheReadTokens
+	out.PromptTokensDetails.CachedTokens = u.CacheRead
+	out.CacheCreationInputTokens = u.CacheWrite()
+	out.CacheReadInputTokens = u.CacheRead
 	return out
 }
 

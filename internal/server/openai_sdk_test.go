@@ -14,6 +14,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/tollgate-gw/tollgate/internal/testutil"
+	"github.com/tollgate-gw/tollgate/internal/tokens"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
@@ -263,13 +264,13 @@ func TestOpenAIUsageMatchesAnthropic(t *testing.T) {
 			t.Errorf("stream %v: doors %q, %q, tags %v; want openai, anthropic, user=alice", stream, got.Door, want.Door, got.Tags)
 		}
 		type metered struct {
-			In, Out, CW5m, CW1h, CR, Cost int64
-			Unpriced, Stream              bool
-			Model, Upstream               string
+			Tokens           tokens.Counts
+			Cost             int64
+			Unpriced, Stream bool
+			Model, Upstream  string
 		}
 		m := func(r usageRecord) metered {
-			return metered{r.InputTokens, r.OutputTokens, r.CacheWrite5mTokens, r.CacheWrite1hTokens, r.CacheReadTokens,
-				r.CostMicros, r.Unpriced, r.Stream, r.Model, r.UpstreamModel}
+			return metered{r.Tokens, r.CostMicros, r.Unpriced, r.Stream, r.Model, r.UpstreamModel}
 		}
 		if m(got) != m(want) || m(got).Cost == 0 {
 			t.Errorf("stream %v: openai door metered %+v, anthropic door %+v", stream, m(got), m(want))
