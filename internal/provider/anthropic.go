@@ -88,7 +88,7 @@ func (a *Anthropic) Send(ctx context.Context, call *Call) (*Response, error) {
 	}
 	out := &Response{RequestID: resp.Header.Get("request-id"), Header: passHeaders(resp.Header), DroppedBetas: dropped}
 	if call.Stream {
-		out.Events = &sseStream{body: resp.Body, r: anthropic.NewSSEReader(resp.Body)}
+		out.Events = newSSEStream(resp.Body)
 		return out, nil
 	}
 	defer resp.Body.Close()
@@ -213,6 +213,10 @@ func passHeaders(h http.Header) http.Header {
 type sseStream struct {
 	body io.ReadCloser
 	r    *anthropic.SSEReader
+}
+
+func newSSEStream(body io.ReadCloser) *sseStream {
+	return &sseStream{body: body, r: anthropic.NewSSEReader(body)}
 }
 
 func (s *sseStream) Next() (anthropic.Event, error) {

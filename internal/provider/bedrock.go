@@ -155,7 +155,7 @@ func (b *Bedrock) Send(ctx context.Context, call *Call) (*Response, error) {
 			return nil, &apierror.Error{Status: http.StatusBadGateway, Type: apierror.TypeAPI, Origin: apierror.OriginUpstream,
 				Message: fmt.Sprintf("Bedrock stream had content-type %q", ct), Retryable: true, UpstreamRequestID: reqID}
 		}
-		return &Response{Events: &bedrockStream{body: resp.Body, fr: bedrock.NewFrameReader(resp.Body)}, RequestID: reqID, DroppedBetas: dropped}, nil
+		return &Response{Events: newBedrockStream(resp.Body), RequestID: reqID, DroppedBetas: dropped}, nil
 	}
 	defer resp.Body.Close()
 	msg, err := io.ReadAll(resp.Body)
@@ -315,6 +315,10 @@ func trimURLError(err error) string {
 type bedrockStream struct {
 	body io.ReadCloser
 	fr   *bedrock.FrameReader
+}
+
+func newBedrockStream(body io.ReadCloser) *bedrockStream {
+	return &bedrockStream{body: body, fr: bedrock.NewFrameReader(body)}
 }
 
 func (s *bedrockStream) Next() (anthropic.Event, error) {
