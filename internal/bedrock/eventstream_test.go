@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tollgate-gw/tollgate/internal/anthropic"
@@ -85,9 +86,27 @@ func FuzzFrameReader(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
+		// The SDK's decoder is the reference: where both decode a frame,
+		// they must agree on it.
 		fr := NewFrameReader(bytes.NewReader(in))
+		ref := bytes.NewReader(in)
+		dec := eventstream.NewDecoder()
 		for i := 0; i < 1000; i++ {
-			if _, err := fr.Next(); err != nil {
+			f, err := fr.Next()
+			msg, refErr := dec.Decode(ref, nil)
+			if err != nil && !errors.Is(err, ErrBadChunk) {
+				return
+			}
+			if refErr != nil {
+				t.Fatalf("frame %d: decoded %+v where the SDK failed: %v", i, f, refErr)
+			}
+			if !bytes.Equal(f.Payload, msg.Payload) {
+				t.Fatalf("frame %d: payload %q, SDK %q", i, f.Payload, msg.Payload)
+			}
+			if v := msg.Headers.Get(":message-type"); v != nil && v.String() != f.MessageType {
+				t.Fatalf("frame %d: message type %q, SDK %q", i, f.MessageType, v.String())
+			}
+			if err != nil {
 				return
 			}
 		}
