@@ -15,7 +15,6 @@ import (
 	"hash/crc32"
 	"io"
 
-	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 	"github.com/tidwall/gjson"
 
 	"github.com/tollgate-gw/tollgate/internal/anthropic"
@@ -267,37 +266,35 @@ func chunkBytes(payload []byte) ([]byte, bool) {
 }
 
 // FrameWriter encodes Anthropic events as Bedrock chunk frames, and errors as
-// exception frames, recomputing both CRCs for every frame.
+// exception frames, recomputing both CRCs for every frame. Each frame is
+// built in one reused buffer and goes out in one Write; the chunk headers,
+// the same on every frame, are encoded once.
 type FrameWriter struct {
 	w   io.Writer
-	enc *eventstream.Encoder
 	buf []byte
 }
 
 // NewFrameWriter returns a FrameWriter over w.
 func NewFrameWriter(w io.Writer) *FrameWriter {
-	return &FrameWriter{w: w, enc: eventstream.NewEncoder()}
+	return &FrameWriter{w: w}
 }
+
+// chunkHeaders is the encoded header block of every chunk frame, in the
+// order Bedrock sends it.
+var chunkHeaders = appendStringHeaders(nil,
+	":event-type", "chunk",
+	":content-type", "application/json",
+	":message-type", "event")
 
 // WriteEvent writes ev as a chunk frame: {"bytes":"<base64 of ev.Data>"}.
 func (fw *FrameWriter) WriteEvent(ev anthropic.Event) error {
-	n := base64.StdEncoding.EncodedLen(len(ev.Data))
-	buf := fw.buf[:0]
+	buf := append(fw.buf[:0], make([]byte, preludeLen)...)
+	buf = append(buf, chunkHeaders...)
 	buf = append(buf, `{"bytes":"`...)
-	start := len(buf)
-	buf = append(buf, make([]byte, n)...)
-	base64.StdEncoding.Encode(buf[start:], ev.Data)
+	buf = base64.StdEncoding.AppendEncode(buf, ev.Data)
 	buf = append(buf, `"}`...)
-	fw.buf = buf
-	msg := eventstream.Message{
-		Headers: eventstream.Headers{
-			{Name: ":event-type", Value: eventstream.StringValue("chunk")},
-			{Name: ":content-type", Value: eventstream.StringValue("application/json")},
-			{Name: ":message-type", Value: eventstream.StringValue("event")},
-		},
-		Payload: buf,
-	}
-	if err := fw.enc.Encode(fw.w, msg); err != nil {
+	fw.buf = finishFrame(buf, len(chunkHeaders))
+	if _, err := fw.w.Write(fw.buf); err != nil {
 		return fmt.Errorf("bedrock: encode chunk: %w", err)
 	}
 	return nil
@@ -306,17 +303,37 @@ func (fw *FrameWriter) WriteEvent(ev anthropic.Event) error {
 // WriteException writes an exception frame such as Bedrock sends mid-stream,
 // e.g. excType "throttlingException" with payload {"message": msg}.
 func (fw *FrameWriter) WriteException(excType, message string) error {
-	payload := ErrorBody(message)
-	msg := eventstream.Message{
-		Headers: eventstream.Headers{
-			{Name: ":exception-type", Value: eventstream.StringValue(excType)},
-			{Name: ":content-type", Value: eventstream.StringValue("application/json")},
-			{Name: ":message-type", Value: eventstream.StringValue("exception")},
-		},
-		Payload: payload,
-	}
-	if err := fw.enc.Encode(fw.w, msg); err != nil {
+	buf := append(fw.buf[:0], make([]byte, preludeLen)...)
+	buf = appendStringHeaders(buf,
+		":exception-type", excType,
+		":content-type", "application/json",
+		":message-type", "exception")
+	headersLen := len(buf) - preludeLen
+	buf = append(buf, ErrorBody(message)...)
+	fw.buf = finishFrame(buf, headersLen)
+	if _, err := fw.w.Write(fw.buf); err != nil {
 		return fmt.Errorf("bedrock: encode exception: %w", err)
 	}
 	return nil
+}
+
+// appendStringHeaders appends name, value pairs as string headers.
+func appendStringHeaders(dst []byte, kv ...string) []byte {
+	for i := 0; i+1 < len(kv); i += 2 {
+		dst = append(dst, byte(len(kv[i])))
+		dst = append(dst, kv[i]...)
+		dst = append(dst, 7) // string
+		dst = binary.BigEndian.AppendUint16(dst, uint16(len(kv[i+1])))
+		dst = append(dst, kv[i+1]...)
+	}
+	return dst
+}
+
+// finishFrame fills in the prelude of a frame whose headers and payload
+// follow preludeLen reserved bytes, and appends the message CRC.
+func finishFrame(buf []byte, headersLen int) []byte {
+	binary.BigEndian.PutUint32(buf[0:4], uint32(len(buf)+4))
+	binary.BigEndian.PutUint32(buf[4:8], uint32(headersLen))
+	binary.BigEndian.PutUint32(buf[8:12], crc32.ChecksumIEEE(buf[:8]))
+	return binary.BigEndian.AppendUint32(buf, crc32.ChecksumIEEE(buf))
 }
