@@ -89,9 +89,13 @@ func (s *SSEReader) Next() (Event, error) {
 	}
 }
 
-// Buffered reports whether bytes of the next event have already been read
-// from the connection; see bedrock.FrameReader.Buffered.
-func (s *SSEReader) Buffered() bool { return s.r.Buffered() > 0 }
+// Ready reports whether the next event is already read whole from the
+// connection — a blank line ends it in the buffer — so that Next returns
+// it without waiting; see bedrock.FrameReader.Ready.
+func (s *SSEReader) Ready() bool {
+	b, _ := s.r.Peek(s.r.Buffered())
+	return bytes.Contains(b, []byte("\n\n")) || bytes.Contains(b, []byte("\r\n\r\n")) || bytes.Contains(b, []byte("\r\r"))
+}
 
 // readLine returns the next line without its end. A line that fits in the
 // read buffer is returned in place, valid until the next read: Next copies

@@ -74,11 +74,18 @@ func NewFrameReader(r io.Reader) *FrameReader {
 	return &FrameReader{r: bufio.NewReaderSize(r, frameBufferSize)}
 }
 
-// Buffered reports whether the next frame has at least begun to arrive:
-// bytes are already read from the connection but not yet decoded. A relay
-// uses it to leave a flush to the last of a run of frames that came in
-// together.
-func (fr *FrameReader) Buffered() bool { return fr.r.Buffered() > 0 }
+// Ready reports whether the next frame is already read whole from the
+// connection, so that Next returns it without waiting. A relay uses it to
+// leave the flush to the last of a run of frames that came in together;
+// a frame only partly arrived is not ready, since its rest may be late.
+func (fr *FrameReader) Ready() bool {
+	n := fr.r.Buffered()
+	if n < preludeLen {
+		return false
+	}
+	prelude, _ := fr.r.Peek(preludeLen)
+	return int(binary.BigEndian.Uint32(prelude)) <= n
+}
 
 // Next returns the next frame, or io.EOF at a clean end of the stream. The
 // frame's Payload is valid until the next call; Event.Data is its own.

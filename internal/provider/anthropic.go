@@ -231,3 +231,7 @@ func (s *sseStream) Next() (anthropic.Event, error) {
 }
 
 func (s *sseStream) Close() error { return s.body.Close() }
+
+// Ready reports whether the next event has arrived whole; see
+// anthropic.SSEReader.Ready.
+func (s *sseStream) Ready() bool { return s.r.Ready() }

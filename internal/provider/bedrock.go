@@ -354,6 +354,10 @@ func (s *bedrockStream) Next() (anthropic.Event, error) {
 
 func (s *bedrockStream) Close() error { return s.body.Close() }
 
+// Ready reports whether the next frame has arrived whole; see
+// bedrock.FrameReader.Ready.
+func (s *bedrockStream) Ready() bool { return s.fr.Ready() }
+
 // errorFromEvent turns an Anthropic "error" stream event into an error. The
 // event is relayed as it came, minus any credential it quotes (redact).
 func errorFromEvent(data []byte) *apierror.Error {
