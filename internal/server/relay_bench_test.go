@@ -122,7 +122,7 @@ func BenchmarkRelayEvents(b *testing.B) {
 				b.SetBytes(int64(len(up.body)))
 				b.ReportAllocs()
 				for b.Loop() {
-					c := &call{door: d, start: time.Now()}
+					c := &call{door: d, start: time.Now(), acct: &account{}}
 					res, err := s.attempt(ctx, p, &provider.Call{Stream: true})
 					if err != nil {
 						b.Fatal(err)
