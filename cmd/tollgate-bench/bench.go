@@ -356,7 +356,7 @@ func startServers(ctx context.Context, o options, bins binaries, dir, cpus strin
 		return st, err
 	}
 	fmt.Fprintln(progress, "starting tollgate serve")
-	gw, err := writeGatewayConfig(dir, st.sim.URL, o.UpstreamAuth)
+	gw, err := writeGatewayConfig(dir, st.sim.URL, o.UpstreamAuth, o.DebugListen)
 	if err != nil {
 		return st, err
 	}

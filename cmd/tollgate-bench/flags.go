@@ -49,6 +49,9 @@ type options struct {
 	// UpstreamAuth is how the gateway authenticates to the simulator:
 	// "bearer" (a Bedrock API key, what the proxy sends too) or "sigv4".
 	UpstreamAuth string
+	// DebugListen, when set, is the gateway's server.debug_listen: pprof
+	// and execution traces of the gateway under load.
+	DebugListen string
 	// Model is the Bedrock model id in the request path.
 	Model string
 	// MaxTokens is the request's max_tokens.
@@ -96,6 +99,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	upAuth := fs.String("upstream-auth", "bearer", "`auth` the gateway uses toward the simulator: bearer (as the proxy) or sigv4")
 	model := fs.String("model", "global.anthropic.claude-sonnet-4-5-20250929-v1:0", "Bedrock model `id` in the request path")
 	maxTokens := fs.Int("max-tokens", 64, "max_tokens of the request")
+	debugListen := fs.String("debug-listen", "", "serve the gateway's pprof and execution traces on this loopback `address` (server.debug_listen), e.g. 127.0.0.1:6060")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printUsage(stdout, fs)
@@ -161,6 +165,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("--upstream-auth %q: want bearer or sigv4", *upAuth)
 	}
 	o.UpstreamAuth = *upAuth
+	o.DebugListen = *debugListen
 	o.Model = *model
 	if *maxTokens < 1 {
 		return nil, fmt.Errorf("--max-tokens %d: want at least 1", *maxTokens)

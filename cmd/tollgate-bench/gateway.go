@@ -29,7 +29,7 @@ type gatewaySetup struct {
 // one Bedrock provider whose endpoint is the simulator, everything else at
 // its defaults (metering on, info logging in JSON, usage flushed every
 // second). The admin key is chosen here and passed as TOLLGATE_ADMIN_KEY.
-func writeGatewayConfig(dir, simURL, upstreamAuth string) (gatewaySetup, error) {
+func writeGatewayConfig(dir, simURL, upstreamAuth, debugListen string) (gatewaySetup, error) {
 	data := filepath.Join(dir, "gateway-data")
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		return gatewaySetup{}, fmt.Errorf("gateway config: %w", err)
@@ -69,6 +69,9 @@ providers:
     region: us-east-1
     endpoint: %[3]s
 %[4]s`, data, g.dbPath, simURL, auth)
+	if debugListen != "" {
+		cfg += fmt.Sprintf("server:\n  debug_listen: %q\n", debugListen)
+	}
 	if err := os.WriteFile(g.configPath, []byte(cfg), 0o600); err != nil {
 		return gatewaySetup{}, fmt.Errorf("gateway config: %w", err)
 	}

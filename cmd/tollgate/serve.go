@@ -17,6 +17,7 @@ import (
 
 	"github.com/tollgate-gw/tollgate/internal/config"
 	"github.com/tollgate-gw/tollgate/internal/gateway"
+	"github.com/tollgate-gw/tollgate/internal/server"
 )
 
 // loadConfig reads the config named by --config or TOLLGATE_CONFIG, or the
@@ -103,6 +104,17 @@ func serve(ctx context.Context, cfg *config.Config, source string, log *slog.Log
 		}
 		defer mln.Close()
 	}
+	var dln net.Listener
+	if cfg.Server.DebugListen != "" {
+		addr, err := config.DebugAddr(cfg.Server.DebugListen)
+		if err != nil {
+			return fmt.Errorf("server.debug_listen: %w", err)
+		}
+		if dln, err = net.Listen("tcp", addr); err != nil {
+			return fmt.Errorf("debug listen on %s: %w", addr, err)
+		}
+		defer dln.Close()
+	}
 	bo.Build = build
 	gw, err := gateway.FromConfig(ctx, cfg, log, bo)
 	if err != nil {
@@ -115,6 +127,14 @@ func serve(ctx context.Context, cfg *config.Config, source string, log *slog.Log
 		go ms.Serve(mln)
 		defer ms.Close()
 		fmt.Fprintf(info, "metrics on http://%s/metrics\n", mln.Addr())
+	}
+	if dln != nil {
+		// No write timeout: a CPU profile or a trace streams for as long as
+		// its ?seconds= asks.
+		ds := &http.Server{Handler: server.DebugHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go ds.Serve(dln)
+		defer ds.Close()
+		fmt.Fprintf(info, "debug (pprof, trace) on http://%s/debug/pprof/\n", dln.Addr())
 	}
 	fmt.Fprintf(info, "tollgate %s serving on %s://%s\nconfig: %s\n%s\n", build.Version, gw.Scheme(), ln.Addr(), source, strings.TrimRight(cfg.Describe(), "\n"))
 	if ready != nil {

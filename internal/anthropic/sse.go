@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-
-	"github.com/tidwall/gjson"
 )
 
 // MaxSSELine bounds one SSE line, and the data of one event. A Messages event carries at most one
@@ -27,9 +25,14 @@ type SSEReader struct {
 	r *bufio.Reader
 }
 
+// sseBufferSize is the SSEReader's read buffer: several events of a busy
+// stream per read, and small, since every open stream holds one; a longer
+// line is assembled from pieces.
+const sseBufferSize = 4 << 10
+
 // NewSSEReader returns a reader over r.
 func NewSSEReader(r io.Reader) *SSEReader {
-	return &SSEReader{r: bufio.NewReaderSize(r, 32<<10)}
+	return &SSEReader{r: bufio.NewReaderSize(r, sseBufferSize)}
 }
 
 // Next returns the next event. It returns io.EOF after the last complete
@@ -58,7 +61,7 @@ func (s *SSEReader) Next() (Event, error) {
 			}
 			ev.Data = data
 			if ev.Type == "" {
-				ev.Type = gjson.GetBytes(data, "type").String()
+				ev.Type = EventTypeOf(data)
 			}
 			return ev, nil
 		}
@@ -70,7 +73,7 @@ func (s *SSEReader) Next() (Event, error) {
 		value = bytes.TrimPrefix(value, []byte(" "))
 		switch string(field) {
 		case "event":
-			ev.Type = string(value)
+			ev.Type = InternType(value)
 		case "data":
 			if len(data)+len(value) >= MaxSSELine {
 				// One event is bounded like one line, however many data
@@ -86,6 +89,17 @@ func (s *SSEReader) Next() (Event, error) {
 	}
 }
 
+// Ready reports whether the next event is already read whole from the
+// connection — a blank line ends it in the buffer — so that Next returns
+// it without waiting; see bedrock.FrameReader.Ready.
+func (s *SSEReader) Ready() bool {
+	b, _ := s.r.Peek(s.r.Buffered())
+	return bytes.Contains(b, []byte("\n\n")) || bytes.Contains(b, []byte("\r\n\r\n")) || bytes.Contains(b, []byte("\r\r"))
+}
+
+// readLine returns the next line without its end. A line that fits in the
+// read buffer is returned in place, valid until the next read: Next copies
+// what it keeps (the data, by appending it; the type, by InternType).
 func (s *SSEReader) readLine() ([]byte, error) {
 	var line []byte
 	for {
@@ -97,9 +111,7 @@ func (s *SSEReader) readLine() ([]byte, error) {
 			return nil, err
 		}
 		if !isPrefix && line == nil {
-			// Common case: the whole line fit in the buffer. Copy, since
-			// the buffer is reused by the next read.
-			return bytes.Clone(chunk), nil
+			return chunk, nil // the whole line fit in the buffer
 		}
 		line = append(line, chunk...)
 		if len(line) > MaxSSELine {

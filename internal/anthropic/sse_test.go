@@ -161,3 +161,26 @@ func FuzzSSEReader(f *testing.F) {
 		}
 	})
 }
+
+// TestSSEReaderReady: an event counts as ready only once its blank line is
+// buffered, since the relay holds a flush for a ready event.
+func TestSSEReaderReady(t *testing.T) {
+	first := "event: ping\ndata: {\"type\":\"ping\"}\n\n"
+	for _, tt := range []struct {
+		name, rest string
+		want       bool
+	}{
+		{"next event whole", "event: ping\ndata: {}\n\n", true},
+		{"next event whole, CRLF", "event: ping\r\ndata: {}\r\n\r\n", true},
+		{"next event in part", "event: ping\ndata: {}\n", false},
+		{"nothing more", "", false},
+	} {
+		r := NewSSEReader(strings.NewReader(first + tt.rest))
+		if _, err := r.Next(); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Ready(); got != tt.want {
+			t.Errorf("%s: Ready() = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

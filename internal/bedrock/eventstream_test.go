@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tollgate-gw/tollgate/internal/anthropic"
@@ -85,9 +86,27 @@ func FuzzFrameReader(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
+		// The SDK's decoder is the reference: where both decode a frame,
+		// they must agree on it.
 		fr := NewFrameReader(bytes.NewReader(in))
+		ref := bytes.NewReader(in)
+		dec := eventstream.NewDecoder()
 		for i := 0; i < 1000; i++ {
-			if _, err := fr.Next(); err != nil {
+			f, err := fr.Next()
+			msg, refErr := dec.Decode(ref, nil)
+			if err != nil && !errors.Is(err, ErrBadChunk) {
+				return
+			}
+			if refErr != nil {
+				t.Fatalf("frame %d: decoded %+v where the SDK failed: %v", i, f, refErr)
+			}
+			if !bytes.Equal(f.Payload, msg.Payload) {
+				t.Fatalf("frame %d: payload %q, SDK %q", i, f.Payload, msg.Payload)
+			}
+			if v := msg.Headers.Get(":message-type"); v != nil && v.String() != f.MessageType {
+				t.Fatalf("frame %d: message type %q, SDK %q", i, f.MessageType, v.String())
+			}
+			if err != nil {
 				return
 			}
 		}
@@ -114,4 +133,52 @@ func TestWriteSeed(t *testing.T) {
 	if !bytes.Equal(want, buf.Bytes()) {
 		t.Errorf("encoded frames differ from %s (run go test -update if the change is intended)", path)
 	}
+}
+
+// TestFrameReaderReady: a frame counts as ready only once it is buffered
+// whole, since the relay holds a flush for a ready frame.
+func TestFrameReaderReady(t *testing.T) {
+	var buf bytes.Buffer
+	fw := NewFrameWriter(&buf)
+	for range 2 {
+		if err := fw.WriteEvent(anthropic.Event{Type: "ping", Data: []byte(`{"type":"ping"}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	frames := buf.Bytes()
+	one := len(frames) / 2
+	for _, tt := range []struct {
+		name  string
+		avail int // bytes the upstream has sent
+		want  bool
+	}{
+		{"next frame whole", len(frames), true},
+		{"next frame in part", len(frames) - 1, false},
+		{"next prelude in part", one + 5, false},
+		{"nothing more", one, false},
+	} {
+		r := &chunkedReader{data: frames[:tt.avail], chunk: tt.avail}
+		fr := NewFrameReader(r)
+		if _, err := fr.Next(); err != nil {
+			t.Fatal(err)
+		}
+		if got := fr.Ready(); got != tt.want {
+			t.Errorf("%s: Ready() = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// chunkedReader returns data in reads of at most chunk bytes.
+type chunkedReader struct {
+	data  []byte
+	chunk int
+}
+
+func (c *chunkedReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), c.chunk)], c.data)
+	c.data = c.data[n:]
+	return n, nil
 }

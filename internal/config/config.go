@@ -154,6 +154,15 @@ type Server struct {
 	// loopback listener is open without it (one machine, one user). The
 	// start log and the tollgate_open_mode gauge say when open mode is on.
 	OpenWithoutKeys bool `yaml:"open_without_keys"`
+	// DebugListen, when set, serves the Go runtime's profiles
+	// (/debug/pprof/: CPU, heap, allocs, goroutine, block, mutex) and
+	// execution traces (/debug/pprof/trace) on their own listener, so that a
+	// tail or a leak can be examined on the running gateway. Off by default:
+	// a CPU profile or a trace costs CPU while it runs, and the endpoints
+	// reveal the process's internals. It must be loopback; an address
+	// without a host (":6060") means 127.0.0.1. Reach it from elsewhere
+	// through an SSH tunnel or kubectl port-forward.
+	DebugListen string `yaml:"debug_listen"`
 }
 
 // Usage configures metering and the usage writer.

@@ -400,6 +400,11 @@ func TestParseErrors(t *testing.T) {
 			src:  "providers:\n  anthropic:\n    base_url: https://u:hunter22@example.com?x=1\n",
 			want: `t.yaml:3:15: providers.anthropic.base_url: "https://u:xxxxx@example.com?x=1" is not an absolute http or https URL without query, such as https://host[:port][/base/path]`,
 		},
+		{
+			name: "debug listener beyond loopback",
+			src:  "server:\n  debug_listen: 0.0.0.0:6060\n",
+			want: `t.yaml:2:17: server.debug_listen: must be a loopback address (127.0.0.1, ::1, localhost; got "0.0.0.0"): profiles reveal the process's internals`,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -521,5 +526,27 @@ func TestAccessRulesValidatedWithPositions(t *testing.T) {
 	c, err := ParseWith([]byte("access:\n  rules:\n    - name: api\n      paths: [\"/v1/*\"]\n      allow_cidrs: [127.0.0.1/32]\n"), "ok.yaml", mapEnv(nil))
 	if err != nil || len(c.Access.Rules) != 1 {
 		t.Fatalf("valid access block: %v, %+v", err, c)
+	}
+}
+
+func TestDebugAddr(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{":6060", "127.0.0.1:6060", true},
+		{"127.0.0.1:6060", "127.0.0.1:6060", true},
+		{"[::1]:6060", "[::1]:6060", true},
+		{"localhost:6060", "localhost:6060", true},
+		{"0.0.0.0:6060", "", false},
+		{"10.1.2.3:6060", "", false},
+		{"example.com:6060", "", false},
+		{"6060", "", false},
+	}
+	for _, tt := range tests {
+		got, err := DebugAddr(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("DebugAddr(%q) = %q, %v; want %q, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
 	}
 }

@@ -175,6 +175,11 @@ func (v *validator) server() {
 	v.nonNegative("server.shutdown_grace", s.ShutdownGrace)
 	v.nonNegative("server.body_read_timeout", s.BodyReadTimeout)
 	// ping_interval may be negative: that disables pings.
+	if l := s.DebugListen; l != "" {
+		if _, err := DebugAddr(l); err != nil {
+			v.add("server.debug_listen", "%v", err)
+		}
+	}
 }
 
 func (v *validator) keys() {

@@ -88,7 +88,7 @@ func (a *Anthropic) Send(ctx context.Context, call *Call) (*Response, error) {
 	}
 	out := &Response{RequestID: resp.Header.Get("request-id"), Header: passHeaders(resp.Header), DroppedBetas: dropped}
 	if call.Stream {
-		out.Events = &sseStream{body: resp.Body, r: anthropic.NewSSEReader(resp.Body)}
+		out.Events = newSSEStream(resp.Body)
 		return out, nil
 	}
 	defer resp.Body.Close()
@@ -215,6 +215,10 @@ type sseStream struct {
 	r    *anthropic.SSEReader
 }
 
+func newSSEStream(body io.ReadCloser) *sseStream {
+	return &sseStream{body: body, r: anthropic.NewSSEReader(body)}
+}
+
 func (s *sseStream) Next() (anthropic.Event, error) {
 	ev, err := s.r.Next()
 	if err != nil {
@@ -227,3 +231,7 @@ func (s *sseStream) Next() (anthropic.Event, error) {
 }
 
 func (s *sseStream) Close() error { return s.body.Close() }
+
+// Ready reports whether the next event has arrived whole; see
+// anthropic.SSEReader.Ready.
+func (s *sseStream) Ready() bool { return s.r.Ready() }

@@ -155,7 +155,7 @@ func (b *Bedrock) Send(ctx context.Context, call *Call) (*Response, error) {
 			return nil, &apierror.Error{Status: http.StatusBadGateway, Type: apierror.TypeAPI, Origin: apierror.OriginUpstream,
 				Message: fmt.Sprintf("Bedrock stream had content-type %q", ct), Retryable: true, UpstreamRequestID: reqID}
 		}
-		return &Response{Events: &bedrockStream{body: resp.Body, fr: bedrock.NewFrameReader(resp.Body)}, RequestID: reqID, DroppedBetas: dropped}, nil
+		return &Response{Events: newBedrockStream(resp.Body), RequestID: reqID, DroppedBetas: dropped}, nil
 	}
 	defer resp.Body.Close()
 	msg, err := io.ReadAll(resp.Body)
@@ -317,6 +317,10 @@ type bedrockStream struct {
 	fr   *bedrock.FrameReader
 }
 
+func newBedrockStream(body io.ReadCloser) *bedrockStream {
+	return &bedrockStream{body: body, fr: bedrock.NewFrameReader(body)}
+}
+
 func (s *bedrockStream) Next() (anthropic.Event, error) {
 	for {
 		f, err := s.fr.Next()
@@ -349,6 +353,10 @@ func (s *bedrockStream) Next() (anthropic.Event, error) {
 }
 
 func (s *bedrockStream) Close() error { return s.body.Close() }
+
+// Ready reports whether the next frame has arrived whole; see
+// bedrock.FrameReader.Ready.
+func (s *bedrockStream) Ready() bool { return s.fr.Ready() }
 
 // errorFromEvent turns an Anthropic "error" stream event into an error. The
 // event is relayed as it came, minus any credential it quotes (redact).

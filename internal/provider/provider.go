@@ -6,6 +6,7 @@ package provider
 
 import (
 	"context"
+	"io"
 	"net/http"
 
 	"github.com/tollgate-gw/tollgate/internal/anthropic"
@@ -68,3 +69,13 @@ type Provider interface {
 	// CountTokens counts the input tokens of a count_tokens body.
 	CountTokens(ctx context.Context, call *Call) (int64, error)
 }
+
+// BedrockEvents reads an InvokeModelWithResponseStream body (AWS event
+// stream) as Anthropic events, as a Bedrock provider's Send does. It is
+// exported for benchmarks and tests that feed recorded streams through the
+// relay without an upstream.
+func BedrockEvents(body io.ReadCloser) EventStream { return newBedrockStream(body) }
+
+// SSEEvents reads an Anthropic Messages SSE body as events, as an Anthropic
+// provider's Send does; see BedrockEvents.
+func SSEEvents(body io.ReadCloser) EventStream { return newSSEStream(body) }

@@ -96,7 +96,7 @@ func (anthropicDoor) writeError(w http.ResponseWriter, requestID string, e *apie
 }
 
 func (anthropicDoor) streamWriter(w http.ResponseWriter) eventWriter {
-	return &sseWriter{w: w, buf: make([]byte, 0, 4096)}
+	return &sseWriter{w: w} // buf grows to the largest event and is reused
 }
 
 type sseWriter struct {

@@ -6,7 +6,10 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"runtime"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -156,4 +159,74 @@ func (s *signingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	return s.base.RoundTrip(r)
+}
+
+// BenchmarkOpenStreams opens openStreams streams at once, each held open by
+// the simulator's pacing after its first event, and reports what each costs
+// while open: goroutines and heap + stack bytes of the whole process, after
+// a GC. The process holds the client, the gateway and the simulator, so the
+// gateway's own cost per stream is the difference between the gateway and
+// the direct sub-benchmarks of the same run. It asserts nothing.
+//
+//	go test ./internal/server -run '^$' -bench OpenStreams -benchtime 1x
+func BenchmarkOpenStreams(b *testing.B) {
+	const openStreams = 1000
+	h, p := benchHarness(b)
+	const model = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
+	// One delta every few seconds: the streams stay open while measured.
+	prompt := `hold [[sim:text ` + strings.Repeat("word ", 40) + `]] [[sim:tps 1]]`
+	anth := []byte(`{"model":"claude-haiku-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"` + prompt + `"}]}`)
+	invoke := []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":64,"messages":[{"role":"user","content":"` + prompt + `"}]}`)
+	measure := func(b *testing.B, client *http.Client, url string, body []byte, hdr map[string]string) {
+		for b.Loop() {
+			before, goroutines := heapAndStack()
+			bodies := make([]io.ReadCloser, openStreams)
+			var wg sync.WaitGroup
+			for i := range bodies {
+				wg.Go(func() {
+					req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+					req.Header.Set("Content-Type", "application/json")
+					for k, v := range hdr {
+						req.Header.Set(k, v)
+					}
+					resp, err := client.Do(req)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					if resp.StatusCode != 200 {
+						b.Errorf("status %d", resp.StatusCode)
+					}
+					var one [1]byte
+					io.ReadFull(resp.Body, one[:]) // the first event has arrived
+					bodies[i] = resp.Body
+				})
+			}
+			wg.Wait()
+			after, goroutinesOpen := heapAndStack()
+			for _, body := range bodies {
+				if body != nil {
+					body.Close()
+				}
+			}
+			b.ReportMetric(float64(goroutinesOpen-goroutines)/openStreams, "goroutines/stream")
+			b.ReportMetric(float64(after-before)/openStreams/1024, "KiB/stream")
+		}
+		client.CloseIdleConnections()
+	}
+	b.Run("direct", func(b *testing.B) {
+		measure(b, newSigner(b, h.SimURL), h.SimURL+"/model/"+model+"/invoke-with-response-stream", invoke, nil)
+	})
+	b.Run("gateway", func(b *testing.B) {
+		measure(b, &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: openStreams}}, h.URL+"/v1/messages", anth, map[string]string{"x-api-key": p.Secret})
+	})
+}
+
+// heapAndStack returns the heap and stack bytes in use after a GC, and the
+// goroutine count.
+func heapAndStack() (uint64, int) {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse + m.StackInuse, runtime.NumGoroutine()
 }

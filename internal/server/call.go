@@ -7,7 +7,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 
@@ -409,7 +411,8 @@ func (s *Server) attempt(ctx context.Context, p provider.Provider, call *provide
 		start = t.C
 	}
 	select {
-	case it := <-pump.items:
+	case it := <-pump.first:
+		pump.first = nil
 		if it.err != nil {
 			pump.stop()
 			e := apierror.From(streamError(it.err))
@@ -431,37 +434,54 @@ type pumped struct {
 	err error
 }
 
-// eventPump reads an upstream stream on its own goroutine, so that the
-// relay can wait for the next event, a ping tick, the client and a shutdown
-// at once. It stops after the first error.
+// eventPump is an upstream stream whose first read runs on its own
+// goroutine, so that attempt can wait for the first event, a deadline and
+// the client at once. That goroutine ends with the first read: the relay
+// reads every later event itself, on the handler's goroutine, which keeps an
+// open stream at the goroutines net/http needs (the connection's, its
+// background reader, and an HTTP/1 upstream's read and write loops) instead
+// of one more parked for the stream's whole life.
 type eventPump struct {
 	events provider.EventStream
-	items  chan pumped
-	done   chan struct{}
+	// first delivers the first read (buffered: the reader never blocks on
+	// it); nil once it has been received.
+	first chan pumped
 }
 
 func startPump(events provider.EventStream) *eventPump {
-	p := &eventPump{events: events, items: make(chan pumped, 16), done: make(chan struct{})}
+	p := &eventPump{events: events, first: make(chan pumped, 1)}
 	go func() {
-		for {
-			ev, err := events.Next()
-			select {
-			case p.items <- pumped{ev, err}:
-			case <-p.done:
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
+		ev, err := events.Next()
+		p.first <- pumped{ev, err}
 	}()
 	return p
 }
 
-// stop ends the pump and closes the upstream stream, which unblocks a read
-// in progress.
+// next returns the next event: the first read's result while it is
+// pending, then reads of the stream.
+func (p *eventPump) next() (anthropic.Event, error) {
+	if p.first != nil {
+		it := <-p.first
+		p.first = nil
+		return it.ev, it.err
+	}
+	return p.events.Next()
+}
+
+// ready reports whether the next event has already arrived whole, so that
+// reading it costs no wait: then the event just written may wait for it in
+// the response buffer, and both go out in one flush. A stream that cannot
+// tell is never ready, so every event is flushed.
+func (p *eventPump) ready() bool {
+	if p.first != nil {
+		return false
+	}
+	r, ok := p.events.(interface{ Ready() bool })
+	return ok && r.Ready()
+}
+
+// stop closes the upstream stream, which unblocks a read in progress.
 func (p *eventPump) stop() {
-	close(p.done)
 	p.events.Close()
 }
 
@@ -493,21 +513,49 @@ func streamError(err error) error {
 // timeout_error, origin upstream; a shutdown whose grace has run out ends it
 // with an in-stream overloaded_error, origin gateway.
 //
+// The upstream is read on the handler's goroutine. What it cannot wait for
+// while blocked in a read comes to it as the end of that read: the end of
+// ctx closes the upstream stream (context.AfterFunc), and the pings run on a
+// timer (time.AfterFunc) that writes under mu, the one lock on the
+// client's side of the stream; a ping that fails closes the upstream stream
+// too.
+//
+// Events that arrived together — read from the connection in one piece —
+// go out in one flush, so that a burst of back-to-back deltas costs one
+// write syscall instead of one per event; an event is never held for one
+// that has not arrived yet (eventPump.ready).
+//
 // ctx is the call's context: it ends when the client leaves or when the
 // shutdown grace runs out (cause errShuttingDown).
 func (s *Server) relay(ctx context.Context, w http.ResponseWriter, c *call, res *dispatched) error {
 	pump := res.pump
 	defer pump.stop()
+	defer context.AfterFunc(ctx, func() { pump.stop() })()
 	defer s.opts.Metrics.OpenStream(c.door.name())()
 	ew := c.door.streamWriter(w)
 	ew.header(w.Header())
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	// A client that stops reading must not hold the upstream stream, its
-	// reservation and its concurrency slot forever: each write gets a
-	// deadline, cleared at the end so a keep-alive connection is left as
-	// it was found.
-	deadline := func() { _ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)) }
+
+	var (
+		mu      sync.Mutex // guards w, ew, rc, the fields below
+		closed  bool       // relay has returned: the ping timer must not write
+		pingErr error      // a ping's write failed
+		// A client that stops reading must not hold the upstream
+		// stream, its reservation and its concurrency slot forever: a
+		// write may block at most streamWriteTimeout. The deadline is
+		// moved at most once a second, since moving it costs a poller
+		// update, and cleared at the end so a keep-alive connection is
+		// left as it was found.
+		deadlineAt time.Time
+	)
+	deadline := func() {
+		now := time.Now()
+		if deadlineAt.Sub(now) < streamWriteTimeout-time.Second {
+			deadlineAt = now.Add(streamWriteTimeout)
+			_ = rc.SetWriteDeadline(deadlineAt)
+		}
+	}
 	defer rc.SetWriteDeadline(time.Time{})
 	deadline()
 
@@ -535,72 +583,92 @@ func (s *Server) relay(ctx context.Context, w http.ResponseWriter, c *call, res 
 	}
 	// fail ends the stream with an in-stream error event.
 	fail := func(e *apierror.Error) error {
+		mu.Lock()
+		defer mu.Unlock()
 		deadline()
 		ew.writeError(e)
 		rc.Flush()
 		return e
 	}
+
+	mu.Lock()
+	var err error
 	if res.hasFirst {
-		if err := emit(res.first); err != nil {
-			return clientGone(err)
-		}
-		if err := rc.Flush(); err != nil {
-			return clientGone(err)
+		if err = emit(res.first); err == nil && !pump.ready() {
+			err = rc.Flush()
 		}
 	} else if s.opts.PingInterval > 0 {
-		if err := ping(); err != nil {
-			return err
-		}
-	} else if err := rc.Flush(); err != nil {
-		return clientGone(err)
+		err = ping()
+	} else {
+		err = rc.Flush()
 	}
-
 	var pingT *time.Timer
-	var pingC <-chan time.Time
-	if s.opts.PingInterval > 0 {
-		pingT = time.NewTimer(s.opts.PingInterval)
-		defer pingT.Stop()
-		pingC = pingT.C
-	}
-	for {
-		select {
-		case it := <-pump.items:
-			if it.err != nil {
-				if it.err == io.EOF {
-					if !usage.SawMessageStop {
-						// A clean end without message_stop is a broken
-						// stream; say so, so the client retries.
-						return fail(apierror.From(streamError(io.ErrUnexpectedEOF)))
-					}
-					return nil
-				}
-				if ctx.Err() != nil {
-					return s.stopped(ctx, fail)
-				}
-				return fail(apierror.From(streamError(it.err)))
+	if err == nil && s.opts.PingInterval > 0 {
+		pingT = time.AfterFunc(s.opts.PingInterval, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if closed || pingErr != nil {
+				return
 			}
-			deadline()
-			if err := emit(it.ev); err != nil {
-				return clientGone(err)
-			}
-			// Flush as soon as nothing more has already arrived: events
-			// that came in together go out in one write, and none waits
-			// for a later one.
-			if len(pump.items) == 0 {
-				if err := rc.Flush(); err != nil {
-					return clientGone(err)
-				}
-			}
-			if pingT != nil {
-				pingT.Reset(s.opts.PingInterval)
-			}
-		case <-pingC:
 			if err := ping(); err != nil {
-				return err
+				pingErr = err
+				pump.stop()
+				return
 			}
 			pingT.Reset(s.opts.PingInterval)
-		case <-ctx.Done():
-			return s.stopped(ctx, fail)
+		})
+	}
+	mu.Unlock()
+	if err != nil {
+		return clientGone(err)
+	}
+	defer func() {
+		// After this, the ping timer finds closed set, or has finished
+		// its write: nothing touches w once relay has returned.
+		mu.Lock()
+		closed = true
+		mu.Unlock()
+		if pingT != nil {
+			pingT.Stop()
+		}
+	}()
+
+	for {
+		ev, err := pump.next()
+		if err != nil {
+			mu.Lock()
+			perr := pingErr
+			mu.Unlock()
+			switch {
+			case perr != nil:
+				return perr
+			case err == io.EOF:
+				if !usage.SawMessageStop {
+					// A clean end without message_stop is a broken
+					// stream; say so, so the client retries.
+					return fail(apierror.From(streamError(io.ErrUnexpectedEOF)))
+				}
+				return nil
+			case ctx.Err() != nil:
+				return s.stopped(ctx, fail)
+			}
+			return fail(apierror.From(streamError(err)))
+		}
+		if pingT != nil {
+			pingT.Reset(s.opts.PingInterval)
+		}
+		mu.Lock()
+		deadline()
+		err = emit(ev)
+		// Flush unless the next event is already here: events that came
+		// in together go out in one write, and none waits for a later
+		// one.
+		if err == nil && !pump.ready() {
+			err = rc.Flush()
+		}
+		mu.Unlock()
+		if err != nil {
+			return clientGone(err)
 		}
 	}
 }
@@ -614,11 +682,16 @@ func (s *Server) stopped(ctx context.Context, fail func(*apierror.Error) error) 
 	return clientGone(ctx.Err())
 }
 
-// deltaSize is the size of the generated content a delta event carries.
+// deltaSize is the size of the generated content a delta event carries. It
+// runs on every delta, so it parses a view of data instead of a copy
+// (gjson.GetBytes copies what it finds); nothing keeps the view.
 func deltaSize(data []byte) int64 {
-	d := gjson.GetBytes(data, "delta")
+	if len(data) == 0 {
+		return 0
+	}
+	d := gjson.Get(unsafe.String(&data[0], len(data)), "delta")
 	var n int
-	for _, f := range []string{"text", "partial_json", "thinking"} {
+	for _, f := range [...]string{"text", "partial_json", "thinking"} {
 		n += len(d.Get(f).Str)
 	}
 	return int64(n)
