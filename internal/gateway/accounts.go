@@ -19,9 +19,11 @@ import (
 // admin API changes something, and periodically so that replicas sharing a
 // database converge. No request ever queries the database.
 type Accounts struct {
-	st      *store.Store
-	Keys    *keys.Cache
-	Ledger  *limits.Ledger
+	st   *store.Store
+	Keys *keys.Cache
+	// Ledger holds the budgets: a *limits.Ledger in process, or a
+	// *limits.Shared (Shared) when replicas share PostgreSQL.
+	Ledger  BudgetLedger
 	Limiter *limits.Limiter
 	log     *slog.Logger
 
@@ -30,6 +32,28 @@ type Accounts struct {
 	names atomic.Pointer[map[string]string]
 
 	mu sync.Mutex // serialises reloads
+}
+
+// BudgetLedger is what the gateway needs of a budget ledger:
+// *limits.Ledger in process and *limits.Shared across replicas implement
+// it.
+type BudgetLedger interface {
+	Load(budgets []limits.Budget, spent limits.SpentFunc) error
+	Reserve(ctx context.Context, scopes []limits.Scope, worst limits.Amount) (*limits.Reservation, error)
+	Remaining(ctx context.Context, scopes []limits.Scope) (limits.BudgetStatus, bool)
+	Covering(ctx context.Context, scopes []limits.Scope) []limits.BudgetStatus
+	Status(id string) (limits.BudgetStatus, bool)
+	Statuses() []limits.BudgetStatus
+	SetAlerts(threshold func(b limits.Budget, pct int), refusal func(e *limits.OverBudgetError))
+}
+
+// Share makes the accounts enforce budgets with a ledger shared across
+// replicas through st (PostgreSQL), and returns it for its flusher (Run).
+// Call it before the first Reload.
+func (a *Accounts) Share(o limits.SharedOptions) *limits.Shared {
+	sh := limits.NewShared(a.st, o)
+	a.Ledger = sh
+	return sh
 }
 
 // NewAccounts builds the caches over st. Call Reload once before serving.

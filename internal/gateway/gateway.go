@@ -7,6 +7,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,7 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/certs"
 	"github.com/tollgate-gw/tollgate/internal/config"
 	"github.com/tollgate-gw/tollgate/internal/keys"
+	"github.com/tollgate-gw/tollgate/internal/limits"
 	"github.com/tollgate-gw/tollgate/internal/metrics"
 	"github.com/tollgate-gw/tollgate/internal/provider"
 	"github.com/tollgate-gw/tollgate/internal/router"
@@ -68,6 +70,11 @@ type Gateway struct {
 	// providers are the upstreams by name, for the credential check at
 	// start.
 	providers map[string]provider.Provider
+
+	// stopBackground ends what startBackground started; background waits
+	// for it.
+	stopBackground context.CancelFunc
+	background     sync.WaitGroup
 
 	closeOnce sync.Once
 	closeErr  error
@@ -132,6 +139,10 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		ks = append(ks, keys.StaticKey{Name: k.Name, Secret: k.Secret})
 	}
 	accts := NewAccounts(st, keys.NewStatic(ks), log)
+	var shared *limits.Shared
+	if st.Engine() == store.EnginePostgres {
+		shared = accts.Share(sharedOptions(cfg.Replicas))
+	}
 	openMode(cfg, accts.Keys, len(ks), log)
 	if err := accts.Reload(ctx); err != nil {
 		st.Close()
@@ -223,7 +234,36 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		st.Close()
 		return nil, err
 	}
-	return &Gateway{Server: srv, Store: st, Accounts: accts, Writer: writer, Alerts: notifier, AdminSecret: adminSecret, cfg: cfg, log: log, tls: tlsCerts, providers: providers}, nil
+	g := &Gateway{Server: srv, Store: st, Accounts: accts, Writer: writer, Alerts: notifier, AdminSecret: adminSecret, cfg: cfg, log: log, tls: tlsCerts, providers: providers}
+	g.startBackground(shared)
+	return g, nil
+}
+
+// startBackground starts what must run for as long as the gateway is open,
+// whether or not Run is called: the shared ledger's flusher, which writes
+// settled spend to the database and gives unused leases back. Close stops
+// it after the last call has settled.
+func (g *Gateway) startBackground(shared *limits.Shared) {
+	ctx, cancel := context.WithCancel(context.Background())
+	g.stopBackground = cancel
+	if shared != nil {
+		g.background.Go(func() { shared.Run(ctx) })
+	}
+}
+
+// sharedOptions maps the replicas config onto the shared ledger's options.
+func sharedOptions(r config.Replicas) limits.SharedOptions {
+	host, _ := os.Hostname()
+	var b [4]byte
+	rand.Read(b[:])
+	return limits.SharedOptions{
+		Replica:         fmt.Sprintf("%s/%d/%x", host, os.Getpid(), b),
+		SharePercent:    r.LeaseSharePercent,
+		TTL:             r.LeaseTTL,
+		FlushInterval:   r.FlushInterval,
+		Timeout:         r.DatabaseTimeout,
+		OutageAllowance: limits.Amount{Micros: int64(r.OutageAllowanceUSD * 1e6)},
+	}
 }
 
 // Run runs the gateway's background work until ctx ends: reloading keys and
@@ -285,6 +325,12 @@ func (g *Gateway) Close(ctx context.Context) error {
 			g.log.Warn("shutdown: budget alerts not all delivered", "err", aerr)
 		}
 		werr := g.Writer.Close(ctx)
+		// The shared ledger's last flush (settled spend in, leases back)
+		// needs the store.
+		if g.stopBackground != nil {
+			g.stopBackground()
+		}
+		g.background.Wait()
 		serr := g.Store.Close()
 		if werr != nil {
 			g.closeErr = fmt.Errorf("flush usage: %w", werr)

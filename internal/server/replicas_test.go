@@ -1,0 +1,191 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tollgate-gw/tollgate/internal/anthropic"
+	"github.com/tollgate-gw/tollgate/internal/config"
+	"github.com/tollgate-gw/tollgate/internal/store"
+	"github.com/tollgate-gw/tollgate/internal/store/storetest"
+	"github.com/tollgate-gw/tollgate/internal/testutil"
+	"github.com/tollgate-gw/tollgate/internal/usage"
+)
+
+// replicas starts n gateways on one fresh PostgreSQL schema, as n replicas
+// of one deployment.
+func replicas(t *testing.T, n int, opts ...testutil.Option) []*testutil.Harness {
+	t.Helper()
+	dsn := storetest.PostgresDSN(t)
+	base := []testutil.Option{testutil.WithConfig(func(c *config.Config) {
+		c.Database = dsn
+		c.Server.PingInterval = -1
+		// The race detector slows every lease transaction down; the
+		// default 500ms bound is for production.
+		c.Replicas.DatabaseTimeout = 10 * time.Second
+	})}
+	var hs []*testutil.Harness
+	for range n {
+		hs = append(hs, testutil.Start(t, append(base, opts...)...))
+	}
+	return hs
+}
+
+// exactCall returns a streaming body whose actual cost, as the simulator
+// reports it, is exactly its worst case (the prompt bound, all written to
+// the 1-hour cache, the dearest input rate, and max_tokens), and
+// that cost: strict reservations then waste nothing, and how much of a
+// budget is used measures the lease scheme alone.
+func exactCall(t *testing.T, maxTokens int) (body string, cost int64) {
+	t.Helper()
+	const tmpl = `{"model":"claude-haiku-4-5","max_tokens":%d,"stream":true,"messages":[{"role":"user","content":"go [[sim:usage in=0 out=%d cw5m=0 cw1h=%d cr=0]]"}]}`
+	body = fmt.Sprintf(tmpl, maxTokens, maxTokens, 100)
+	bound := anthropic.PromptTokenBound([]byte(body))
+	body = fmt.Sprintf(tmpl, maxTokens, maxTokens, bound)
+	if got := anthropic.PromptTokenBound([]byte(body)); got != bound {
+		t.Fatalf("prompt bound moved from %d to %d", bound, got)
+	}
+	prices, _ := usage.NewPrices(nil)
+	price, _ := prices.Lookup("bedrock", "global.anthropic.claude-haiku-4-5-20251001-v1:0", "claude-haiku-4-5-20251001")
+	worst := usage.WorstCost(price, bound, int64(maxTokens))
+	if actual := usage.Cost(price, usage.TokenCounts{CacheWrite1h: bound, Output: int64(maxTokens)}); actual != worst {
+		t.Fatalf("actual %d != worst %d", actual, worst)
+	}
+	return body, worst
+}
+
+// burst sends n concurrent calls with key, the i-th to hs[i%len(hs)], and
+// counts what was admitted and what refused for budget.
+func burst(t *testing.T, hs []*testutil.Harness, n int, key, body string) (ok, refused int64) {
+	t.Helper()
+	var okN, refusedN, other atomic.Int64
+	var wg sync.WaitGroup
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
+	defer client.CloseIdleConnections()
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			req, _ := http.NewRequest(http.MethodPost, hs[i%len(hs)].URL+"/v1/messages", strings.NewReader(body))
+			req.Header.Set("x-api-key", key)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := client.Do(req)
+			if err != nil {
+				other.Add(1)
+				return
+			}
+			defer resp.Body.Close()
+			b := new(strings.Builder)
+			bufio.NewReader(resp.Body).WriteTo(b)
+			switch {
+			case resp.StatusCode == 200 && strings.Contains(b.String(), "message_stop"):
+				okN.Add(1)
+			case resp.StatusCode == 429 && strings.Contains(b.String(), "over budget"):
+				refusedN.Add(1)
+			default:
+				other.Add(1)
+				t.Logf("unexpected answer %d %.300s", resp.StatusCode, b.String())
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if other.Load() != 0 {
+		t.Fatalf("%d calls neither succeeded nor were refused for budget", other.Load())
+	}
+	return okN.Load(), refusedN.Load()
+}
+
+// replicaSpend waits until the usage rows of the key (written
+// asynchronously by each replica) cost want µUSD, and returns what they
+// cost: more than want is returned at once.
+func replicaSpend(t *testing.T, st *store.Store, keyID string, want int64) int64 {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rows, err := st.Usage(context.Background(), store.UsageQuery{By: store.ByKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cost int64
+		for _, r := range rows {
+			if r.Group == keyID {
+				cost += r.CostMicros
+			}
+		}
+		if cost >= want || time.Now().After(deadline) {
+			return cost
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestReplicasShareOneBudget: three gateways on one PostgreSQL serve one key
+// budget. 500 concurrent calls spread over them never spend more than the
+// budget, and use at least 90 % of it; a budget spent through one replica
+// stays spent on the others.
+func TestReplicasShareOneBudget(t *testing.T) {
+	hs := replicas(t, 3)
+	ctx := context.Background()
+	body, cost := exactCall(t, 20)
+	const limitUSD = 0.05
+	limit := int64(limitUSD * 1e6)
+
+	reloadAll := func() {
+		t.Helper()
+		for _, h := range hs {
+			if err := h.Gateway.Accounts.Reload(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	t.Run("500 concurrent calls over 3 replicas", func(t *testing.T) {
+		p := hs[0].NewPrincipal(t, "spread", testutil.PrincipalSpec{KeyUSD: limitUSD})
+		reloadAll()
+		ok, refused := burst(t, hs, 500, p.Secret, body)
+		spent := replicaSpend(t, hs[0].Gateway.Store, p.KeyID, ok*cost)
+		t.Logf("%d ok, %d refused; recorded %d of %d µUSD (%.1f %%), %d per call", ok, refused, spent, limit, 100*float64(spent)/float64(limit), cost)
+		if spent > limit {
+			t.Errorf("recorded spend %d µUSD exceeds the budget %d", spent, limit)
+		}
+		if spent < limit*9/10 {
+			t.Errorf("recorded spend %d µUSD is below 90 %% of the budget %d", spent, limit)
+		}
+		if spent != ok*cost {
+			t.Errorf("recorded spend %d µUSD, want %d calls × %d", spent, ok, cost)
+		}
+		if refused == 0 {
+			t.Error("no call was refused: the budget was not enforced")
+		}
+	})
+
+	t.Run("spent on one replica, then traffic moves to the others", func(t *testing.T) {
+		p := hs[0].NewPrincipal(t, "moving", testutil.PrincipalSpec{KeyUSD: limitUSD})
+		reloadAll()
+		okA, _ := burst(t, hs[:1], 300, p.Secret, body)
+		okBC, _ := burst(t, hs[1:], 300, p.Secret, body)
+		spent := replicaSpend(t, hs[0].Gateway.Store, p.KeyID, (okA+okBC)*cost)
+		t.Logf("replica A admitted %d, then B and C %d; recorded %d of %d µUSD (%.1f %%)", okA, okBC, spent, limit, 100*float64(spent)/float64(limit))
+		if spent > limit {
+			t.Errorf("recorded spend %d µUSD exceeds the budget %d", spent, limit)
+		}
+		if spent < limit*9/10 {
+			t.Errorf("recorded spend %d µUSD is below 90 %% of the budget %d", spent, limit)
+		}
+		// Once every replica has given back what it held, nothing more
+		// fits: a reload on B (which used to start from its own memory)
+		// changes nothing.
+		reloadAll()
+		if status, _, got := hs[2].Post(t, "/v1/messages", body, map[string]string{"x-api-key": p.Secret}); status != http.StatusTooManyRequests && spent+cost > limit {
+			t.Errorf("replica C after the budget was spent = %d %.200s, want 429", status, got)
+		}
+	})
+}
