@@ -177,6 +177,12 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 			if err := accts.Reload(context.WithoutCancel(ctx)); err != nil {
 				log.Error("reloading keys and budgets after an admin change failed", "err", err)
 			}
+			// And on every other replica, at once.
+			nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Replicas.DatabaseTimeout)
+			defer cancel()
+			if err := st.NotifyChange(nctx); err != nil {
+				log.Warn("announcing an admin change to the other replicas failed; they apply it at their next periodic reload", "err", err)
+			}
 		},
 	})
 	m := metrics.New(bo.Build)
@@ -199,8 +205,18 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 	// Readiness is the usage writer's verdict alone: whether the database
 	// answers is a detail for operators (see server.Options.Ready).
 	ready := func(context.Context) error { return writer.Ready() }
+	var feed *changeFeed
+	if st.Engine() == store.EnginePostgres {
+		feed = newChangeFeed(accts, st, log)
+		m.RegisterReplicas(func() bool { return feed.listening.Load() }, func() int64 { n, _ := shared.Failures(); return n })
+	}
 	health := func(ctx context.Context) any {
-		return gatewayHealth(ctx, st, writer, cfg.Usage.QueueSize, cfg.Usage.SpillPath)
+		h := gatewayHealth(ctx, st, writer, cfg.Usage.QueueSize, cfg.Usage.SpillPath)
+		if feed != nil {
+			n, msg := shared.Failures()
+			h.Replicas = &ReplicasHealth{ChangeFeed: feed.health(), LeaseFailures: n, LeaseError: msg}
+		}
+		return h
 	}
 	srv, err := server.New(server.Options{
 		Metrics:         m,
@@ -235,19 +251,22 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		return nil, err
 	}
 	g := &Gateway{Server: srv, Store: st, Accounts: accts, Writer: writer, Alerts: notifier, AdminSecret: adminSecret, cfg: cfg, log: log, tls: tlsCerts, providers: providers}
-	g.startBackground(shared)
+	g.startBackground(shared, feed)
 	return g, nil
 }
 
 // startBackground starts what must run for as long as the gateway is open,
 // whether or not Run is called: the shared ledger's flusher, which writes
-// settled spend to the database and gives unused leases back. Close stops
-// it after the last call has settled.
-func (g *Gateway) startBackground(shared *limits.Shared) {
+// settled spend to the database and gives unused leases back, and the
+// change feed. Close stops them after the last call has settled.
+func (g *Gateway) startBackground(shared *limits.Shared, feed *changeFeed) {
 	ctx, cancel := context.WithCancel(context.Background())
 	g.stopBackground = cancel
 	if shared != nil {
 		g.background.Go(func() { shared.Run(ctx) })
+	}
+	if feed != nil {
+		g.background.Go(func() { feed.run(ctx) })
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-gw/tollgate/internal/admin"
+	"github.com/tollgate-gw/tollgate/internal/adminclient"
 	"github.com/tollgate-gw/tollgate/internal/anthropic"
 	"github.com/tollgate-gw/tollgate/internal/config"
 	"github.com/tollgate-gw/tollgate/internal/store"
@@ -188,4 +190,60 @@ func TestReplicasShareOneBudget(t *testing.T) {
 			t.Errorf("replica C after the budget was spent = %d %.200s, want 429", status, got)
 		}
 	})
+}
+
+// TestReplicasHearChanges: a key created through one replica's admin API
+// works on the others, and once revoked there is refused by them, each
+// within a second (the change feed, not the periodic reload, which the
+// test harness never runs).
+func TestReplicasHearChanges(t *testing.T) {
+	hs := replicas(t, 3)
+	ctx := context.Background()
+	c := adminclient.New(hs[0].URL, hs[0].Gateway.AdminSecret, hs[0].Server.Client(), "")
+	// The feed is up on every replica before the first change.
+	waitFor(t, "every replica listening", func() bool {
+		for _, h := range hs {
+			_, _, got := h.Do(t, http.MethodGet, "/readyz?verbose=1", "", nil)
+			if !strings.Contains(got, `"listening":true`) {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second)
+
+	name := "erin"
+	if _, err := c.CreateUser(ctx, admin.UserRequest{Name: &name}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := c.CreateKey(ctx, admin.CreateKeyRequest{Alias: "erin-laptop", User: "erin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const body = `{"model":"claude-haiku-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}`
+	status := func(h *testutil.Harness) int {
+		st, _, _ := h.Post(t, "/v1/messages", body, map[string]string{"x-api-key": k.Secret})
+		return st
+	}
+	for i, h := range hs[1:] {
+		waitFor(t, fmt.Sprintf("replica %d to accept the new key", i+1), func() bool { return status(h) == http.StatusOK }, time.Second)
+	}
+	if _, err := c.RevokeKey(ctx, k.Key.ID); err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range hs[1:] {
+		waitFor(t, fmt.Sprintf("replica %d to refuse the revoked key", i+1), func() bool { return status(h) == http.StatusUnauthorized }, time.Second)
+	}
+}
+
+// waitFor polls cond until it holds, and fails the test if it still does
+// not after within.
+func waitFor(t *testing.T, what string, cond func() bool, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
