@@ -23,8 +23,10 @@ type Accounts struct {
 	Keys *keys.Cache
 	// Ledger holds the budgets: a *limits.Ledger in process, or a
 	// *limits.Shared (Shared) when replicas share PostgreSQL.
-	Ledger  BudgetLedger
-	Limiter *limits.Limiter
+	Ledger BudgetLedger
+	// Limiter holds the rate limits: a *limits.Limiter in process, or a
+	// *limits.SharedLimiter when replicas share PostgreSQL.
+	Limiter RateLimiter
 	log     *slog.Logger
 
 	// names maps "kind/id" of keys, users and teams to their alias, for
@@ -47,13 +49,20 @@ type BudgetLedger interface {
 	SetAlerts(threshold func(b limits.Budget, pct int), refusal func(e *limits.OverBudgetError))
 }
 
-// Share makes the accounts enforce budgets with a ledger shared across
-// replicas through st (PostgreSQL), and returns it for its flusher (Run).
-// Call it before the first Reload.
-func (a *Accounts) Share(o limits.SharedOptions) *limits.Shared {
-	sh := limits.NewShared(a.st, o)
-	a.Ledger = sh
-	return sh
+// RateLimiter is what the gateway needs of a rate limiter:
+// *limits.Limiter and *limits.SharedLimiter implement it.
+type RateLimiter interface {
+	Load(rls []limits.RateLimit) error
+	Acquire(ctx context.Context, scopes []limits.Scope, estTokens int64) (release func(actualTokens int64), err error)
+}
+
+// Share makes the accounts enforce budgets and rate limits shared across
+// replicas through st (PostgreSQL), and returns both for their flushers
+// (Run). Call it before the first Reload.
+func (a *Accounts) Share(o limits.SharedOptions) (*limits.Shared, *limits.SharedLimiter) {
+	sh, rl := limits.NewShared(a.st, o), limits.NewSharedLimiter(a.st, o)
+	a.Ledger, a.Limiter = sh, rl
+	return sh, rl
 }
 
 // NewAccounts builds the caches over st. Call Reload once before serving.

@@ -6,6 +6,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -139,9 +140,12 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		ks = append(ks, keys.StaticKey{Name: k.Name, Secret: k.Secret})
 	}
 	accts := NewAccounts(st, keys.NewStatic(ks), log)
-	var shared *limits.Shared
+	var (
+		shared        *limits.Shared
+		sharedLimiter *limits.SharedLimiter
+	)
 	if st.Engine() == store.EnginePostgres {
-		shared = accts.Share(sharedOptions(cfg.Replicas))
+		shared, sharedLimiter = accts.Share(sharedOptions(cfg.Replicas))
 	}
 	openMode(cfg, accts.Keys, len(ks), log)
 	if err := accts.Reload(ctx); err != nil {
@@ -208,13 +212,18 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 	var feed *changeFeed
 	if st.Engine() == store.EnginePostgres {
 		feed = newChangeFeed(accts, st, log)
-		m.RegisterReplicas(func() bool { return feed.listening.Load() }, func() int64 { n, _ := shared.Failures(); return n })
+		m.RegisterReplicas(func() bool { return feed.listening.Load() }, func() int64 {
+			n, _ := shared.Failures()
+			k, _ := sharedLimiter.Failures()
+			return n + k
+		})
 	}
 	health := func(ctx context.Context) any {
 		h := gatewayHealth(ctx, st, writer, cfg.Usage.QueueSize, cfg.Usage.SpillPath)
 		if feed != nil {
 			n, msg := shared.Failures()
-			h.Replicas = &ReplicasHealth{ChangeFeed: feed.health(), LeaseFailures: n, LeaseError: msg}
+			k, kmsg := sharedLimiter.Failures()
+			h.Replicas = &ReplicasHealth{ChangeFeed: feed.health(), LeaseFailures: n + k, LeaseError: cmp.Or(msg, kmsg)}
 		}
 		return h
 	}
@@ -251,7 +260,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		return nil, err
 	}
 	g := &Gateway{Server: srv, Store: st, Accounts: accts, Writer: writer, Alerts: notifier, AdminSecret: adminSecret, cfg: cfg, log: log, tls: tlsCerts, providers: providers}
-	g.startBackground(shared, feed)
+	g.startBackground(feed, shared, sharedLimiter)
 	return g, nil
 }
 
@@ -259,11 +268,12 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 // whether or not Run is called: the shared ledger's flusher, which writes
 // settled spend to the database and gives unused leases back, and the
 // change feed. Close stops them after the last call has settled.
-func (g *Gateway) startBackground(shared *limits.Shared, feed *changeFeed) {
+func (g *Gateway) startBackground(feed *changeFeed, shared *limits.Shared, limiter *limits.SharedLimiter) {
 	ctx, cancel := context.WithCancel(context.Background())
 	g.stopBackground = cancel
 	if shared != nil {
 		g.background.Go(func() { shared.Run(ctx) })
+		g.background.Go(func() { limiter.Run(ctx) })
 	}
 	if feed != nil {
 		g.background.Go(func() { feed.run(ctx) })

@@ -149,7 +149,7 @@ func validBudget(b *Budget) error {
 		return errors.New("limits: budget without an id")
 	case b.LimitMicros < 0 || b.LimitTokens < 0:
 		return fmt.Errorf("limits: budget %q has a negative limit", b.ID)
-	case b.Period < Total || b.Period > Month:
+	case (b.Period < Total || b.Period > Month) && b.Period != minute:
 		return fmt.Errorf("limits: budget %q has an unknown period %d", b.ID, b.Period)
 	}
 	return nil

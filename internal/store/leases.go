@@ -62,6 +62,16 @@ func (s *Store) Lease(ctx context.Context, req limits.LeaseRequest) (limits.Leas
 		if err != nil {
 			return err
 		}
+		if !req.Key.PeriodStart.IsZero() {
+			// Rows of ended periods serve nothing any more (minute
+			// counters of rate limits would pile up otherwise).
+			for _, table := range []string{"budget_leases", "budget_spend"} {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE budget_id = $1 AND period_start_ms < $2`,
+					req.Key.BudgetID, ms(req.Key.PeriodStart)); err != nil {
+					return fmt.Errorf("store: drop ended periods of budget %s: %w", req.Key.BudgetID, err)
+				}
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM budget_leases
 			WHERE budget_id = $1 AND period_start_ms = $2 AND expires_ms <= $3`,
 			req.Key.BudgetID, ms(req.Key.PeriodStart), req.Now.UnixMilli()); err != nil {
