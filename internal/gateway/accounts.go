@@ -16,8 +16,11 @@ import (
 
 // Accounts keeps the request path's in-memory view of the store — keys,
 // budgets with their spend this period, rate limits — and reloads it when the
-// admin API changes something, and periodically so that replicas sharing a
-// database converge. No request ever queries the database.
+// admin API changes something (on this replica, or on another one: the
+// change feed), and periodically as a safety net. On SQLite no request ever
+// queries the database; on PostgreSQL budgets and rate limits are shared
+// across replicas (limits.Shared), and a request queries the database only
+// when the lease in hand does not cover it.
 type Accounts struct {
 	st   *store.Store
 	Keys *keys.Cache

@@ -3,6 +3,7 @@ package limits_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -54,7 +55,7 @@ func TestSharedOutage(t *testing.T) {
 			st := storetest.OpenSQLite(t)
 			db := &outage{LeaseStore: st}
 			now := func() time.Time { return conformanceNow }
-			s := limits.NewShared(db, limits.SharedOptions{Replica: "r", Now: now, Timeout: 20 * time.Millisecond,
+			s := limits.NewShared(db, limits.SharedOptions{Replica: "r", Now: now, Timeout: 300 * time.Millisecond,
 				OutageAllowance: limits.Amount{Micros: tt.allowance}})
 			if err := s.Load([]limits.Budget{{ID: "b", Scope: cKey, LimitMicros: limit}}, nil); err != nil {
 				t.Fatal(err)
@@ -104,5 +105,39 @@ func TestSharedOutage(t *testing.T) {
 				t.Errorf("spend in the database after the outage = %d, want %d", got.Micros, want)
 			}
 		})
+	}
+}
+
+// TestSharedDeadReplica: the share a replica leased comes back to the
+// others once its lease expires without renewal, and not before.
+func TestSharedDeadReplica(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	ctx := context.Background()
+	var clock atomic.Int64
+	clock.Store(conformanceNow.UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	budget := []limits.Budget{{ID: "b", Scope: cKey, LimitMicros: 1000}}
+	var reps [2]*limits.Shared
+	for i := range reps {
+		reps[i] = limits.NewShared(st, limits.SharedOptions{Replica: fmt.Sprint("r", i), Now: now, TTL: time.Minute, SharePercent: 100})
+		if err := reps[i].Load(budget, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// r0 leases all of it (share 100 %), uses a tenth, and dies.
+	r, err := reps[0].Reserve(ctx, []limits.Scope{cKey}, limits.Amount{Micros: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Settle(limits.Amount{Micros: 100})
+	for _, tt := range []struct {
+		after time.Duration
+		admit bool
+	}{{59 * time.Second, false}, {61 * time.Second, true}} {
+		clock.Store(conformanceNow.Add(tt.after).UnixNano())
+		_, err := reps[1].Reserve(ctx, []limits.Scope{cKey}, limits.Amount{Micros: 900})
+		if got := err == nil; got != tt.admit {
+			t.Errorf("r1 Reserve(900) %v after r0 died = %v, want admitted %v", tt.after, err, tt.admit)
+		}
 	}
 }
