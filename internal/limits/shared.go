@@ -155,6 +155,7 @@ type leaseAccount struct {
 	single                   bool   // the last grant was only what a call needed
 	outage                   Amount // admitted without the database this period
 	announced                []int
+	gone                     bool // reloaded away: late settlements go to the leftovers
 }
 
 // NewShared returns an empty shared ledger over st.
@@ -247,6 +248,7 @@ func (s *Shared) Load(budgets []Budget, spent SpentFunc) error {
 		a.mu.Lock()
 		s.leave(a, a.pending, a.lease)
 		a.pending, a.lease = Amount{}, Amount{}
+		a.gone = true
 		a.mu.Unlock()
 	}
 	s.snap.Store(ns)
@@ -505,7 +507,7 @@ func (s *Shared) settle(holds []sharedHold, worst, actual Amount) {
 	for _, h := range holds {
 		a := h.a
 		a.mu.Lock()
-		if a.epoch == h.epoch {
+		if a.epoch == h.epoch && !a.gone {
 			a.reserved = a.reserved.sub(worst)
 			a.lease = a.lease.sub(actual)
 			a.pending = a.pending.add(actual)

@@ -247,3 +247,42 @@ func waitFor(t *testing.T, what string, cond func() bool, within time.Duration) 
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestReplicasShareRateLimits: a key's requests-per-minute limit holds
+// across three replicas, not per replica.
+func TestReplicasShareRateLimits(t *testing.T) {
+	hs := replicas(t, 3)
+	p := hs[0].NewPrincipal(t, "rl", testutil.PrincipalSpec{KeyLimit: &store.Limit{RPM: 10}})
+	for _, h := range hs[1:] {
+		if err := h.Gateway.Accounts.Reload(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const body = `{"model":"claude-haiku-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}`
+	start := time.Now().UTC()
+	var ok, limited int
+	for i := range 30 {
+		status, _, got := hs[i%3].Post(t, "/v1/messages", body, map[string]string{"x-api-key": p.Secret})
+		switch {
+		case status == http.StatusOK:
+			ok++
+		case status == http.StatusTooManyRequests && strings.Contains(got, "requests per minute"):
+			limited++
+		default:
+			t.Fatalf("call %d = %d %.300s", i, status, got)
+		}
+	}
+	// The counters are per UTC minute: a test that straddles a minute
+	// boundary may see up to twice the limit (the documented tolerance).
+	want := 10
+	if time.Now().UTC().Truncate(time.Minute) != start.Truncate(time.Minute) {
+		want = 20
+		if ok < 10 || ok > want {
+			t.Errorf("%d of 30 calls admitted across a minute boundary, want 10 to %d", ok, want)
+		}
+		return
+	}
+	if ok != want {
+		t.Errorf("%d of 30 calls admitted over 3 replicas, want %d (RPM 10 for the key)", ok, want)
+	}
+}
