@@ -46,6 +46,9 @@ type Config struct {
 	Log    Log    `yaml:"log"`
 	Server Server `yaml:"server"`
 	Usage  Usage  `yaml:"usage"`
+	// Replicas tunes how several gateways sharing one PostgreSQL enforce
+	// budgets together; ignored on SQLite.
+	Replicas Replicas `yaml:"replicas"`
 	// Metrics configures the Prometheus endpoint.
 	Metrics Metrics `yaml:"metrics"`
 
@@ -194,6 +197,32 @@ type Usage struct {
 	// Retention is how long raw usage rows are kept; hourly rollups are
 	// kept forever. Default 2160h (90 days); 0 keeps the default.
 	Retention time.Duration `yaml:"retention"`
+}
+
+// Replicas tunes budgets shared across replicas (PostgreSQL only). Each
+// replica reserves from a lease of each budget taken atomically in the
+// database; leases shrink to single calls near the end of a budget, so that
+// the replicas together never pass it.
+type Replicas struct {
+	// LeaseSharePercent is the size of a lease, in percent of what the
+	// budget has left. Larger leases mean fewer database round trips;
+	// smaller ones less held back from the other replicas. Default 10.
+	LeaseSharePercent int `yaml:"lease_share_percent"`
+	// LeaseTTL is how long a lease lives unless its replica renews it (it
+	// does while it runs): the share of a replica that died comes back
+	// after it. Replica clocks must agree to well within it. Default 30s.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
+	// FlushInterval is how often a replica writes settled spend to the
+	// database and gives back leases it did not use. Default 200ms.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// DatabaseTimeout bounds each database call on a request's path (a new
+	// lease). Default 500ms.
+	DatabaseTimeout time.Duration `yaml:"database_timeout"`
+	// OutageAllowanceUSD is what each budget may admit per period, beyond
+	// the leases in hand, while the database cannot be reached: 0 (the
+	// default) fails closed, refusing calls once the lease in hand runs
+	// out.
+	OutageAllowanceUSD float64 `yaml:"outage_allowance_usd"`
 }
 
 // Metrics configures GET /metrics.

@@ -155,6 +155,8 @@ func TestDefaults(t *testing.T) {
 			SpillPath: "tollgate-data/usage-spill.jsonl", SpillMaxBytes: 64 << 20,
 			QuarantinePath: "tollgate-data/usage-quarantine.jsonl"},
 		Alerts: Alerts{QueueSize: 1000, MaxAttempts: 6, RetryBackoff: 2 * time.Second},
+		Replicas: Replicas{LeaseSharePercent: 10, LeaseTTL: 30 * time.Second, FlushInterval: 200 * time.Millisecond,
+			DatabaseTimeout: 500 * time.Millisecond},
 		Server: Server{
 			MaxBodyBytes:      32 << 20,
 			ReadHeaderTimeout: 10 * time.Second,

@@ -21,10 +21,16 @@ const (
 	DefaultBodyReadTimeout   = 60 * time.Second
 
 	DefaultUsageFlushInterval = time.Second
-	DefaultUsageBatchSize     = 500
-	DefaultUsageQueueSize     = 100000
-	DefaultUsageRetention     = 90 * 24 * time.Hour
-	DefaultUsageSpillMaxBytes = 64 << 20
+
+	// Budgets shared across replicas (config.Replicas).
+	DefaultLeaseSharePercent      = 10
+	DefaultLeaseTTL               = 30 * time.Second
+	DefaultReplicaFlushInterval   = 200 * time.Millisecond
+	DefaultReplicaDatabaseTimeout = 500 * time.Millisecond
+	DefaultUsageBatchSize         = 500
+	DefaultUsageQueueSize         = 100000
+	DefaultUsageRetention         = 90 * 24 * time.Hour
+	DefaultUsageSpillMaxBytes     = 64 << 20
 
 	DefaultRegion              = "us-east-1"
 	DefaultAnthropicBaseURL    = "https://api.anthropic.com"
@@ -69,6 +75,11 @@ func (c *Config) applyDefaults(lookup LookupEnv) {
 		c.Database = v
 	}
 	c.Database = or(c.Database, "sqlite://"+filepath.Join(c.DataDir, "tollgate.db"))
+	rp := &c.Replicas
+	rp.LeaseSharePercent = orZero(rp.LeaseSharePercent, DefaultLeaseSharePercent)
+	rp.LeaseTTL = orZero(rp.LeaseTTL, DefaultLeaseTTL)
+	rp.FlushInterval = orZero(rp.FlushInterval, DefaultReplicaFlushInterval)
+	rp.DatabaseTimeout = orZero(rp.DatabaseTimeout, DefaultReplicaDatabaseTimeout)
 	u := &c.Usage
 	u.FlushInterval = orZero(u.FlushInterval, DefaultUsageFlushInterval)
 	u.BatchSize = orZero(u.BatchSize, DefaultUsageBatchSize)

@@ -68,6 +68,7 @@ func (c *Config) validate(pos *positions) []Problem {
 		v.add(p.Path, "%s", p.Message)
 	}
 	v.usage()
+	v.replicas()
 	v.metrics()
 	v.prices()
 	v.keys()
@@ -99,6 +100,24 @@ func (v *validator) metrics() {
 		if _, _, err := net.SplitHostPort(l); err != nil {
 			v.add("metrics.listen", "must be host:port, e.g. 127.0.0.1:9464 (%v)", err)
 		}
+	}
+}
+
+func (v *validator) replicas() {
+	r := v.c.Replicas
+	if r.LeaseSharePercent < 0 || r.LeaseSharePercent > 100 {
+		v.add("replicas.lease_share_percent", "must be between 1 and 100")
+	}
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{{"lease_ttl", r.LeaseTTL}, {"flush_interval", r.FlushInterval}, {"database_timeout", r.DatabaseTimeout}} {
+		if d.d < 0 {
+			v.add("replicas."+d.name, "must not be negative")
+		}
+	}
+	if r.OutageAllowanceUSD < 0 {
+		v.add("replicas.outage_allowance_usd", "must not be negative")
 	}
 }
 

@@ -16,13 +16,20 @@ import (
 
 // Accounts keeps the request path's in-memory view of the store — keys,
 // budgets with their spend this period, rate limits — and reloads it when the
-// admin API changes something, and periodically so that replicas sharing a
-// database converge. No request ever queries the database.
+// admin API changes something (on this replica, or on another one: the
+// change feed), and periodically as a safety net. On SQLite no request ever
+// queries the database; on PostgreSQL budgets and rate limits are shared
+// across replicas (limits.Shared), and a request queries the database only
+// when the lease in hand does not cover it.
 type Accounts struct {
-	st      *store.Store
-	Keys    *keys.Cache
-	Ledger  *limits.Ledger
-	Limiter *limits.Limiter
+	st   *store.Store
+	Keys *keys.Cache
+	// Ledger holds the budgets: a *limits.Ledger in process, or a
+	// *limits.Shared (Shared) when replicas share PostgreSQL.
+	Ledger BudgetLedger
+	// Limiter holds the rate limits: a *limits.Limiter in process, or a
+	// *limits.SharedLimiter when replicas share PostgreSQL.
+	Limiter RateLimiter
 	log     *slog.Logger
 
 	// names maps "kind/id" of keys, users and teams to their alias, for
@@ -30,6 +37,35 @@ type Accounts struct {
 	names atomic.Pointer[map[string]string]
 
 	mu sync.Mutex // serialises reloads
+}
+
+// BudgetLedger is what the gateway needs of a budget ledger:
+// *limits.Ledger in process and *limits.Shared across replicas implement
+// it.
+type BudgetLedger interface {
+	Load(budgets []limits.Budget, spent limits.SpentFunc) error
+	Reserve(ctx context.Context, scopes []limits.Scope, worst limits.Amount) (*limits.Reservation, error)
+	Remaining(ctx context.Context, scopes []limits.Scope) (limits.BudgetStatus, bool)
+	Covering(ctx context.Context, scopes []limits.Scope) []limits.BudgetStatus
+	Status(id string) (limits.BudgetStatus, bool)
+	Statuses() []limits.BudgetStatus
+	SetAlerts(threshold func(b limits.Budget, pct int), refusal func(e *limits.OverBudgetError))
+}
+
+// RateLimiter is what the gateway needs of a rate limiter:
+// *limits.Limiter and *limits.SharedLimiter implement it.
+type RateLimiter interface {
+	Load(rls []limits.RateLimit) error
+	Acquire(ctx context.Context, scopes []limits.Scope, estTokens int64) (release func(actualTokens int64), err error)
+}
+
+// Share makes the accounts enforce budgets and rate limits shared across
+// replicas through st (PostgreSQL), and returns both for their flushers
+// (Run). Call it before the first Reload.
+func (a *Accounts) Share(o limits.SharedOptions) (*limits.Shared, *limits.SharedLimiter) {
+	sh, rl := limits.NewShared(a.st, o), limits.NewSharedLimiter(a.st, o)
+	a.Ledger, a.Limiter = sh, rl
+	return sh, rl
 }
 
 // NewAccounts builds the caches over st. Call Reload once before serving.

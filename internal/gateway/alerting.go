@@ -35,8 +35,7 @@ func startAlerts(cfg config.Alerts, st *store.Store, a *Accounts, m *metrics.Met
 		Names: a.alias, Status: a.Ledger.Status,
 		QueueSize: cfg.QueueSize, MaxAttempts: cfg.MaxAttempts, Backoff: cfg.RetryBackoff,
 	})
-	a.Ledger.OnThreshold = n.Threshold
-	a.Ledger.OnRefusal = n.Refused
+	a.Ledger.SetAlerts(n.Threshold, n.Refused)
 	m.RegisterAlertQueue(n.Depth)
 	return n, nil
 }

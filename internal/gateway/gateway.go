@@ -6,7 +6,9 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +28,7 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/certs"
 	"github.com/tollgate-gw/tollgate/internal/config"
 	"github.com/tollgate-gw/tollgate/internal/keys"
+	"github.com/tollgate-gw/tollgate/internal/limits"
 	"github.com/tollgate-gw/tollgate/internal/metrics"
 	"github.com/tollgate-gw/tollgate/internal/provider"
 	"github.com/tollgate-gw/tollgate/internal/router"
@@ -68,6 +71,11 @@ type Gateway struct {
 	// providers are the upstreams by name, for the credential check at
 	// start.
 	providers map[string]provider.Provider
+
+	// stopBackground ends what startBackground started; background waits
+	// for it.
+	stopBackground context.CancelFunc
+	background     sync.WaitGroup
 
 	closeOnce sync.Once
 	closeErr  error
@@ -132,6 +140,13 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		ks = append(ks, keys.StaticKey{Name: k.Name, Secret: k.Secret})
 	}
 	accts := NewAccounts(st, keys.NewStatic(ks), log)
+	var (
+		shared        *limits.Shared
+		sharedLimiter *limits.SharedLimiter
+	)
+	if st.Engine() == store.EnginePostgres {
+		shared, sharedLimiter = accts.Share(sharedOptions(cfg.Replicas))
+	}
 	openMode(cfg, accts.Keys, len(ks), log)
 	if err := accts.Reload(ctx); err != nil {
 		st.Close()
@@ -166,6 +181,12 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 			if err := accts.Reload(context.WithoutCancel(ctx)); err != nil {
 				log.Error("reloading keys and budgets after an admin change failed", "err", err)
 			}
+			// And on every other replica, at once.
+			nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Replicas.DatabaseTimeout)
+			defer cancel()
+			if err := st.NotifyChange(nctx); err != nil {
+				log.Warn("announcing an admin change to the other replicas failed; they apply it at their next periodic reload", "err", err)
+			}
 		},
 	})
 	m := metrics.New(bo.Build)
@@ -188,8 +209,23 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 	// Readiness is the usage writer's verdict alone: whether the database
 	// answers is a detail for operators (see server.Options.Ready).
 	ready := func(context.Context) error { return writer.Ready() }
+	var feed *changeFeed
+	if st.Engine() == store.EnginePostgres {
+		feed = newChangeFeed(accts, st, log)
+		m.RegisterReplicas(func() bool { return feed.listening.Load() }, func() int64 {
+			n, _ := shared.Failures()
+			k, _ := sharedLimiter.Failures()
+			return n + k
+		})
+	}
 	health := func(ctx context.Context) any {
-		return gatewayHealth(ctx, st, writer, cfg.Usage.QueueSize, cfg.Usage.SpillPath)
+		h := gatewayHealth(ctx, st, writer, cfg.Usage.QueueSize, cfg.Usage.SpillPath)
+		if feed != nil {
+			n, msg := shared.Failures()
+			k, kmsg := sharedLimiter.Failures()
+			h.Replicas = &ReplicasHealth{ChangeFeed: feed.health(), LeaseFailures: n + k, LeaseError: cmp.Or(msg, kmsg)}
+		}
+		return h
 	}
 	srv, err := server.New(server.Options{
 		Metrics:         m,
@@ -223,7 +259,40 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		st.Close()
 		return nil, err
 	}
-	return &Gateway{Server: srv, Store: st, Accounts: accts, Writer: writer, Alerts: notifier, AdminSecret: adminSecret, cfg: cfg, log: log, tls: tlsCerts, providers: providers}, nil
+	g := &Gateway{Server: srv, Store: st, Accounts: accts, Writer: writer, Alerts: notifier, AdminSecret: adminSecret, cfg: cfg, log: log, tls: tlsCerts, providers: providers}
+	g.startBackground(feed, shared, sharedLimiter)
+	return g, nil
+}
+
+// startBackground starts what must run for as long as the gateway is open,
+// whether or not Run is called: the shared ledger's flusher, which writes
+// settled spend to the database and gives unused leases back, and the
+// change feed. Close stops them after the last call has settled.
+func (g *Gateway) startBackground(feed *changeFeed, shared *limits.Shared, limiter *limits.SharedLimiter) {
+	ctx, cancel := context.WithCancel(context.Background())
+	g.stopBackground = cancel
+	if shared != nil {
+		g.background.Go(func() { shared.Run(ctx) })
+		g.background.Go(func() { limiter.Run(ctx) })
+	}
+	if feed != nil {
+		g.background.Go(func() { feed.run(ctx) })
+	}
+}
+
+// sharedOptions maps the replicas config onto the shared ledger's options.
+func sharedOptions(r config.Replicas) limits.SharedOptions {
+	host, _ := os.Hostname()
+	var b [4]byte
+	rand.Read(b[:])
+	return limits.SharedOptions{
+		Replica:         fmt.Sprintf("%s/%d/%x", host, os.Getpid(), b),
+		SharePercent:    r.LeaseSharePercent,
+		TTL:             r.LeaseTTL,
+		FlushInterval:   r.FlushInterval,
+		Timeout:         r.DatabaseTimeout,
+		OutageAllowance: limits.Amount{Micros: int64(r.OutageAllowanceUSD * 1e6)},
+	}
 }
 
 // Run runs the gateway's background work until ctx ends: reloading keys and
@@ -285,6 +354,12 @@ func (g *Gateway) Close(ctx context.Context) error {
 			g.log.Warn("shutdown: budget alerts not all delivered", "err", aerr)
 		}
 		werr := g.Writer.Close(ctx)
+		// The shared ledger's last flush (settled spend in, leases back)
+		// needs the store.
+		if g.stopBackground != nil {
+			g.stopBackground()
+		}
+		g.background.Wait()
 		serr := g.Store.Close()
 		if werr != nil {
 			g.closeErr = fmt.Errorf("flush usage: %w", werr)

@@ -12,6 +12,28 @@ import (
 type GatewayHealth struct {
 	Database DatabaseHealth `json:"database"`
 	Usage    WriterHealth   `json:"usage_writer"`
+	// Replicas is there on PostgreSQL, where several replicas may share
+	// the database.
+	Replicas *ReplicasHealth `json:"replicas,omitempty"`
+}
+
+// ReplicasHealth says whether this replica hears the others' changes and
+// reaches the budget leases. Neither decides readiness: without the feed,
+// changes still arrive with the periodic reload; without the leases, calls
+// are served from the leases in hand, then the outage policy applies.
+type ReplicasHealth struct {
+	ChangeFeed *ChangeFeedHealth `json:"change_feed"`
+	// LeaseFailures counts the budget lease and flush calls that failed
+	// since the start; LeaseError is the last one's error while the
+	// latest call failed.
+	LeaseFailures int64  `json:"lease_failures"`
+	LeaseError    string `json:"lease_error,omitempty"`
+}
+
+// ChangeFeedHealth is the state of the LISTEN connection.
+type ChangeFeedHealth struct {
+	Listening bool   `json:"listening"`
+	Error     string `json:"error,omitempty"`
 }
 
 // DatabaseHealth says whether the database answers. It does not decide

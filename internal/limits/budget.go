@@ -78,6 +78,10 @@ const (
 	Day
 	Week
 	Month
+
+	// minute is the fixed one-minute window of the shared rate limiter's
+	// per-minute counters (SharedLimiter); budgets never use it.
+	minute Period = 100
 )
 
 // String returns the period's name as used in configuration and messages.
@@ -91,6 +95,8 @@ func (p Period) String() string {
 		return "month"
 	case Total:
 		return "total"
+	case minute:
+		return "minute"
 	}
 	return fmt.Sprintf("Period(%d)", int(p))
 }
@@ -186,6 +192,9 @@ func (b *Budget) PeriodBounds(t time.Time) (start, end time.Time) {
 		return time.Date(y, m, d-back, 0, 0, 0, 0, loc), time.Date(y, m, d-back+7, 0, 0, 0, 0, loc)
 	case Month:
 		return time.Date(y, m, 1, 0, 0, 0, 0, loc), time.Date(y, m+1, 1, 0, 0, 0, 0, loc)
+	case minute:
+		start := t.Truncate(time.Minute)
+		return start, start.Add(time.Minute)
 	}
 	return time.Time{}, time.Time{}
 }

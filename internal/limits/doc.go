@@ -1,5 +1,7 @@
-// Package limits enforces budgets and rate limits in process, on the request
-// path, without touching the database.
+// Package limits enforces budgets and rate limits on the request path: in
+// process (Ledger, Limiter) for one replica, and shared across replicas
+// through PostgreSQL (Shared, SharedLimiter), behind the same methods and
+// one conformance suite for each pair.
 //
 // # Budgets: reserve, then settle
 //
@@ -68,4 +70,60 @@
 // per scope and unit, whatever the traffic. Tokens per minute are charged at
 // the estimate when a call is admitted and corrected to the actual count when
 // it ends. Concurrency is a counter per scope.
+//
+// # Several replicas: leases
+//
+// Replicas sharing PostgreSQL use Shared instead of Ledger. The database
+// holds, per budget and period, the settled spend of every replica
+// (budget_spend) and each replica's lease (budget_leases: an amount and an
+// expiry). A lease is granted in one transaction that locks the period's
+// spend row, reclaims expired leases and grants as much as fits:
+//
+//	grant = min(want, limit - spent - sum(live leases)), refused if < need
+//
+// so spent + sum(leases) <= limit after every commit, whatever the number
+// of replicas. want is SharePercent (default 10 %) of what the budget has
+// left, capped by MaxLease, and never less than the call's need: near the
+// end of a budget, leases shrink to exactly one call's worst case.
+//
+// Reserve serves from the lease in hand under the account's mutex, without a
+// database round trip, while the lease covers the call; otherwise it takes a
+// new lease (one database call per budget at a time, bounded by Timeout).
+// Settle charges the actual cost locally; every FlushInterval (default
+// 200 ms) the flusher moves the charges from the lease into the spend in one
+// transaction (spent + leases does not grow), renews the lease, and gives
+// back what an idle lease (no reservation for a whole interval) or a
+// single-call lease did not use; a settled single-call lease wakes the
+// flusher at once. Close (a cancelled Run) gives everything back.
+//
+// Guarantees and tolerances:
+//
+//   - Recorded spend never passes a limit, across all replicas, except by
+//     what calls used beyond their reservation (as in process).
+//   - Unused: while calls hold reservations, up to one call's worst case per
+//     replica can be unusable (lease fragments); an idle replica holds its
+//     lease for at most two flush intervals. With 500 concurrent calls over
+//     3 replicas, 99.5 % of a budget was used in the tests.
+//   - A replica that dies leaves its lease for TTL (default 30 s), then it
+//     comes back; the charges it settled but had not flushed (at most one
+//     flush interval) are missing from budget_spend, though its usage rows
+//     (written by its own writer) have them. Lease expiry compares replica
+//     clocks: they must agree to well within TTL. A replica never serves
+//     from a lease past 90 % of its TTL without renewing it.
+//   - Status, Remaining and Covering report the database's totals as of
+//     this replica's last exchange with it, plus its own unflushed charges;
+//     threshold alerts are raised by each replica as its view crosses them
+//     (the alerts package claims each one once across replicas).
+//   - Outages: calls keep flowing on the leases in hand; when one runs out
+//     and the database does not answer within Timeout, the call is refused
+//     with ErrUnavailable (fail closed), or, with an OutageAllowance,
+//     admitted up to that amount per budget and period (fail open). Charges
+//     are kept and written once the database is back.
+//
+// SharedLimiter applies the same leases to rate limits: a request counter
+// and a token counter per fixed one-minute window (at most the limit within
+// a window, but up to twice it over 60 s straddling a boundary, where the
+// in-process GCRA allows none), and a concurrency counter held while a call
+// runs (a dead replica's slots come back after TTL). Small limits lease one
+// call at a time, so each admission under them is a database round trip.
 package limits

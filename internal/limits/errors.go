@@ -10,6 +10,12 @@ import (
 // errors.Is(err, ErrOverBudget).
 var ErrOverBudget = errors.New("over budget")
 
+// ErrUnavailable is matched by a Shared refusal when the database that
+// holds the budgets could not be reached in time and the lease in hand does
+// not cover the call: the outage policy (fail closed, or open up to an
+// allowance) decided.
+var ErrUnavailable = errors.New("budget store unavailable")
+
 // ErrRateLimited is matched by every *RateLimitError:
 // errors.Is(err, ErrRateLimited).
 var ErrRateLimited = errors.New("rate limited")

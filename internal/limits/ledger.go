@@ -14,8 +14,9 @@ import (
 )
 
 // Ledger holds every budget's spend and reservations for the current period.
-// There is one per process; with several replicas the shared implementation
-// keeps the same state in Redis. See the package documentation for the
+// There is one per process; with several replicas sharing PostgreSQL,
+// Shared takes its place and serves reservations from leases taken in the
+// database. See the package documentation for the
 // accounting model and the locking scheme.
 type Ledger struct {
 	// OnThreshold, when set, is called once per budget, threshold and
@@ -148,7 +149,7 @@ func validBudget(b *Budget) error {
 		return errors.New("limits: budget without an id")
 	case b.LimitMicros < 0 || b.LimitTokens < 0:
 		return fmt.Errorf("limits: budget %q has a negative limit", b.ID)
-	case b.Period < Total || b.Period > Month:
+	case (b.Period < Total || b.Period > Month) && b.Period != minute:
 		return fmt.Errorf("limits: budget %q has an unknown period %d", b.ID, b.Period)
 	}
 	return nil
@@ -179,6 +180,9 @@ type Reservation struct {
 	holds  []hold
 	inline [3]hold // key, user and team: no second allocation
 	done   atomic.Bool
+	// settle, when set, is how a reservation of another implementation
+	// (Shared) settles; holds are then unused.
+	settle func(actual Amount)
 }
 
 // hold is a reservation on one account, in the period of epoch.
@@ -272,10 +276,17 @@ func (s *snapshot) collect(dst []*account, scopes []Scope) []*account {
 // left alone. Only the first Settle or Release of a reservation has an
 // effect.
 func (r *Reservation) Settle(actual Amount) {
-	if r == nil || !r.done.CompareAndSwap(false, true) || len(r.holds) == 0 {
+	if r == nil || !r.done.CompareAndSwap(false, true) {
 		return
 	}
 	actual = actual.nonNegative()
+	if r.settle != nil {
+		r.settle(actual)
+		return
+	}
+	if len(r.holds) == 0 {
+		return
+	}
 	type crossing struct {
 		b   Budget
 		pct int
@@ -382,6 +393,12 @@ type BudgetStatus struct {
 	Percent int
 	// Crossed lists the thresholds reached this period, ascending.
 	Crossed []int
+}
+
+// SetAlerts sets OnThreshold and OnRefusal; call it before the ledger is
+// used. It lets the gateway set them on whichever implementation it runs.
+func (l *Ledger) SetAlerts(threshold func(b Budget, pct int), refusal func(e *OverBudgetError)) {
+	l.OnThreshold, l.OnRefusal = threshold, refusal
 }
 
 // Status returns the state of the budget with id.

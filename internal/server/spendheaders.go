@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/tollgate-gw/tollgate/internal/apierror"
 	"github.com/tollgate-gw/tollgate/internal/limits"
@@ -34,6 +35,15 @@ func (s *Server) setSpendHeaders(ctx context.Context, w http.ResponseWriter, c *
 // requests (not your usage limit)". The Bedrock door keeps the plain
 // rate_limit_error, which Bedrock clients map to a throttling error.
 func (s *Server) overBudget(w http.ResponseWriter, c *call, err error) error {
+	if errors.Is(err, limits.ErrUnavailable) {
+		// Replicas sharing PostgreSQL: the lease in hand ran out and the
+		// database did not answer in time (fail closed). Ours, transient.
+		e := apierror.Gateway(err, "budgets cannot be checked right now (the database does not answer); retry shortly")
+		e.Status, e.Type, e.RetryAfter = http.StatusServiceUnavailable, apierror.TypeOverloaded, time.Second
+		retry := true
+		e.ShouldRetry = &retry
+		return e
+	}
 	var ob *limits.OverBudgetError
 	if !c.door.tellsSpend() || !errors.As(err, &ob) {
 		return apierror.Client(http.StatusTooManyRequests, apierror.TypeRateLimit, "%s", err.Error()).NoRetry()

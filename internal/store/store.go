@@ -78,6 +78,7 @@ func invalid(format string, args ...any) error {
 // A Store is safe for concurrent use.
 type Store struct {
 	engine string
+	dsn    string  // for the change feed's own connection (PostgreSQL)
 	w      *sql.DB // writes; on SQLite exactly one connection
 	r      *sql.DB // reads
 	log    *slog.Logger
@@ -99,7 +100,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{log: log, now: time.Now}
+	s := &Store{log: log, now: time.Now, dsn: dsn}
 	var err error
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):

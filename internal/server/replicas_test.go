@@ -1,0 +1,289 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tollgate-gw/tollgate/internal/admin"
+	"github.com/tollgate-gw/tollgate/internal/adminclient"
+	"github.com/tollgate-gw/tollgate/internal/anthropic"
+	"github.com/tollgate-gw/tollgate/internal/config"
+	"github.com/tollgate-gw/tollgate/internal/store"
+	"github.com/tollgate-gw/tollgate/internal/store/storetest"
+	"github.com/tollgate-gw/tollgate/internal/testutil"
+	"github.com/tollgate-gw/tollgate/internal/tokens"
+	"github.com/tollgate-gw/tollgate/internal/usage"
+)
+
+// replicas starts n gateways on one fresh PostgreSQL schema, as n replicas
+// of one deployment.
+func replicas(t *testing.T, n int, opts ...testutil.Option) []*testutil.Harness {
+	t.Helper()
+	dsn := storetest.PostgresDSN(t)
+	base := []testutil.Option{testutil.WithConfig(func(c *config.Config) {
+		c.Database = dsn
+		c.Server.PingInterval = -1
+		// The race detector slows every lease transaction down; the
+		// default 500ms bound is for production.
+		c.Replicas.DatabaseTimeout = 10 * time.Second
+	})}
+	var hs []*testutil.Harness
+	for range n {
+		hs = append(hs, testutil.Start(t, append(base, opts...)...))
+	}
+	return hs
+}
+
+// exactCall returns a streaming body whose actual cost, as the simulator
+// reports it, is exactly its worst case (the prompt bound, all written to
+// the 1-hour cache, the dearest input rate, and max_tokens), and
+// that cost: strict reservations then waste nothing, and how much of a
+// budget is used measures the lease scheme alone.
+func exactCall(t *testing.T, maxTokens int) (body string, cost int64) {
+	t.Helper()
+	const tmpl = `{"model":"claude-haiku-4-5","max_tokens":%d,"stream":true,"messages":[{"role":"user","content":"go [[sim:usage in=0 out=%d cw5m=0 cw1h=%d cr=0]]"}]}`
+	body = fmt.Sprintf(tmpl, maxTokens, maxTokens, 100)
+	bound := anthropic.PromptTokenBound([]byte(body))
+	body = fmt.Sprintf(tmpl, maxTokens, maxTokens, bound)
+	if got := anthropic.PromptTokenBound([]byte(body)); got != bound {
+		t.Fatalf("prompt bound moved from %d to %d", bound, got)
+	}
+	prices, _ := usage.NewPrices(nil)
+	price, _ := prices.Lookup("bedrock", "global.anthropic.claude-haiku-4-5-20251001-v1:0", "claude-haiku-4-5-20251001")
+	worst := usage.WorstCost(price, bound, int64(maxTokens))
+	if actual := usage.Cost(price, tokens.Counts{CacheWrite1h: bound, Output: int64(maxTokens)}); actual != worst {
+		t.Fatalf("actual %d != worst %d", actual, worst)
+	}
+	return body, worst
+}
+
+// burst sends n concurrent calls with key, the i-th to hs[i%len(hs)], and
+// counts what was admitted and what refused for budget.
+func burst(t *testing.T, hs []*testutil.Harness, n int, key, body string) (ok, refused int64) {
+	t.Helper()
+	var okN, refusedN, other atomic.Int64
+	var wg sync.WaitGroup
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
+	defer client.CloseIdleConnections()
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			req, _ := http.NewRequest(http.MethodPost, hs[i%len(hs)].URL+"/v1/messages", strings.NewReader(body))
+			req.Header.Set("x-api-key", key)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := client.Do(req)
+			if err != nil {
+				other.Add(1)
+				return
+			}
+			defer resp.Body.Close()
+			b := new(strings.Builder)
+			bufio.NewReader(resp.Body).WriteTo(b)
+			switch {
+			case resp.StatusCode == 200 && strings.Contains(b.String(), "message_stop"):
+				okN.Add(1)
+			case resp.StatusCode == 429 && strings.Contains(b.String(), "over budget"):
+				refusedN.Add(1)
+			default:
+				other.Add(1)
+				t.Logf("unexpected answer %d %.300s", resp.StatusCode, b.String())
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if other.Load() != 0 {
+		t.Fatalf("%d calls neither succeeded nor were refused for budget", other.Load())
+	}
+	return okN.Load(), refusedN.Load()
+}
+
+// replicaSpend waits until the usage rows of the key (written
+// asynchronously by each replica) cost want µUSD, and returns what they
+// cost: more than want is returned at once.
+func replicaSpend(t *testing.T, st *store.Store, keyID string, want int64) int64 {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rows, err := st.Usage(context.Background(), store.UsageQuery{By: store.ByKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cost int64
+		for _, r := range rows {
+			if r.Group == keyID {
+				cost += r.CostMicros
+			}
+		}
+		if cost >= want || time.Now().After(deadline) {
+			return cost
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestReplicasShareOneBudget: three gateways on one PostgreSQL serve one key
+// budget. 500 concurrent calls spread over them never spend more than the
+// budget, and use at least 90 % of it; a budget spent through one replica
+// stays spent on the others.
+func TestReplicasShareOneBudget(t *testing.T) {
+	hs := replicas(t, 3)
+	ctx := context.Background()
+	body, cost := exactCall(t, 20)
+	const limitUSD = 0.05
+	limit := int64(limitUSD * 1e6)
+
+	reloadAll := func() {
+		t.Helper()
+		for _, h := range hs {
+			if err := h.Gateway.Accounts.Reload(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	t.Run("500 concurrent calls over 3 replicas", func(t *testing.T) {
+		p := hs[0].NewPrincipal(t, "spread", testutil.PrincipalSpec{KeyUSD: limitUSD})
+		reloadAll()
+		ok, refused := burst(t, hs, 500, p.Secret, body)
+		spent := replicaSpend(t, hs[0].Gateway.Store, p.KeyID, ok*cost)
+		t.Logf("%d ok, %d refused; recorded %d of %d µUSD (%.1f %%), %d per call", ok, refused, spent, limit, 100*float64(spent)/float64(limit), cost)
+		if spent > limit {
+			t.Errorf("recorded spend %d µUSD exceeds the budget %d", spent, limit)
+		}
+		if spent < limit*9/10 {
+			t.Errorf("recorded spend %d µUSD is below 90 %% of the budget %d", spent, limit)
+		}
+		if spent != ok*cost {
+			t.Errorf("recorded spend %d µUSD, want %d calls × %d", spent, ok, cost)
+		}
+		if refused == 0 {
+			t.Error("no call was refused: the budget was not enforced")
+		}
+	})
+
+	t.Run("spent on one replica, then traffic moves to the others", func(t *testing.T) {
+		p := hs[0].NewPrincipal(t, "moving", testutil.PrincipalSpec{KeyUSD: limitUSD})
+		reloadAll()
+		okA, _ := burst(t, hs[:1], 300, p.Secret, body)
+		okBC, _ := burst(t, hs[1:], 300, p.Secret, body)
+		spent := replicaSpend(t, hs[0].Gateway.Store, p.KeyID, (okA+okBC)*cost)
+		t.Logf("replica A admitted %d, then B and C %d; recorded %d of %d µUSD (%.1f %%)", okA, okBC, spent, limit, 100*float64(spent)/float64(limit))
+		if spent > limit {
+			t.Errorf("recorded spend %d µUSD exceeds the budget %d", spent, limit)
+		}
+		if spent < limit*9/10 {
+			t.Errorf("recorded spend %d µUSD is below 90 %% of the budget %d", spent, limit)
+		}
+		// Once every replica has given back what it held, nothing more
+		// fits: a reload on B (which used to start from its own memory)
+		// changes nothing.
+		reloadAll()
+		if status, _, got := hs[2].Post(t, "/v1/messages", body, map[string]string{"x-api-key": p.Secret}); status != http.StatusTooManyRequests && spent+cost > limit {
+			t.Errorf("replica C after the budget was spent = %d %.200s, want 429", status, got)
+		}
+	})
+}
+
+// TestReplicasHearChanges: a key created through one replica's admin API
+// works on the others, and once revoked there is refused by them, each
+// within a second (the change feed, not the periodic reload, which the
+// test harness never runs).
+func TestReplicasHearChanges(t *testing.T) {
+	hs := replicas(t, 3)
+	ctx := context.Background()
+	c := adminclient.New(hs[0].URL, hs[0].Gateway.AdminSecret, hs[0].Server.Client(), "")
+	// The feed is up on every replica before the first change.
+	waitFor(t, "every replica listening", func() bool {
+		for _, h := range hs {
+			_, _, got := h.Do(t, http.MethodGet, "/readyz?verbose=1", "", nil)
+			if !strings.Contains(got, `"listening":true`) {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second)
+
+	name := "erin"
+	if _, err := c.CreateUser(ctx, admin.UserRequest{Name: &name}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := c.CreateKey(ctx, admin.CreateKeyRequest{Alias: "erin-laptop", User: "erin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const body = `{"model":"claude-haiku-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}`
+	status := func(h *testutil.Harness) int {
+		st, _, _ := h.Post(t, "/v1/messages", body, map[string]string{"x-api-key": k.Secret})
+		return st
+	}
+	for i, h := range hs[1:] {
+		waitFor(t, fmt.Sprintf("replica %d to accept the new key", i+1), func() bool { return status(h) == http.StatusOK }, time.Second)
+	}
+	if _, err := c.RevokeKey(ctx, k.Key.ID); err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range hs[1:] {
+		waitFor(t, fmt.Sprintf("replica %d to refuse the revoked key", i+1), func() bool { return status(h) == http.StatusUnauthorized }, time.Second)
+	}
+}
+
+// waitFor polls cond until it holds, and fails the test if it still does
+// not after within.
+func waitFor(t *testing.T, what string, cond func() bool, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestReplicasShareRateLimits: a key's requests-per-minute limit holds
+// across three replicas, not per replica.
+func TestReplicasShareRateLimits(t *testing.T) {
+	hs := replicas(t, 3)
+	p := hs[0].NewPrincipal(t, "rl", testutil.PrincipalSpec{KeyLimit: &store.Limit{RPM: 10}})
+	for _, h := range hs[1:] {
+		if err := h.Gateway.Accounts.Reload(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const body = `{"model":"claude-haiku-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}`
+	start := time.Now().UTC()
+	var ok, limited int
+	for i := range 30 {
+		status, _, got := hs[i%3].Post(t, "/v1/messages", body, map[string]string{"x-api-key": p.Secret})
+		switch {
+		case status == http.StatusOK:
+			ok++
+		case status == http.StatusTooManyRequests && strings.Contains(got, "requests per minute"):
+			limited++
+		default:
+			t.Fatalf("call %d = %d %.300s", i, status, got)
+		}
+	}
+	// The counters are per UTC minute: a test that straddles a minute
+	// boundary may see up to twice the limit (the documented tolerance).
+	want := 10
+	if time.Now().UTC().Truncate(time.Minute) != start.Truncate(time.Minute) {
+		want = 20
+		if ok < 10 || ok > want {
+			t.Errorf("%d of 30 calls admitted across a minute boundary, want 10 to %d", ok, want)
+		}
+		return
+	}
+	if ok != want {
+		t.Errorf("%d of 30 calls admitted over 3 replicas, want %d (RPM 10 for the key)", ok, want)
+	}
+}
