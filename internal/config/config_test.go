@@ -500,6 +500,16 @@ keys: 1 static keys, plus the virtual keys in the database`
 		!strings.Contains(got, "SigV4 with the default AWS credential chain") {
 		t.Errorf("Describe() of the default config = %q, want the open-gateway warning and the credential chain", got)
 	}
+	// Closed by default beyond loopback: the summary must not say otherwise.
+	wide := DefaultWith(mapEnv(nil))
+	wide.Listen = "0.0.0.0:4000"
+	if got := wide.Describe(); !strings.Contains(got, "model calls are refused") || strings.Contains(got, "any client key is accepted") {
+		t.Errorf("Describe() with a non-loopback listener and no keys = %q, want it to say model calls are refused", got)
+	}
+	wide.Server.OpenWithoutKeys = true
+	if got := wide.Describe(); !strings.Contains(got, "any client key is accepted (server.open_without_keys is true)") {
+		t.Errorf("Describe() with open_without_keys = %q, want the open-gateway warning", got)
+	}
 }
 
 // A quick check that the text round trip keeps user strings intact.

@@ -56,7 +56,11 @@ func (c *Config) Describe() string {
 	if n := len(c.Keys); n > 0 {
 		fmt.Fprintf(&b, "keys: %d static keys, plus the virtual keys in the database", n)
 	} else {
-		b.WriteString("keys: NONE CONFIGURED in the file: until a virtual key exists (tollgate keys create), any client key is accepted")
+		if open, why := c.OpenMode(); open {
+			b.WriteString("keys: NONE CONFIGURED in the file: until a virtual key exists (tollgate keys create), any client key is accepted (" + why + ")")
+		} else {
+			b.WriteString("keys: NONE CONFIGURED in the file: until a virtual key exists (tollgate keys create), model calls are refused (" + why + ")")
+		}
 	}
 	return b.String()
 }
