@@ -26,5 +26,20 @@ if ! docker compose version >/dev/null 2>&1; then
   (cd "$src" && go build -trimpath -o "$HOME/.docker/cli-plugins/docker-compose" ./cmd)
 fi
 # config needs the variables the file requires; the example env file has them.
-docker compose --env-file deploy/compose/env.example -f deploy/compose/docker-compose.yml config --quiet
-log "deploy/compose/docker-compose.yml is valid"
+compose=(docker compose --env-file deploy/compose/env.example -f deploy/compose/docker-compose.yml)
+"${compose[@]}" config --quiet
+# The replicas profile: three gateways behind the nginx load balancer.
+"${compose[@]}" --profile replicas config --quiet
+services=$("${compose[@]}" --profile replicas config --services | sort | tr '\n' ' ')
+for s in tollgate tollgate-2 tollgate-3 lb; do
+  case " $services" in *" $s "*) ;; *) log "replicas profile: no service $s (have: $services)"; exit 1 ;; esac
+done
+# Without the profile, only the single gateway.
+case " $("${compose[@]}" config --services | tr '\n' ' ')" in
+  *" lb "*|*" tollgate-2 "*) log "the replicas profile's services run without --profile replicas"; exit 1 ;;
+esac
+# Every upstream of the load balancer is a gateway service of the profile.
+for u in $(sed -n 's/^ *server \([a-z0-9-]*\):4000.*/\1/p' deploy/compose/nginx-replicas.conf); do
+  case " $services" in *" $u "*) ;; *) log "nginx-replicas.conf: upstream $u is no compose service"; exit 1 ;; esac
+done
+log "deploy/compose/docker-compose.yml is valid, with and without the replicas profile"

@@ -30,6 +30,9 @@ fi
 log "docker compose config"
 ./scripts/compose-check.sh
 
+log "helm lint and template (deploy/helm/tollgate)"
+./scripts/helm-check.sh
+
 log "promtool check rules"
 if ! command -v promtool >/dev/null 2>&1; then
   # Debian's prometheus package ships promtool; it installs in well under a
