@@ -152,3 +152,46 @@ func TestPurgeUsageOneReplicaAtATime(t *testing.T) {
 		}
 	})
 }
+
+// Migration 0005 keeps the oldest of the rows a replay stored twice before
+// it, so that its unique index can be built.
+func TestMigrationRemovesDuplicateUsage(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, _ storetest.Opener) {
+		ss, dsn := replicas(t, 1)
+		db := rawDB(t, dsn)
+		// Back to before 0005.
+		for _, q := range []string{`DROP INDEX usage_records_request`, `DELETE FROM schema_migrations WHERE version = 5`} {
+			if _, err := db.Exec(q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		rec := usage.Record{RequestID: "req_twice", Time: base, Model: "m", Tokens: tokens.Counts{Input: 1}}
+		unnamed := usage.Record{Time: base, Model: "m", Tokens: tokens.Counts{Input: 1}}
+		for range 2 {
+			if err := ss[0].InsertUsage(ctx, []usage.Record{rec, unnamed}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if rows, _, _ := counts(t, dsn); rows != 4 {
+			t.Fatalf("rows before the migration = %d, want 4", rows)
+		}
+		s, err := store.Open(ctx, dsn, nil)
+		if err != nil {
+			t.Fatalf("Open (migration 0005 again): %v", err)
+		}
+		defer s.Close()
+		var rows, named int64
+		if err := db.QueryRow(`SELECT count(*), count(*) FILTER (WHERE request_id = 'req_twice') FROM usage_records`).Scan(&rows, &named); err != nil {
+			t.Fatal(err)
+		}
+		if rows != 3 || named != 1 {
+			t.Errorf("after migration 0005: %d rows, %d of req_twice; want 3, 1", rows, named)
+		}
+		if err := s.InsertUsage(ctx, []usage.Record{rec}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRow(`SELECT count(*) FROM usage_records`).Scan(&rows); err != nil || rows != 3 {
+			t.Errorf("rows after writing req_twice again = %d, %v; want 3", rows, err)
+		}
+	})
+}
