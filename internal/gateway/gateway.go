@@ -296,16 +296,21 @@ func sharedOptions(r config.Replicas) limits.SharedOptions {
 }
 
 // Run runs the gateway's background work until ctx ends: reloading keys and
-// budgets when they change, and purging raw usage rows past retention.
+// budgets when they change, and purging raw usage rows past retention (on
+// PostgreSQL by one replica at a time: the others skip the round).
 func (g *Gateway) Run(ctx context.Context) {
 	go g.Accounts.Run(ctx, 30*time.Second)
 	go checkUpstreams(ctx, g.providers, g.log)
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if n, err := g.Store.PurgeUsage(ctx, time.Now().Add(-g.cfg.Usage.Retention)); err != nil && ctx.Err() == nil {
+		n, err := g.Store.PurgeUsage(ctx, time.Now().Add(-g.cfg.Usage.Retention))
+		switch {
+		case errors.Is(err, store.ErrPurgeBusy):
+			g.log.Debug("another replica is purging old usage rows; skipped")
+		case err != nil && ctx.Err() == nil:
 			g.log.Warn("purging old usage rows failed", "err", err)
-		} else if n > 0 {
+		case n > 0:
 			g.log.Info("purged usage rows past retention", "rows", n, "retention", g.cfg.Usage.Retention)
 		}
 		select {

@@ -128,6 +128,15 @@ func (s *Store) values(n, cols int) string {
 // are upserted in a fixed order, so concurrent batches on PostgreSQL cannot
 // deadlock. Either all of the batch is stored or none of it.
 //
+// A record is stored once per request id: a record whose request id is
+// already stored (a spool replayed after a crash that followed the commit,
+// or the same record handed to two replicas' writers) is skipped, and so
+// is a repeat within the batch, and only the rows actually inserted are
+// added to the rollups. Rollups are increments (`+ excluded`), never
+// recomputed from raw rows, so replicas writing at the same time each add
+// their own rows exactly once. Records with an empty request id are always
+// stored.
+//
 // A record with a zero Time is stored at the time of the call. Every text is
 // cleaned first (see cleanRecord), so no client-supplied byte can make the
 // database refuse the batch. An error caused by the records themselves (a
@@ -147,76 +156,92 @@ func (s *Store) InsertUsage(ctx context.Context, recs []usage.Record) error {
 }
 
 func (s *Store) insertUsage(ctx context.Context, dirty []usage.Record) error {
-	recs := make([]usage.Record, len(dirty))
+	recs := make([]usage.Record, 0, len(dirty))
+	seen := make(map[string]bool, len(dirty))
 	for i := range dirty {
-		recs[i] = cleanRecord(dirty[i])
+		r := cleanRecord(dirty[i])
+		if r.RequestID != "" {
+			if seen[r.RequestID] {
+				continue
+			}
+			seen[r.RequestID] = true
+		}
+		recs = append(recs, r)
 	}
 	now := s.now().UnixMilli()
-	hourly := map[hourKey]*counters{}
-	tagged := map[tagKey]*counters{}
-	lastUsed := map[string]int64{}
+	ts := make([]int64, len(recs))
 	raw := make([]any, 0, len(recs)*usageNCols)
 	for i := range recs {
 		r := &recs[i]
-		ts := now
+		ts[i] = now
 		if !r.Time.IsZero() {
-			ts = r.Time.UnixMilli()
+			ts[i] = r.Time.UnixMilli()
 		}
-		hour := floorHour(ts)
-		hk := hourKey{hour, r.KeyID, r.UserID, r.TeamID, r.Model}
-		c := hourly[hk]
-		if c == nil {
-			c = &counters{}
-			hourly[hk] = c
-		}
-		c.add(r)
-		for k, v := range r.Tags {
-			tk := tagKey{hour, k, v, r.Model}
-			c := tagged[tk]
-			if c == nil {
-				c = &counters{}
-				tagged[tk] = c
-			}
-			c.add(r)
-		}
-		if r.KeyID != "" && ts > lastUsed[r.KeyID] {
-			lastUsed[r.KeyID] = ts
-		}
-		raw = append(raw, r.RequestID, ts, r.KeyID, r.KeyAlias, r.UserID, r.TeamID, r.SessionID,
+		raw = append(raw, r.RequestID, ts[i], r.KeyID, r.KeyAlias, r.UserID, r.TeamID, r.SessionID,
 			encodeJSON(nonNilMap(r.Tags)), r.ModelRequested, r.Model, r.UpstreamModel, r.Provider, r.Region, r.Door,
 			r.Stream, int64(r.Status), r.ErrorOrigin, r.LatencyMs, r.TTFTMs)
 		raw = append(raw, tokenArgs(r.Tokens)...)
 		raw = append(raw, r.CostMicros, r.Unpriced)
 	}
 
-	hourKeys := sortedKeys(hourly, func(a, b hourKey) int {
-		return cmp.Or(cmp.Compare(a.hour, b.hour), cmp.Compare(a.key, b.key), cmp.Compare(a.user, b.user),
-			cmp.Compare(a.team, b.team), cmp.Compare(a.model, b.model))
-	})
-	tagKeys := sortedKeys(tagged, func(a, b tagKey) int {
-		return cmp.Or(cmp.Compare(a.hour, b.hour), cmp.Compare(a.key, b.key), cmp.Compare(a.value, b.value),
-			cmp.Compare(a.model, b.model))
-	})
-	keyIDs := sortedKeys(lastUsed, strings.Compare)
-
-	const hourlyCols = 5 + 9
-	hourlyArgs := make([]any, 0, len(hourKeys)*hourlyCols)
-	for _, k := range hourKeys {
-		hourlyArgs = append(hourlyArgs, k.hour, k.key, k.user, k.team, k.model)
-		hourlyArgs = append(hourlyArgs, hourly[k].args()...)
-	}
-	const tagCols = 4 + 9
-	tagArgs := make([]any, 0, len(tagKeys)*tagCols)
-	for _, k := range tagKeys {
-		tagArgs = append(tagArgs, k.hour, k.key, k.value, k.model)
-		tagArgs = append(tagArgs, tagged[k].args()...)
-	}
-
 	return s.write(ctx, func(tx *sql.Tx) error {
-		err := s.insertRows(ctx, tx, `INSERT INTO usage_records (`+usageCols+`)`, "", usageNCols, raw)
+		inserted, err := s.insertUsageRows(ctx, tx, raw)
 		if err != nil {
 			return fmt.Errorf("store: insert usage: %w", err)
 		}
+		hourly := map[hourKey]*counters{}
+		tagged := map[tagKey]*counters{}
+		lastUsed := map[string]int64{}
+		for i := range recs {
+			r := &recs[i]
+			if r.RequestID != "" && !inserted[r.RequestID] {
+				continue // stored before: already in the rollups
+			}
+			hour := floorHour(ts[i])
+			hk := hourKey{hour, r.KeyID, r.UserID, r.TeamID, r.Model}
+			c := hourly[hk]
+			if c == nil {
+				c = &counters{}
+				hourly[hk] = c
+			}
+			c.add(r)
+			for k, v := range r.Tags {
+				tk := tagKey{hour, k, v, r.Model}
+				c := tagged[tk]
+				if c == nil {
+					c = &counters{}
+					tagged[tk] = c
+				}
+				c.add(r)
+			}
+			if r.KeyID != "" && ts[i] > lastUsed[r.KeyID] {
+				lastUsed[r.KeyID] = ts[i]
+			}
+		}
+
+		hourKeys := sortedKeys(hourly, func(a, b hourKey) int {
+			return cmp.Or(cmp.Compare(a.hour, b.hour), cmp.Compare(a.key, b.key), cmp.Compare(a.user, b.user),
+				cmp.Compare(a.team, b.team), cmp.Compare(a.model, b.model))
+		})
+		tagKeys := sortedKeys(tagged, func(a, b tagKey) int {
+			return cmp.Or(cmp.Compare(a.hour, b.hour), cmp.Compare(a.key, b.key), cmp.Compare(a.value, b.value),
+				cmp.Compare(a.model, b.model))
+		})
+		keyIDs := sortedKeys(lastUsed, strings.Compare)
+
+		const hourlyCols = 5 + 9
+		hourlyArgs := make([]any, 0, len(hourKeys)*hourlyCols)
+		for _, k := range hourKeys {
+			hourlyArgs = append(hourlyArgs, k.hour, k.key, k.user, k.team, k.model)
+			hourlyArgs = append(hourlyArgs, hourly[k].args()...)
+		}
+		const tagCols = 4 + 9
+		tagArgs := make([]any, 0, len(tagKeys)*tagCols)
+		for _, k := range tagKeys {
+			tagArgs = append(tagArgs, k.hour, k.key, k.value, k.model)
+			tagArgs = append(tagArgs, tagged[k].args()...)
+		}
+
 		err = s.insertRows(ctx, tx, `INSERT INTO usage_hourly (hour_ms, key_id, user_id, team_id, model, `+counterCols+`)`,
 			` ON CONFLICT (hour_ms, key_id, user_id, team_id, model) DO UPDATE SET `+fmt.Sprintf(counterUpdate, "usage_hourly"),
 			hourlyCols, hourlyArgs)
@@ -237,6 +262,39 @@ func (s *Store) insertUsage(ctx context.Context, dirty []usage.Record) error {
 		}
 		return nil
 	})
+}
+
+// insertUsageRows inserts the raw usage rows in args, skipping those whose
+// request id is already stored (the unique index usage_records_request), and
+// returns the request ids it inserted. On PostgreSQL the unique check
+// waits for a concurrent transaction inserting the same request id, so of
+// two replicas racing with one record exactly one inserts it.
+func (s *Store) insertUsageRows(ctx context.Context, tx *sql.Tx, args []any) (map[string]bool, error) {
+	inserted := make(map[string]bool, len(args)/usageNCols)
+	for start := 0; start < len(args); start += chunkRows * usageNCols {
+		end := min(start+chunkRows*usageNCols, len(args))
+		q := `INSERT INTO usage_records (` + usageCols + `) VALUES ` + s.values((end-start)/usageNCols, usageNCols) +
+			` ON CONFLICT DO NOTHING RETURNING request_id`
+		rows, err := tx.QueryContext(ctx, q, args[start:end]...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			inserted[id] = true
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return inserted, nil
 }
 
 // cleanText returns v as text every engine stores: invalid UTF-8 sequences
@@ -316,13 +374,53 @@ func sortedKeys[K comparable, V any](m map[K]V, cmp func(a, b K) int) []K {
 // usage writer is never blocked behind one huge delete.
 const purgeChunk = 5000
 
+// purgeLockID is the pg_try_advisory_lock key a replica holds while it
+// purges usage rows ("purgeusg" in ASCII).
+const purgeLockID = 0x7075726765757367
+
+// ErrPurgeBusy is returned by PurgeUsage when another replica is purging
+// the same PostgreSQL database; the caller skips this round.
+var ErrPurgeBusy = errors.New("store: another replica is purging usage rows")
+
 // PurgeUsage deletes raw usage rows older than before, in chunks, and
 // returns how many it deleted. Rollups are kept: charts and budgets never
 // need raw rows.
+//
+// On PostgreSQL every replica runs the hourly purge, but only one at a time
+// does the work: the purge holds a session advisory lock (purgeLockID) on
+// its own connection for its whole run, and a replica that cannot take it
+// at once returns ErrPurgeBusy instead of repeating the same deletes. The
+// lock is released with the connection, so a replica that dies mid-purge
+// never blocks the others. On SQLite the single writer serialises purges.
 func (s *Store) PurgeUsage(ctx context.Context, before time.Time) (int64, error) {
+	if s.engine != EnginePostgres {
+		return purgeUsage(ctx, s.w, before)
+	}
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("store: purge usage: connect: %w", err)
+	}
+	defer conn.Close()
+	var locked bool
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, int64(purgeLockID)).Scan(&locked); err != nil {
+		return 0, fmt.Errorf("store: purge usage: lock: %w", err)
+	}
+	if !locked {
+		return 0, ErrPurgeBusy
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(purgeLockID))
+	return purgeUsage(ctx, conn, before)
+}
+
+// execer is what purgeUsage needs of a *sql.DB or *sql.Conn.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func purgeUsage(ctx context.Context, db execer, before time.Time) (int64, error) {
 	var total int64
 	for {
-		res, err := s.w.ExecContext(ctx, `DELETE FROM usage_records WHERE id IN
+		res, err := db.ExecContext(ctx, `DELETE FROM usage_records WHERE id IN
 			(SELECT id FROM usage_records WHERE ts_ms < $1 ORDER BY ts_ms LIMIT $2)`, before.UnixMilli(), purgeChunk)
 		if err != nil {
 			return total, fmt.Errorf("store: purge usage: %w", err)

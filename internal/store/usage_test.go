@@ -272,7 +272,7 @@ func TestSpendSince(t *testing.T) {
 		}
 		// A second key of the same team, to tell scopes apart.
 		other := at(11*time.Hour, 50000, 5)
-		other.KeyID, other.UserID = f.kInfra.ID, ""
+		other.RequestID, other.KeyID, other.UserID = "other", f.kInfra.ID, ""
 		insertBatches(t, f.s, append(recs, other), 2)
 
 		tests := []struct {
