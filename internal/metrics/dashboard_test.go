@@ -101,6 +101,10 @@ func TestDashboardQueriesUseExportedMetrics(t *testing.T) {
 		nameUpstreamErrors, nameRetries, nameFallbacks, nameInFlight, nameOpenStreams, nameRejections,
 		nameAccessDenied, nameBudgetUsedUSD, nameBudgetLimitUSD, nameBudgetRemainingUSD,
 		nameWriterQueueDepth, nameWriterDropped,
+		nameWriterSpilled, nameWriterReplayed, nameWriterQuarantined, nameWriterFailing, nameWriterReady,
+		nameBudgetAlerts, nameAlertDeliveries, nameAlertsDropped,
+		nameAttempts, nameCooldowns, nameQueueWaits,
+		nameChangeFeedListening, nameLeaseFailures, nameOpenMode, nameOverruns,
 	} {
 		if len(used[n]) == 0 {
 			t.Errorf("no dashboard panel shows %s", n)
@@ -130,6 +134,14 @@ func exportedNames(t *testing.T) map[string]bool {
 	m.RegisterWriter(func() WriterStats { return WriterStats{QueueDepth: 1, QueueCapacity: 10} })
 	m.BudgetAlert("team", AlertThreshold, 80)
 	m.AlertDelivery("ops", DeliveryDelivered)
+	m.AlertDropped()
+	m.RegisterOpenMode(func() bool { return false })
+	m.RegisterReplicas(func() bool { return true }, func() int64 { return 0 })
+	// Labelled counters only export a series once counted.
+	m.Attempt("bedrock", "anthropic.claude-sonnet-4-5", OutcomeThrottled)
+	m.Cooldown("bedrock", "anthropic.claude-sonnet-4-5")
+	m.QueueWait("bedrock", "anthropic.claude-sonnet-4-5", OutcomeAcquired)
+	m.ReservationOverrun("claude-sonnet-4-5")
 
 	fams, _ := scrape(t, m)
 	out := map[string]bool{}
