@@ -433,14 +433,7 @@ func (l *Ledger) Remaining(ctx context.Context, scopes []Scope) (BudgetStatus, b
 	bestShare, found := math.Inf(1), false
 	for _, a := range accts {
 		st := a.status(now)
-		share := math.Inf(1)
-		if st.Budget.LimitMicros > 0 {
-			share = float64(st.Remaining.Micros) / float64(st.Budget.LimitMicros)
-		}
-		if st.Budget.LimitTokens > 0 {
-			share = min(share, float64(st.Remaining.Tokens)/float64(st.Budget.LimitTokens))
-		}
-		if !found || share < bestShare {
+		if share := remainingShare(st); !found || share < bestShare {
 			best, bestShare, found = st, share, true
 		}
 	}
@@ -500,4 +493,18 @@ func percent(v, limit int64) int {
 	}
 	q, _ := bits.Div64(hi, lo, uint64(limit))
 	return int(min(q, math.MaxInt32))
+}
+
+// remainingShare is the fraction of a budget's limit still available, in
+// whichever of its units (USD, tokens) is tighter; +Inf for a budget with no
+// limit. Remaining picks the covering budget with the smallest share.
+func remainingShare(st BudgetStatus) float64 {
+	share := math.Inf(1)
+	if st.Budget.LimitMicros > 0 {
+		share = float64(st.Remaining.Micros) / float64(st.Budget.LimitMicros)
+	}
+	if st.Budget.LimitTokens > 0 {
+		share = min(share, float64(st.Remaining.Tokens)/float64(st.Budget.LimitTokens))
+	}
+	return share
 }

@@ -706,14 +706,7 @@ func (s *Shared) Remaining(ctx context.Context, scopes []Scope) (BudgetStatus, b
 	bestShare, found := math.Inf(1), false
 	for _, a := range accts {
 		st := a.status(s, now)
-		share := math.Inf(1)
-		if st.Budget.LimitMicros > 0 {
-			share = float64(st.Remaining.Micros) / float64(st.Budget.LimitMicros)
-		}
-		if st.Budget.LimitTokens > 0 {
-			share = min(share, float64(st.Remaining.Tokens)/float64(st.Budget.LimitTokens))
-		}
-		if !found || share < bestShare {
+		if share := remainingShare(st); !found || share < bestShare {
 			best, bestShare, found = st, share, true
 		}
 	}
