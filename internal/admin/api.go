@@ -8,6 +8,7 @@
 package admin
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tollgate-gw/tollgate/internal/apierror"
+	"github.com/tollgate-gw/tollgate/internal/authz"
 	"github.com/tollgate-gw/tollgate/internal/keys"
 	"github.com/tollgate-gw/tollgate/internal/limits"
 	"github.com/tollgate-gw/tollgate/internal/store"
@@ -144,6 +146,19 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	a.dispatch(w, r)
+}
+
+// ServeAs serves r on behalf of p, a principal the caller has already
+// authenticated (the console, after checking its session and CSRF token).
+// It skips the credential check and nothing else: routing, body limits and
+// errors are those of ServeHTTP.
+func (a *API) ServeAs(w http.ResponseWriter, r *http.Request, p authz.Principal) {
+	a.dispatch(w, r.WithContext(authz.WithPrincipal(r.Context(), p)))
+}
+
+// dispatch routes an authenticated request.
+func (a *API) dispatch(w http.ResponseWriter, r *http.Request) {
 	if _, pattern := a.mux.Handler(r); pattern == "" {
 		allow, err := a.noRoute(r)
 		if allow != "" {
@@ -175,26 +190,34 @@ func (a *API) noRoute(r *http.Request) (allow string, err error) {
 }
 
 // authenticate checks the admin credential, read from the same headers as
-// the gateway's keys (keys.FromHeader). Both sides are compared as SHA-256
-// digests in constant time.
+// the gateway's keys (keys.FromHeader).
 func (a *API) authenticate(r *http.Request) error {
 	secret, _ := keys.FromHeader(r.Header) // a SigV4 signature is no admin key
 	if secret == "" {
 		return unauthorized("missing admin key: send Authorization: Bearer <admin key>")
 	}
-	stored, err := a.st.AdminKeyHash(r.Context())
+	_, err := a.CheckAdminKey(r.Context(), secret)
+	return err
+}
+
+// CheckAdminKey returns the principal of the gateway's bootstrap admin key
+// when secret is that key, for callers that take the key in another form
+// than a header (the console's sign-in page). Both sides are compared as
+// SHA-256 digests in constant time.
+func (a *API) CheckAdminKey(ctx context.Context, secret string) (authz.Principal, error) {
+	stored, err := a.st.AdminKeyHash(ctx)
 	if err != nil {
-		return err
+		return authz.Principal{}, err
 	}
 	want, err := hex.DecodeString(stored)
 	if err != nil || len(want) != sha256.Size {
-		return unauthorized("no admin key is configured on this gateway")
+		return authz.Principal{}, unauthorized("no admin key is configured on this gateway")
 	}
 	got := sha256.Sum256([]byte(secret))
 	if subtle.ConstantTimeCompare(got[:], want) != 1 {
-		return unauthorized("invalid admin key")
+		return authz.Principal{}, unauthorized("invalid admin key")
 	}
-	return nil
+	return authz.Principal{Kind: authz.KindBootstrap, Name: "admin key", Role: authz.Owner}, nil
 }
 
 // handlerFunc is an endpoint: it writes a response or returns an error,
