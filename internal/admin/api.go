@@ -18,11 +18,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tollgate-gw/tollgate/internal/apierror"
 	"github.com/tollgate-gw/tollgate/internal/authz"
-	"github.com/tollgate-gw/tollgate/internal/keys"
 	"github.com/tollgate-gw/tollgate/internal/limits"
 	"github.com/tollgate-gw/tollgate/internal/store"
 	"github.com/tollgate-gw/tollgate/internal/usage"
@@ -51,6 +51,13 @@ type Options struct {
 	// status is what a ledger loaded from the store's hourly rollups would
 	// enforce.
 	Enforcer Enforcer
+	// ClientIP, when set, is the client address the audit log records
+	// (the gateway passes the one its access rules resolved, which honours
+	// trusted proxies); nil records the connection's peer address.
+	ClientIP func(*http.Request) string
+	// PasswordParams are the argon2id costs of new account passwords; nil
+	// means authz.DefaultArgon2id. Tests lower them.
+	PasswordParams *authz.Argon2idParams
 }
 
 // Enforcer reports the state of a budget as the gateway enforces it;
@@ -65,6 +72,11 @@ type API struct {
 	opts Options
 	log  *slog.Logger
 	mux  *http.ServeMux
+
+	fails     *failLimiter  // failed sign-ins per name and address
+	hashSem   chan struct{} // bounds concurrent password verifications
+	dummyOnce sync.Once
+	dummy     string // a hash to check unknown names against, for even timing
 }
 
 // maxBody bounds request bodies; admin requests are small.
@@ -75,12 +87,14 @@ func New(st *store.Store, opts Options) *API {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	a := &API{st: st, opts: opts, log: opts.Logger, mux: http.NewServeMux()}
+	a := &API{st: st, opts: opts, log: opts.Logger, mux: http.NewServeMux(),
+		fails:   &failLimiter{now: opts.Now, m: map[string]*failCount{}},
+		hashSem: make(chan struct{}, 4)}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
 	for _, r := range a.routes() {
-		a.mux.Handle(r.pattern, a.adapt(r.h))
+		a.mux.Handle(r.pattern, a.guard(r.pattern, a.adapt(r.h)))
 	}
 	return a
 }
@@ -136,24 +150,49 @@ func (a *API) routes() []route {
 		{"GET /admin/usage/live", a.live},
 
 		{"GET /admin/openapi.json", a.openapi},
+		{"GET /admin/whoami", a.whoami},
+
+		{"POST /admin/accounts", a.createAccount},
+		{"GET /admin/accounts", a.listAccounts},
+		{"GET /admin/accounts/{id}", a.getAccount},
+		{"PATCH /admin/accounts/{id}", a.patchAccount},
+		{"DELETE /admin/accounts/{id}", a.deleteAccount},
+
+		{"POST /admin/tokens", a.createToken},
+		{"GET /admin/tokens", a.listTokens},
+		{"GET /admin/tokens/{id}", a.getToken},
+		{"POST /admin/tokens/{id}/revoke", a.revokeToken},
+
+		{"GET /admin/audit", a.audit},
 	}
 }
 
 // ServeHTTP authenticates the request and dispatches it. Authentication
-// comes first, so unauthenticated callers cannot map the endpoints.
+// comes first, so unauthenticated callers cannot map the endpoints. The
+// principal goes into the request's context, where every route's role
+// check (guard) finds it.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if err := a.authenticate(r); err != nil {
+	p, err := a.authenticate(r)
+	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	a.dispatch(w, r)
+	p.Via, p.RemoteAddr = via(r), a.clientAddr(r)
+	a.dispatch(w, r.WithContext(authz.WithPrincipal(r.Context(), p)))
 }
 
 // ServeAs serves r on behalf of p, a principal the caller has already
 // authenticated (the console, after checking its session and CSRF token).
-// It skips the credential check and nothing else: routing, body limits and
-// errors are those of ServeHTTP.
+// It skips the credential check and nothing else: routing, role checks,
+// the audit log, body limits and errors are those of ServeHTTP. An empty
+// p.Via is recorded as the console, an empty p.RemoteAddr as the peer.
 func (a *API) ServeAs(w http.ResponseWriter, r *http.Request, p authz.Principal) {
+	if p.Via == "" {
+		p.Via = authz.ViaConsole
+	}
+	if p.RemoteAddr == "" {
+		p.RemoteAddr = a.clientAddr(r)
+	}
 	a.dispatch(w, r.WithContext(authz.WithPrincipal(r.Context(), p)))
 }
 
@@ -187,17 +226,6 @@ func (a *API) noRoute(r *http.Request) (allow string, err error) {
 			"method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow)
 	}
 	return "", apierror.Client(http.StatusNotFound, apierror.TypeNotFound, "no admin endpoint %s", r.URL.Path)
-}
-
-// authenticate checks the admin credential, read from the same headers as
-// the gateway's keys (keys.FromHeader).
-func (a *API) authenticate(r *http.Request) error {
-	secret, _ := keys.FromHeader(r.Header) // a SigV4 signature is no admin key
-	if secret == "" {
-		return unauthorized("missing admin key: send Authorization: Bearer <admin key>")
-	}
-	_, err := a.CheckAdminKey(r.Context(), secret)
-	return err
 }
 
 // CheckAdminKey returns the principal of the gateway's bootstrap admin key

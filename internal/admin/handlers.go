@@ -204,8 +204,15 @@ func (a *API) listTeams(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	sc, err := a.scopeOf(r.Context())
+	if err != nil {
+		return err
+	}
 	out := make([]Team, 0, len(teams))
 	for _, t := range teams {
+		if !sc.team(t.ID) {
+			continue
+		}
 		out = append(out, d.team(t))
 	}
 	return writeJSON(w, http.StatusOK, TeamsResponse{out})
@@ -487,9 +494,16 @@ func (a *API) listKeys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	sc, err := a.scopeOf(r.Context())
+	if err != nil {
+		return err
+	}
 	now := a.opts.Now()
 	out := make([]Key, 0, len(keys))
 	for _, k := range keys {
+		if !sc.key(k) {
+			continue
+		}
 		out = append(out, d.key(k, now))
 	}
 	return writeJSON(w, http.StatusOK, KeysResponse{out})
@@ -726,8 +740,15 @@ func (a *API) listBudgets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	sc, err := a.scopeOf(r.Context())
+	if err != nil {
+		return err
+	}
 	out := make([]Budget, 0, len(budgets))
 	for _, b := range budgets {
+		if !sc.scope(b.ScopeKind, b.ScopeID) {
+			continue
+		}
 		out = append(out, d.budget(b))
 	}
 	slices.SortStableFunc(out, func(x, y Budget) int {
@@ -863,8 +884,15 @@ func (a *API) listLimits(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	sc, err := a.scopeOf(r.Context())
+	if err != nil {
+		return err
+	}
 	out := make([]Limit, 0, len(limits))
 	for _, l := range limits {
+		if !sc.scope(l.ScopeKind, l.ScopeID) {
+			continue
+		}
 		out = append(out, d.limit(l))
 	}
 	slices.SortStableFunc(out, func(x, y Limit) int {

@@ -44,6 +44,10 @@ func (a *API) live(w http.ResponseWriter, r *http.Request) error {
 	if a.opts.Live == nil {
 		return apierror.Client(http.StatusNotFound, apierror.TypeNotFound, "the live usage feed is not enabled on this gateway")
 	}
+	sc, err := a.scopeOf(r.Context())
+	if err != nil {
+		return err
+	}
 	feed, cancel := a.opts.Live()
 	defer cancel()
 	rc := http.NewResponseController(w)
@@ -66,6 +70,9 @@ func (a *API) live(w http.ResponseWriter, r *http.Request) error {
 		case rec, ok := <-feed:
 			if !ok {
 				return nil
+			}
+			if !sc.team(rec.TeamID) {
+				continue
 			}
 			b, _ := json.Marshal(toLive(rec))
 			if _, err := fmt.Fprintf(w, "event: usage\ndata: %s\n\n", b); err != nil {

@@ -135,9 +135,19 @@ func (a *API) spend(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	now := a.opts.Now()
-	budgets, err := a.st.ListBudgets(ctx, f)
+	all, err := a.st.ListBudgets(ctx, f)
 	if err != nil {
 		return err
+	}
+	sc, err := a.scopeOf(ctx)
+	if err != nil {
+		return err
+	}
+	budgets := all[:0:0]
+	for _, b := range all {
+		if sc.scope(b.ScopeKind, b.ScopeID) {
+			budgets = append(budgets, b)
+		}
 	}
 	d, err := a.directory(ctx)
 	if err != nil {
