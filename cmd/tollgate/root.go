@@ -61,7 +61,7 @@ func explain(err error) error {
 	}
 	var apiErr *adminclient.Error
 	if errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized {
-		return fmt.Errorf("%w; check TOLLGATE_ADMIN_KEY or --admin-key", err)
+		return fmt.Errorf("%w; check TOLLGATE_ADMIN_KEY or --admin-key (or TOLLGATE_ADMIN_USER and TOLLGATE_ADMIN_PASSWORD)", err)
 	}
 	return err
 }
@@ -98,7 +98,7 @@ $TOLLGATE_URL with $TOLLGATE_ADMIN_KEY.`,
 		c.GroupID = "gateway"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{newKeysCmd(), newUsersCmd(), newTeamsCmd(), newBudgetsCmd(), newLimitsCmd(), newUsageCmd(), newSpendCmd()} {
+	for _, c := range []*cobra.Command{newKeysCmd(), newUsersCmd(), newTeamsCmd(), newBudgetsCmd(), newLimitsCmd(), newUsageCmd(), newSpendCmd(), newAdminsCmd(), newTokensCmd(), newAuditCmd()} {
 		c.GroupID = "admin"
 		root.AddCommand(c)
 	}
@@ -192,13 +192,15 @@ func newManCmd() *cobra.Command {
 // adminFlags are the flags every admin command shares, persistent on each
 // admin command group: `tollgate keys list --url https://llm.example.com`.
 type adminFlags struct {
-	url string
-	key string
+	url  string
+	key  string
+	user string
 }
 
 func (f *adminFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.url, "url", "", "gateway URL (default $TOLLGATE_URL, else "+defaultGatewayURL+")")
-	fs.StringVar(&f.key, "admin-key", "", "admin key (default $TOLLGATE_ADMIN_KEY)")
+	fs.StringVar(&f.key, "admin-key", "", "admin key or scoped admin token (default $TOLLGATE_ADMIN_KEY)")
+	fs.StringVar(&f.user, "admin-user", "", "sign in as this admin account, with the password in $TOLLGATE_ADMIN_PASSWORD (default $TOLLGATE_ADMIN_USER)")
 }
 
 // jsonFlag adds --json to a command that can print the admin API's JSON

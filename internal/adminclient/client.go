@@ -26,6 +26,37 @@ type Client struct {
 	key       string
 	hc        *http.Client
 	userAgent string
+
+	account, password string // HTTP Basic instead of the key, when account is set
+	label             string // the X-Tollgate-Client header, for the audit log
+}
+
+// WithAccount returns a copy of c that signs in as the admin account name
+// with password (HTTP Basic) instead of sending the key.
+func (c *Client) WithAccount(name, password string) *Client {
+	c2 := *c
+	c2.account, c2.password = name, password
+	return &c2
+}
+
+// WithLabel returns a copy of c that tells the gateway which client it is
+// (admin.ClientHeader, e.g. "cli"), for the audit log's "via".
+func (c *Client) WithLabel(label string) *Client {
+	c2 := *c
+	c2.label = label
+	return &c2
+}
+
+// authorize sets the credential and the client label on req.
+func (c *Client) authorize(req *http.Request) {
+	if c.account != "" {
+		req.SetBasicAuth(c.account, c.password)
+	} else {
+		req.Header.Set("Authorization", "Bearer "+c.key)
+	}
+	if c.label != "" {
+		req.Header.Set(admin.ClientHeader, c.label)
+	}
 }
 
 // New returns a client of the gateway at base (scheme and host, no
@@ -98,7 +129,7 @@ func (c *Client) Do(ctx context.Context, method, path string, q url.Values, in, 
 	if err != nil {
 		return nil, fmt.Errorf("adminclient: build request: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.key)
+	c.authorize(req)
 	req.Header.Set("Accept", "application/json")
 	if c.userAgent != "" {
 		req.Header.Set("User-Agent", c.userAgent)
@@ -371,7 +402,7 @@ func (c *Client) LiveUsage(ctx context.Context) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("adminclient: build request: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.key)
+	c.authorize(req)
 	req.Header.Set("Accept", "text/event-stream")
 	if c.userAgent != "" {
 		req.Header.Set("User-Agent", c.userAgent)
@@ -394,4 +425,56 @@ func (c *Client) LiveUsage(ctx context.Context) (io.ReadCloser, error) {
 func (c *Client) RotateKey(ctx context.Context, k, overlap string) (admin.RotateKeyResponse, error) {
 	return call[admin.RotateKeyResponse](ctx, c, http.MethodPost, "/admin/keys/"+ref(k)+"/rotate", nil,
 		admin.RotateKeyRequest{Overlap: overlap})
+}
+
+// Whoami returns the principal the client is signed in as.
+func (c *Client) Whoami(ctx context.Context) (admin.WhoamiResponse, error) {
+	return call[admin.WhoamiResponse](ctx, c, http.MethodGet, "/admin/whoami", nil, nil)
+}
+
+// Accounts lists the admin accounts.
+func (c *Client) Accounts(ctx context.Context) ([]admin.Account, error) {
+	r, err := call[admin.AccountsResponse](ctx, c, http.MethodGet, "/admin/accounts", nil, nil)
+	return r.Accounts, err
+}
+
+// CreateAccount creates an admin account.
+func (c *Client) CreateAccount(ctx context.Context, req admin.AccountRequest) (admin.Account, error) {
+	r, err := call[admin.AccountResponse](ctx, c, http.MethodPost, "/admin/accounts", nil, req)
+	return r.Account, err
+}
+
+// UpdateAccount changes the admin account with id or name a.
+func (c *Client) UpdateAccount(ctx context.Context, a string, req admin.AccountRequest) (admin.Account, error) {
+	r, err := call[admin.AccountResponse](ctx, c, http.MethodPatch, "/admin/accounts/"+ref(a), nil, req)
+	return r.Account, err
+}
+
+// DeleteAccount deletes the admin account with id or name a.
+func (c *Client) DeleteAccount(ctx context.Context, a string) error {
+	return c.Delete(ctx, "/admin/accounts/"+ref(a))
+}
+
+// Tokens lists the scoped admin tokens.
+func (c *Client) Tokens(ctx context.Context) ([]admin.Token, error) {
+	r, err := call[admin.TokensResponse](ctx, c, http.MethodGet, "/admin/tokens", nil, nil)
+	return r.Tokens, err
+}
+
+// CreateToken creates a scoped admin token; its secret is in the answer
+// only.
+func (c *Client) CreateToken(ctx context.Context, req admin.TokenRequest) (admin.CreateTokenResponse, error) {
+	return call[admin.CreateTokenResponse](ctx, c, http.MethodPost, "/admin/tokens", nil, req)
+}
+
+// RevokeToken revokes the token with id or name t.
+func (c *Client) RevokeToken(ctx context.Context, t string) (admin.Token, error) {
+	r, err := call[admin.TokenResponse](ctx, c, http.MethodPost, "/admin/tokens/"+ref(t)+"/revoke", nil, nil)
+	return r.Token, err
+}
+
+// Audit reads one page of the audit log (GET /admin/audit) with the query
+// q (actor, target, action, since, until, limit, cursor).
+func (c *Client) Audit(ctx context.Context, q url.Values) (admin.AuditResponse, error) {
+	return call[admin.AuditResponse](ctx, c, http.MethodGet, "/admin/audit", q, nil)
 }
