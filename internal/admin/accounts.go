@@ -388,6 +388,7 @@ func (a *API) patchAccount(w http.ResponseWriter, r *http.Request) error {
 		if req.Disabled != nil {
 			x.Disabled = *req.Disabled
 		}
+		x.UpdatedAt = a.opts.Now()
 		return checkRoleTeams(x.Role, x.TeamIDs)
 	})
 	if err != nil {

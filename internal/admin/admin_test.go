@@ -101,9 +101,11 @@ func (e *env) must(want int, method, path, body string) response {
 }
 
 var (
-	idRE     = regexp.MustCompile(`\b(usr|team|key|bdg|lim)_[a-z2-7]{16}\b`)
-	secretRE = regexp.MustCompile(`\btg-[A-Za-z0-9_-]{43}`)
-	prefixRE = regexp.MustCompile(`"prefix": "tg-[A-Za-z0-9_-]{8}"`)
+	idRE          = regexp.MustCompile(`\b(usr|team|key|bdg|lim|adm|tok)_[a-z2-7]{16}\b`)
+	secretRE      = regexp.MustCompile(`\btg-[A-Za-z0-9_-]{43}`)
+	prefixRE      = regexp.MustCompile(`"prefix": "tg-[A-Za-z0-9_-]{8}"`)
+	tokenSecretRE = regexp.MustCompile(`\btgt-[A-Za-z0-9_-]{43}`)
+	tokenPrefixRE = regexp.MustCompile(`"prefix": "tgt-[A-Za-z0-9_-]{8}"`)
 )
 
 // normalize replaces generated ids and secrets with stable placeholders
@@ -126,6 +128,8 @@ func (e *env) normalize(s string) string {
 		return p
 	})
 	s = secretRE.ReplaceAllString(s, "tg-<secret>")
+	s = tokenSecretRE.ReplaceAllString(s, "tgt-<secret>")
+	s = tokenPrefixRE.ReplaceAllString(s, `"prefix": "tgt-<prefix>"`)
 	return prefixRE.ReplaceAllString(s, `"prefix": "tg-<prefix>"`)
 }
 

@@ -586,3 +586,27 @@ func compact(raw json.RawMessage) string {
 	}
 	return b.String()
 }
+
+// TestGoldenAdmins records the answers of the accounts, tokens, whoami and
+// audit endpoints, which TestOpenAPIGoldens holds to openapi.yaml.
+func TestGoldenAdmins(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, open storetest.Opener) {
+		e := newEnv(t, open)
+		e.must(201, "POST", "/admin/teams", `{"name":"ml"}`)
+		e.golden("accounts_create", 201, "POST", "/admin/accounts", `{"name":"tess","password":"a long enough password","role":"team_admin","teams":["ml"]}`)
+		e.golden("accounts_patch", 200, "PATCH", "/admin/accounts/tess", `{"role":"viewer"}`)
+		e.golden("accounts_list", 200, "GET", "/admin/accounts", "")
+		e.golden("tokens_create", 201, "POST", "/admin/tokens", `{"name":"ci","role":"admin","expires_in":"90d"}`)
+		e.golden("tokens_revoke", 200, "POST", "/admin/tokens/ci/revoke", "")
+		e.golden("tokens_list", 200, "GET", "/admin/tokens", "")
+		e.golden("whoami", 200, "GET", "/admin/whoami", "", "X-Tollgate-Client", "cli")
+		e.golden("audit_list", 200, "GET", "/admin/audit?limit=2", "")
+		e.golden("error_forbidden", 403, "POST", "/admin/users", `{"name":"x"}`, "Authorization", "Basic "+basicAuth("tess", "a long enough password"))
+	})
+}
+
+func basicAuth(name, pw string) string {
+	req, _ := http.NewRequest("GET", "/", nil)
+	req.SetBasicAuth(name, pw)
+	return strings.TrimPrefix(req.Header.Get("Authorization"), "Basic ")
+}

@@ -159,7 +159,8 @@ func (s *Store) ListAdminAccounts(ctx context.Context) ([]AdminAccount, error) {
 }
 
 // UpdateAdminAccount applies fn to the account ref and saves it. fn may
-// change Name, PasswordHash, Role, TeamIDs (ids or names) and Disabled.
+// change Name, PasswordHash, Role, TeamIDs (ids or names) and Disabled,
+// and set UpdatedAt (else it is now).
 func (s *Store) UpdateAdminAccount(ctx context.Context, ref string, fn func(*AdminAccount) error) (AdminAccount, error) {
 	var a AdminAccount
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -168,6 +169,7 @@ func (s *Store) UpdateAdminAccount(ctx context.Context, ref string, fn func(*Adm
 			return err
 		}
 		id, created, login := a.ID, a.CreatedAt, a.LastLoginAt
+		a.UpdatedAt = time.Time{} // fn may say when; else now
 		if err := fn(&a); err != nil {
 			return err
 		}
@@ -181,7 +183,7 @@ func (s *Store) UpdateAdminAccount(ctx context.Context, ref string, fn func(*Adm
 		if a.TeamIDs, err = resolveTeams(ctx, tx, a.TeamIDs); err != nil {
 			return err
 		}
-		a.UpdatedAt = s.createdAt(time.Time{})
+		a.UpdatedAt = s.createdAt(a.UpdatedAt)
 		_, err = tx.ExecContext(ctx, `UPDATE admin_accounts SET name = $2, password_hash = $3, role = $4,
 			team_ids = $5, disabled = $6, updated_at = $7 WHERE id = $1`,
 			a.ID, a.Name, a.PasswordHash, a.Role, encodeJSON(nonNil(a.TeamIDs)), a.Disabled, ms(a.UpdatedAt))
