@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -175,6 +176,14 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		Logger:   log,
 		Live:     writer.Subscribe,
 		Enforcer: accts.Ledger,
+		// The audit log records the client address the access rules
+		// resolve (through trusted proxies), not the load balancer's.
+		ClientIP: func(r *http.Request) string {
+			if ip := rules.ClientIP(r); ip.IsValid() {
+				return ip.String()
+			}
+			return ""
+		},
 		// Reload before the admin call answers, so that a key created by
 		// the CLI works on the very next request.
 		OnChange: func() {
