@@ -610,3 +610,35 @@ func basicAuth(name, pw string) string {
 	req.SetBasicAuth(name, pw)
 	return strings.TrimPrefix(req.Header.Get("Authorization"), "Basic ")
 }
+
+// TestSignInFailuresPerAddress: failures from one address lock that
+// address out across names, and the lock lifts when the window passes.
+func TestSignInFailuresPerAddress(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	clock := now
+	api := admin.New(st, admin.Options{Now: func() time.Time { return clock }, PasswordParams: cheapHash})
+	if _, err := st.CreateAdminAccount(context.Background(), store.AdminAccount{Name: "olga", Role: "owner",
+		PasswordHash: authz.HashPassword("the right password", *cheapHash)}); err != nil {
+		t.Fatal(err)
+	}
+	do := func(name, pw string) int {
+		req := httptest.NewRequest("GET", "/admin/whoami", nil)
+		req.RemoteAddr = "192.0.2.7:4321"
+		req.SetBasicAuth(name, pw)
+		w := httptest.NewRecorder()
+		api.ServeHTTP(w, req)
+		return w.Code
+	}
+	for i := range 10 {
+		if code := do("guess"+strings.Repeat("x", i), "nope nope nope"); code != 401 {
+			t.Fatalf("failure %d = %d, want 401", i, code)
+		}
+	}
+	if code := do("olga", "the right password"); code != 429 {
+		t.Errorf("right password from a locked-out address = %d, want 429", code)
+	}
+	clock = clock.Add(16 * time.Minute)
+	if code := do("olga", "the right password"); code != 200 {
+		t.Errorf("right password after the window = %d, want 200", code)
+	}
+}
