@@ -2,6 +2,7 @@ package faulttest
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-gw/tollgate/internal/store/storetest"
 	"github.com/tollgate-gw/tollgate/internal/testutil"
 )
 
@@ -23,16 +25,23 @@ import (
 // their batches), and the budget's settled spend equals the sum of those
 // rows: no charge lost, none counted twice.
 func TestPostgresRestartedMidLoad(t *testing.T) {
+	// The PostgreSQL suites are switched on together (and `go test ./...`
+	// stays self-contained), though this one runs its own cluster.
+	storetest.PostgresURL(t)
 	pg := testutil.StartPostgres(t)
+	// Leases of 2 % of what is left (not the default 10 %) run out during
+	// the outage, so that both answers to it happen: calls served from the
+	// lease in hand, and calls refused once it is spent.
 	d := newDeployment(t, pg.DSN, `  flush_interval: 200ms
 replicas:
+  lease_share_percent: 2
   flush_interval: 200ms`)
 	for range 2 {
 		d.addReplica()
 	}
 	db := openDB(t, pg.DSN)
 	body, cost := exactCall(t, 20)
-	limit := 1_000_000 * cost // far more than the run spends: leases are large
+	limit := 50_000 * cost // more than the run spends; leases of about 1,000 calls
 	secret, keyID, budgetID := d.createKey("restart", limit)
 	var l ledger
 	l.add(d.waitAccepted(secret, body)...)
@@ -54,8 +63,14 @@ replicas:
 				case a.status == http.StatusOK:
 					ok.Add(1)
 				case a.status == http.StatusServiceUnavailable:
-					refused.Add(1)
+					if refused.Add(1) == 1 {
+						t.Logf("the first 503, replica %d at %v: %.400s", r, a.at.Format(time.StampMilli), a.body)
+					}
 					time.Sleep(20 * time.Millisecond) // as a client backing off would
+				case a.status == 0 && errors.Is(a.err, context.DeadlineExceeded):
+					t.Errorf("replica %d left a call hanging: %v", r, a.err)
+					cancel()
+					return
 				default:
 					t.Errorf("replica %d: %d %.300s %v", r, a.status, a.body, a.err)
 					cancel()
@@ -81,6 +96,7 @@ replicas:
 	waitOK("before the restart", 300)
 	pg.Stop(t)
 	down := ok.Load()
+	t.Logf("database stopped at %v", time.Now().Format(time.StampMilli))
 	time.Sleep(2 * time.Second)
 	servedDown, refusedDown := ok.Load()-down, refused.Load()
 	pg.Start(t)
@@ -131,6 +147,9 @@ replicas:
 		answered, unavailable, len(rows), missing, total, total/cost, cost, spent, leased)
 	if spent != total {
 		t.Errorf("budget_spend = %d µUSD, want the sum of the usage rows %d", spent, total)
+	}
+	if spent > limit {
+		t.Errorf("budget_spend %d µUSD exceeds the limit %d", spent, limit)
 	}
 	if leased != 0 {
 		t.Errorf("live leases %d µUSD after every replica stopped gracefully, want 0 (given back)", leased)
