@@ -233,6 +233,25 @@ func usageRows(t *testing.T, db *sql.DB, keyID string) map[string]row {
 	return out
 }
 
+// checkRollup fails the test unless the key's hourly rollup counts exactly
+// the requests and cost of its usage rows: a replayed or retried batch must
+// not be added twice.
+func checkRollup(t *testing.T, db *sql.DB, keyID string, rows map[string]row) {
+	t.Helper()
+	var requests, cost int64
+	if err := db.QueryRow(`SELECT COALESCE(SUM(requests), 0), COALESCE(SUM(cost_micros), 0) FROM usage_hourly WHERE key_id = $1`,
+		keyID).Scan(&requests, &cost); err != nil {
+		t.Fatal(err)
+	}
+	var want int64
+	for _, r := range rows {
+		want += r.cost
+	}
+	if requests != int64(len(rows)) || cost != want {
+		t.Errorf("usage_hourly counts %d requests costing %d µUSD, want the rows' %d costing %d", requests, cost, len(rows), want)
+	}
+}
+
 // settled is the budget's settled spend and its live leases in the store.
 func settled(t *testing.T, db *sql.DB, budgetID string) (spent, leased int64) {
 	t.Helper()

@@ -186,6 +186,7 @@ replicas:
 		}
 	}
 	rows := usageRows(t, db, keyID)
+	checkRollup(t, db, keyID, rows)
 
 	// Every answered call has its row, except the killed replica's last
 	// ones. The writer stores its queue in order and each batch at once,

@@ -115,6 +115,7 @@ replicas:
 		}
 	}
 	rows := usageRows(t, db, keyID)
+	checkRollup(t, db, keyID, rows)
 	var answered, missing, unavailable int
 	seen := map[string]bool{}
 	for _, a := range l.answers() {
