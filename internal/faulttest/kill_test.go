@@ -30,10 +30,13 @@ const (
 // one answered except its last ones (for each client, a tail of its calls:
 // those queued after the writer's last committed batch began, at most
 // usage.flush_interval plus the write in flight before the kill:
-// docs/scaling.md); no request is stored twice; recorded spend stays
-// within the limit plus the charges the killed replica settled but had not
-// flushed (at most its last replicas.flush_interval); and the lease the
-// killed replica held comes back to the pool once its TTL has passed.
+// docs/scaling.md); no request is stored twice and the rollups count each
+// row once; budget_spend holds every survivor's charge and, with the live
+// leases, stays within the limit; and the lease the killed replica held
+// comes back to the pool once its TTL has passed. How far the usage rows
+// pass the limit (by the killed replica's settled but unflushed charges,
+// which return with its lease) is measured and logged: its bound is a
+// time, which a test cannot assert.
 func TestReplicaKilledMidLoad(t *testing.T) {
 	dsn := storetest.PostgresDSN(t)
 	d := newDeployment(t, dsn, fmt.Sprintf(`  flush_interval: %s
@@ -108,16 +111,6 @@ replicas:
 		t.Fatalf("only %d calls answered before the budget ran out; the kill never happened", answeredOK.Load())
 	}
 	victimPid := fmt.Sprintf("/%d/", d.replicas[victim].Pid())
-	// The charges the killed replica settled but had not flushed to
-	// budget_spend are at most those of its last flush interval (twice
-	// it, for the flush in flight): they come back with its lease.
-	lateWindow := 0
-	for _, a := range l.answers() {
-		if a.replica == victim && a.status == http.StatusOK && killedAt.Sub(a.at) <= 2*killReplicaFlush {
-			lateWindow++
-		}
-	}
-
 	// The killed replica's lease outlives it, then comes back: after the
 	// TTL the next lease taken reclaims it, and the survivors can spend
 	// what it held.
@@ -170,11 +163,6 @@ replicas:
 		t.Errorf("the killed replica's lease is still in budget_leases after its TTL and a new grant")
 	}
 	t.Logf("after the lease expired, replica 0 admitted %d more calls", after)
-	if deadLeased > int64(lateWindow+1)*cost && after == 0 {
-		// Its lease held more than its unflushed charges can account
-		// for, so some of it must be spendable again.
-		t.Errorf("no call admitted after the killed replica's lease of %d µUSD expired", deadLeased)
-	}
 
 	// The survivors stop gracefully: every row they hold is written.
 	for i, p := range d.replicas {
@@ -199,7 +187,7 @@ replicas:
 	// and the database are.
 	var (
 		answered, missing, victimAnswered int
-		total, unflushed                  int64
+		total, survivorsCost              int64
 		seen                              = map[string]bool{}
 		transportErrors                   int
 		lostSince                         = map[int]time.Time{} // client → its first missing call
@@ -224,6 +212,7 @@ replicas:
 		}
 		switch {
 		case a.replica != victim:
+			survivorsCost += rows[a.id].cost
 			if !stored {
 				t.Errorf("replica %d answered request %s at %v but no usage row has it", a.replica, a.id, a.at.Format(time.StampMilli))
 			}
@@ -254,19 +243,33 @@ replicas:
 	if unknown > transportErrors {
 		t.Errorf("%d usage rows of requests no client was answered, but only %d calls lost their answer", unknown, transportErrors)
 	}
-	unflushed = int64(lateWindow) * cost
 	spent, leased := settled(t, db, budgetID)
+	// The survivors stopped gracefully, so budget_spend holds all their
+	// charges, and the rest of it is what the killed replica flushed
+	// before it died. What it had settled but not flushed is missing from
+	// budget_spend (as documented) and came back with its lease: that,
+	// and nothing else, is what the rows may show above the limit.
+	victimFlushed := spent - survivorsCost
+	victimUnflushed := int64(victimAnswered)*cost - victimFlushed
 	t.Logf("%d calls answered (%d by the killed replica); %d rows, %d missing, the oldest answered %v before the kill "+
-		"(usage.flush_interval %v); recorded %d of %d µUSD; budget_spend %d, live leases %d",
-		answered, victimAnswered, len(rows), missing, oldestLoss.Round(time.Millisecond), killUsageFlush, total, limit, spent, leased)
-	if total > limit+unflushed {
-		t.Errorf("recorded spend %d µUSD exceeds the limit %d plus the killed replica's unflushed charges (%d calls × %d)",
-			total, limit, lateWindow, cost)
+		"(usage.flush_interval %v); recorded %d of %d µUSD; budget_spend %d (the killed replica's unflushed charges: %d calls), live leases %d",
+		answered, victimAnswered, len(rows), missing, oldestLoss.Round(time.Millisecond), killUsageFlush, total, limit, spent,
+		victimUnflushed/cost, leased)
+	if victimFlushed < 0 {
+		t.Errorf("budget_spend %d µUSD lacks some of the survivors' charges (%d µUSD in their rows)", spent, survivorsCost)
+	}
+	if free := deadLeased - max(victimUnflushed, 0); free > 5*cost && after == 0 {
+		// Its lease held more than its unflushed charges (and the few
+		// calls it may have answered without settling), so some of it
+		// must be spendable again.
+		t.Errorf("no call admitted after the killed replica's lease of %d µUSD (%d unused) expired", deadLeased, free)
 	}
 	if spent+leased > limit {
 		t.Errorf("budget_spend %d + live leases %d > limit %d", spent, leased, limit)
 	}
-	if total < limit*9/10 {
-		t.Errorf("recorded spend %d µUSD is below 90 %% of the limit %d: the killed replica's lease did not come back", total, limit)
+	// Rows lost to the kill do not count here: budget_spend says how much of
+	// the budget the replicas could use, the killed one's lease included.
+	if spent < limit*9/10 {
+		t.Errorf("budget_spend %d µUSD is below 90 %% of the limit %d: the killed replica's lease did not come back", spent, limit)
 	}
 }
