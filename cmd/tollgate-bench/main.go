@@ -40,6 +40,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "proxy" {
 		return runProxy(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "replicas" {
+		return runReplicas(ctx, args[1:], stdout, stderr)
+	}
 	opts, err := parseFlags(args, stdout, stderr)
 	if err != nil || opts == nil {
 		return err

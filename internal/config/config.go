@@ -170,9 +170,9 @@ type Server struct {
 
 // Usage configures metering and the usage writer.
 type Usage struct {
-	// FlushInterval is how often queued usage rows are written. It is also
-	// the most that can be lost if the process is killed with SIGKILL.
-	// Default 1s.
+	// FlushInterval is how often queued usage rows are written. It also
+	// bounds what a SIGKILL loses: the rows of the last interval, plus those
+	// queued while the write in flight ran (docs/scaling.md). Default 1s.
 	FlushInterval time.Duration `yaml:"flush_interval"`
 	// BatchSize is the most rows written in one transaction. Default 500.
 	BatchSize int `yaml:"batch_size"`

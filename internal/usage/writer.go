@@ -37,9 +37,10 @@ type WriterOptions struct {
 	// BatchSize is the most records per InsertUsage call; a full batch is
 	// written at once, without waiting for the interval. Default 500.
 	BatchSize int
-	// FlushInterval is the longest a record waits before it is written, and
-	// so the most that is lost if the process is killed with SIGKILL.
-	// Default 1s.
+	// FlushInterval is the longest a record waits before its batch is
+	// taken, and so, with the write in flight, what a SIGKILL loses: the
+	// records queued since the last committed batch began (at most this
+	// interval plus that write's duration). Default 1s.
 	FlushInterval time.Duration
 	// RetryBackoff is the wait after the first failed write; it doubles on
 	// each further failure up to MaxRetryBackoff. Defaults 250ms and 30s.
