@@ -56,6 +56,13 @@ type options struct {
 	Model string
 	// MaxTokens is the request's max_tokens.
 	MaxTokens int
+	// GatewayB, when set, runs a second gateway in the same slices: a
+	// tollgate binary, or a git revision of the module to build one from.
+	GatewayB string
+	// GatewayEnv and GatewayBEnv are KEY=VALUE settings added to the
+	// environment of the gateway and of gateway-b (GOGC=200, …); setting
+	// GatewayBEnv alone runs gateway-b with A's binary.
+	GatewayEnv, GatewayBEnv []string
 	// Args is the command line, echoed in the report.
 	Args []string
 }
@@ -100,6 +107,10 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	model := fs.String("model", "global.anthropic.claude-sonnet-4-5-20250929-v1:0", "Bedrock model `id` in the request path")
 	maxTokens := fs.Int("max-tokens", 64, "max_tokens of the request")
 	debugListen := fs.String("debug-listen", "", "serve the gateway's pprof and execution traces on this loopback `address` (server.debug_listen), e.g. 127.0.0.1:6060")
+	gatewayBFlag := fs.String("gateway-b", "", "A/B run: also drive this tollgate `binary-or-git-rev` (built from that revision) as gateway-b, slice by slice with the others, and report A÷B ratios")
+	var gwEnv, gwBEnv envList
+	fs.Var(&gwEnv, "gateway-env", "`KEY=VALUE` added to the gateway's environment (repeatable), e.g. GOGC=200")
+	fs.Var(&gwBEnv, "gateway-b-env", "`KEY=VALUE` added to gateway-b's environment (repeatable); alone, runs gateway-b with the same binary")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printUsage(stdout, fs)
@@ -166,6 +177,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	}
 	o.UpstreamAuth = *upAuth
 	o.DebugListen = *debugListen
+	o.GatewayB = *gatewayBFlag
+	o.GatewayEnv, o.GatewayBEnv = gwEnv, gwBEnv
 	o.Model = *model
 	if *maxTokens < 1 {
 		return nil, fmt.Errorf("--max-tokens %d: want at least 1", *maxTokens)

@@ -51,7 +51,7 @@ func (r *report) writeMarkdown(w io.Writer) error {
 	b.WriteString("| Phase | Target | OK | Errors | Calls/s | p50 | p90 | p99 | max | CPU µs/call (proxy or gateway) | Simulator CPU µs/call |\n")
 	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, ph := range r.Phases {
-		for _, name := range targetNames {
+		for _, name := range r.Opts.names() {
 			t := ph.Targets[name]
 			cpu := "–"
 			if name != direct {
@@ -95,6 +95,8 @@ func (r *report) writeMarkdown(w io.Writer) error {
 	} else {
 		fmt.Fprintf(&b, ": **%+d**.\n", r.UsageRows-r.GatewayOK)
 	}
+
+	r.writeAB(&b)
 
 	b.WriteString("\n### Against TARGETS.md\n\n| Target | Goal | Measured | Met |\n|---|---|---|---|\n")
 	for _, c := range r.checks() {
