@@ -102,7 +102,7 @@ func startGatewayB(ctx context.Context, o options, bin, simURL, dir, cpus, logDi
 	if err := os.MkdirAll(bdir, 0o755); err != nil {
 		return nil, "", "", err
 	}
-	gw, err := writeGatewayConfig(bdir, simURL, o.UpstreamAuth, "")
+	gw, err := writeGatewayConfig(bdir, simURL, o.UpstreamAuth, "127.0.0.1:0")
 	if err != nil {
 		return nil, "", "", err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -26,12 +27,18 @@ type phase struct {
 	Concurrency int // closed loop when > 0
 	Rate        int // open loop when > 0
 	Stream      bool
+	// Events, when > 0, makes it a stream of that many text deltas, to
+	// time the relay per event (streams.go).
+	Events int
 }
 
 func (p phase) String() string {
 	s := fmt.Sprintf("closed c=%d", p.Concurrency)
 	if p.Rate > 0 {
 		s = fmt.Sprintf("open %d/s", p.Rate)
+	}
+	if p.Events > 0 {
+		return fmt.Sprintf("%s stream of %d events", s, p.Events)
 	}
 	if p.Stream {
 		return s + " stream"
@@ -50,6 +57,9 @@ func (o options) phases() []phase {
 		for _, r := range o.Rates {
 			ps = append(ps, phase{Rate: r, Stream: st})
 		}
+	}
+	if o.Events > 0 && slices.Contains(o.Stream, true) {
+		ps = append(ps, phase{Concurrency: 1, Stream: true, Events: o.Events})
 	}
 	return ps
 }
@@ -113,6 +123,8 @@ type report struct {
 	UsageRows int            // rows in usage_records after a graceful stop
 	// GatewayBOK and UsageRowsB are the same for gateway-b in an A/B run.
 	GatewayBOK, UsageRowsB int
+	// OpenStreams is the open-streams measurement, per front server.
+	OpenStreams []openStreamsResult
 }
 
 // bench runs the benchmark described by o, logging progress to progress.
@@ -228,6 +240,27 @@ func bench(ctx context.Context, o options, progress io.Writer) (rep *report, err
 		}
 	}
 
+	if o.OpenStreams > 0 {
+		for _, name := range o.names() {
+			if name == direct {
+				continue
+			}
+			fmt.Fprintf(progress, "open streams: %d at once through %s\n", o.OpenStreams, name)
+			res, err := openStreams(ctx, o, targets[name], procs[name], st.debugURL[name], o.OpenStreams)
+			if err != nil {
+				return nil, err
+			}
+			rep.OpenStreams = append(rep.OpenStreams, res)
+			if isGateway(name) {
+				if name == gateway {
+					rep.GatewayOK += res.Streams
+				} else {
+					rep.GatewayBOK += res.Streams
+				}
+			}
+		}
+	}
+
 	for _, name := range procNames {
 		t := totals[name]
 		t.End, _ = readProcStats(procs[name].pid())
@@ -282,7 +315,7 @@ func runPhase(ctx context.Context, o options, ph phase, targets map[string]*targ
 		}
 		before[name] = s
 	}
-	c := newCall(o.Model, o.MaxTokens, ph.Stream)
+	c := phaseCall(o, ph)
 	slice := o.Duration / time.Duration(o.Rounds)
 	for r := range o.Rounds {
 		for k := range names {
@@ -341,6 +374,8 @@ type servers struct {
 	virtualKey          string
 	dbPath              string
 	idleRSS             map[string]int64
+	// debugURL is each gateway's debug listener.
+	debugURL map[string]string
 	// gatewayB runs only in an A/B run.
 	gatewayB             *process
 	virtualKeyB, dbPathB string
@@ -365,7 +400,7 @@ const simAPIKey = "tollgate-bench-sim-key"
 // the gateway's virtual key. On error the servers already started are
 // returned too, for the caller to stop.
 func startServers(ctx context.Context, o options, bins binaries, dir, cpus string, progress io.Writer) (*servers, error) {
-	st := &servers{idleRSS: map[string]int64{}}
+	st := &servers{idleRSS: map[string]int64{}, debugURL: map[string]string{}}
 	logDir := o.LogDir
 	if logDir == "" {
 		logDir = filepath.Join(dir, "logs")
@@ -385,13 +420,22 @@ func startServers(ctx context.Context, o options, bins binaries, dir, cpus strin
 		return st, err
 	}
 	fmt.Fprintln(progress, "starting tollgate serve")
-	gw, err := writeGatewayConfig(dir, st.sim.URL, o.UpstreamAuth, o.DebugListen)
+	debugListen := o.DebugListen
+	if debugListen == "" {
+		// Always on, on a free loopback port: the open-streams phase counts
+		// the gateway's goroutines there. Idle, it costs nothing.
+		debugListen = "127.0.0.1:0"
+	}
+	gw, err := writeGatewayConfig(dir, st.sim.URL, o.UpstreamAuth, debugListen)
 	if err != nil {
 		return st, err
 	}
 	st.dbPath = gw.dbPath
 	st.gateway, err = startProcess(ctx, "gateway", []string{bins.Tollgate, "serve", "--config", gw.configPath}, append(gw.env, o.GatewayEnv...), cpus, logDir, "/readyz")
 	if err != nil {
+		return st, err
+	}
+	if st.debugURL[gateway], err = debugURLOf(logDir, gateway); err != nil {
 		return st, err
 	}
 	if o.abRun() {
@@ -401,6 +445,9 @@ func startServers(ctx context.Context, o options, bins binaries, dir, cpus strin
 		}
 		st.gatewayB, st.virtualKeyB, st.dbPathB, err = startGatewayB(ctx, o, bin, st.sim.URL, dir, cpus, logDir, progress)
 		if err != nil {
+			return st, err
+		}
+		if st.debugURL[gatewayB], err = debugURLOf(logDir, gatewayB); err != nil {
 			return st, err
 		}
 	}

@@ -63,6 +63,13 @@ type options struct {
 	// environment of the gateway and of gateway-b (GOGC=200, …); setting
 	// GatewayBEnv alone runs gateway-b with A's binary.
 	GatewayEnv, GatewayBEnv []string
+	// Events, when > 0, adds a closed c=1 phase streaming that many text
+	// deltas per call, for the relay's time per event.
+	Events int
+	// OpenStreams, when > 0, opens that many streams at once through the
+	// proxy and each gateway at the end, for memory and goroutines per
+	// open stream.
+	OpenStreams int
 	// Args is the command line, echoed in the report.
 	Args []string
 }
@@ -75,6 +82,8 @@ var presets = map[string]options{
 		Concurrency: []int{1, 16, 64},
 		Rates:       []int{200, 500, 1000},
 		Warmup:      300,
+		Events:      200,
+		OpenStreams: 1000,
 	},
 	// small is the CI smoke run: every phase and target, a few dozen
 	// calls each, seconds in all.
@@ -85,6 +94,8 @@ var presets = map[string]options{
 		Concurrency: []int{1, 4},
 		Rates:       []int{100},
 		Warmup:      10,
+		Events:      20,
+		OpenStreams: 20,
 	},
 }
 
@@ -111,6 +122,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	var gwEnv, gwBEnv envList
 	fs.Var(&gwEnv, "gateway-env", "`KEY=VALUE` added to the gateway's environment (repeatable), e.g. GOGC=200")
 	fs.Var(&gwBEnv, "gateway-b-env", "`KEY=VALUE` added to gateway-b's environment (repeatable); alone, runs gateway-b with the same binary")
+	events := fs.Int("events", -1, "add a closed c=1 phase streaming `N` text deltas per call (relay time per event); 0 skips it (default: the preset's)")
+	nOpen := fs.Int("open-streams", -1, "open `N` streams at once through the proxy and the gateway at the end (RSS and goroutines per stream); 0 skips it (default: the preset's)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printUsage(stdout, fs)
@@ -139,6 +152,12 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	}
 	if *warmup >= 0 {
 		o.Warmup = *warmup
+	}
+	if *events >= 0 {
+		o.Events = *events
+	}
+	if *nOpen >= 0 {
+		o.OpenStreams = *nOpen
 	}
 	var err error
 	if *conc != "" {

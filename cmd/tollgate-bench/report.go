@@ -96,6 +96,7 @@ func (r *report) writeMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, ": **%+d**.\n", r.UsageRows-r.GatewayOK)
 	}
 
+	r.writeStreams(&b)
 	r.writeAB(&b)
 
 	b.WriteString("\n### Against TARGETS.md\n\n| Target | Goal | Measured | Met |\n|---|---|---|---|\n")

@@ -84,6 +84,7 @@ start of a database without $TOLLGATE_ADMIN_KEY it prints a new admin key, once.
 		lb := logbuf.New(cmd.ErrOrStderr(), 0)
 		defer lb.Close()
 		log := newLogger(lb, cfg.Log.Level, cfg.Log.Format)
+		log.Info("garbage collector", "settings", tuneGC())
 		return serve(cmd.Context(), cfg, source, log, gateway.BuildOptions{LogDropped: lb.Dropped}, cmd.OutOrStdout(), nil)
 	}
 	return cmd
