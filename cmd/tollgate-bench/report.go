@@ -195,5 +195,5 @@ func (r *report) checks() []check {
 			fmt.Sprintf("%v (exec to /readyz 200, fresh database)", gp.Ready.Round(time.Millisecond)), yesNo(gp.Ready <= 300*time.Millisecond)})
 	}
 	cs = append(cs, check{"Usage rows persisted", "one per answered call", fmt.Sprintf("%d of %d", r.UsageRows, r.GatewayOK), yesNo(r.UsageRows == r.GatewayOK)})
-	return cs
+	return append(cs, r.streamChecks()...)
 }

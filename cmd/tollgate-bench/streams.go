@@ -289,3 +289,28 @@ func (r *report) writeStreams(b *strings.Builder) {
 		}
 	}
 }
+
+// streamChecks are the stream path's targets next to this run's figures.
+func (r *report) streamChecks() []check {
+	var cs []check
+	for _, ph := range r.Phases {
+		if ph.Phase.Events == 0 {
+			continue
+		}
+		add := perEvent(ph.Targets[gateway], ph.Targets[direct], ph.Phase.Events)
+		padd := perEvent(ph.Targets[proxy], ph.Targets[direct], ph.Phase.Events)
+		cs = append(cs, check{"Streaming: per-event relay delay, p50 (" + ph.Phase.String() + ", over direct)", "≤ 50 µs",
+			fmt.Sprintf("%+.2f µs (proxy %+.2f µs)", float64(add)/1e3, float64(padd)/1e3), yesNo(add <= 50*time.Microsecond)})
+	}
+	for _, s := range r.OpenStreams {
+		if s.Target != gateway {
+			continue
+		}
+		total := float64(s.RSSOpen) / (1 << 20)
+		cs = append(cs, check{fmt.Sprintf("%d open streams: gateway RSS", s.Streams), "≤ 100 MiB (1,000 streams)",
+			fmt.Sprintf("%.1f MiB in all, %.1f KiB per stream", total, s.rssPerStream()/1024), yesNo(total <= 100 && s.Streams >= 1000)})
+		cs = append(cs, check{fmt.Sprintf("%d open streams: gateway goroutines per stream", s.Streams), "≤ 3",
+			fmt.Sprintf("%.2f", s.goroutinesPerStream()), yesNo(s.goroutinesPerStream() <= 3)})
+	}
+	return cs
+}
