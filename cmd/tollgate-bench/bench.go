@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -26,12 +27,18 @@ type phase struct {
 	Concurrency int // closed loop when > 0
 	Rate        int // open loop when > 0
 	Stream      bool
+	// Events, when > 0, makes it a stream of that many text deltas, to
+	// time the relay per event (streams.go).
+	Events int
 }
 
 func (p phase) String() string {
 	s := fmt.Sprintf("closed c=%d", p.Concurrency)
 	if p.Rate > 0 {
 		s = fmt.Sprintf("open %d/s", p.Rate)
+	}
+	if p.Events > 0 {
+		return fmt.Sprintf("%s stream of %d events", s, p.Events)
 	}
 	if p.Stream {
 		return s + " stream"
@@ -50,6 +57,9 @@ func (o options) phases() []phase {
 		for _, r := range o.Rates {
 			ps = append(ps, phase{Rate: r, Stream: st})
 		}
+	}
+	if o.Events > 0 && slices.Contains(o.Stream, true) {
+		ps = append(ps, phase{Concurrency: 1, Stream: true, Events: o.Events})
 	}
 	return ps
 }
@@ -111,6 +121,10 @@ type report struct {
 	Warmup    map[string]int // answered warm-up calls per target
 	GatewayOK int            // calls the gateway answered 200, warm-up included
 	UsageRows int            // rows in usage_records after a graceful stop
+	// GatewayBOK and UsageRowsB are the same for gateway-b in an A/B run.
+	GatewayBOK, UsageRowsB int
+	// OpenStreams is the open-streams measurement, per front server.
+	OpenStreams []openStreamsResult
 }
 
 // bench runs the benchmark described by o, logging progress to progress.
@@ -166,10 +180,13 @@ func bench(ctx context.Context, o options, progress io.Writer) (rep *report, err
 		proxy:   newTarget(proxy, st.proxy.URL, simAPIKey, maxConns),
 		gateway: newTarget(gateway, st.gateway.URL, st.virtualKey, maxConns),
 	}
+	if st.gatewayB != nil {
+		targets[gatewayB] = newTarget(gatewayB, st.gatewayB.URL, st.virtualKeyB, maxConns)
+	}
 
 	// Warm-up: every target, both operations, a few clients at once.
 	fmt.Fprintf(progress, "warm-up: %d calls per target\n", o.Warmup)
-	for _, name := range targetNames {
+	for _, name := range o.names() {
 		for _, stream := range o.Stream {
 			var s samples
 			sent := closedLoop(ctx, targets[name], newCall(o.Model, o.MaxTokens, stream), stream, 4, 30*time.Second, o.Warmup/len(o.Stream)+1, &s)
@@ -180,11 +197,41 @@ func bench(ctx context.Context, o options, progress io.Writer) (rep *report, err
 		}
 	}
 	rep.GatewayOK = rep.Warmup[gateway]
+	rep.GatewayBOK = rep.Warmup[gatewayB]
 
 	procs := map[string]*process{"sim": st.sim, proxy: st.proxy, gateway: st.gateway}
+	procNames := []string{"sim", proxy, gateway}
+	if st.gatewayB != nil {
+		procs[gatewayB] = st.gatewayB
+		procNames = append(procNames, gatewayB)
+	}
 	totals := map[string]*procResult{}
-	for _, name := range []string{"sim", proxy, gateway} {
+	for _, name := range procNames {
 		totals[name] = &procResult{Name: name, Ready: procs[name].Ready, IdleRSS: st.idleRSS[name]}
+	}
+
+	// Open streams first, on servers that have only served the warm-up:
+	// what 1,000 streams cost a fresh process, not one whose heap a
+	// saturating phase has grown.
+	if o.OpenStreams > 0 {
+		for _, name := range o.names() {
+			if name == direct {
+				continue
+			}
+			fmt.Fprintf(progress, "open streams: %d at once through %s\n", o.OpenStreams, name)
+			res, err := openStreams(ctx, o, targets[name], procs[name], st.debugURL[name], o.OpenStreams)
+			if err != nil {
+				return nil, err
+			}
+			rep.OpenStreams = append(rep.OpenStreams, res)
+			if isGateway(name) {
+				if name == gateway {
+					rep.GatewayOK += res.Streams
+				} else {
+					rep.GatewayBOK += res.Streams
+				}
+			}
+		}
 	}
 
 	for i, ph := range o.phases() {
@@ -198,7 +245,10 @@ func bench(ctx context.Context, o options, progress io.Writer) (rep *report, err
 		}
 		rep.Phases = append(rep.Phases, *pr)
 		rep.GatewayOK += pr.Targets[gateway].OK
-		for _, name := range targetNames {
+		if t := pr.Targets[gatewayB]; t != nil {
+			rep.GatewayBOK += t.OK
+		}
+		for _, name := range o.names() {
 			r := pr.Targets[name]
 			totals["sim"].CPU += r.SimCPU
 			totals["sim"].Calls += r.OK
@@ -207,14 +257,14 @@ func bench(ctx context.Context, o options, progress io.Writer) (rep *report, err
 				totals[name].Calls += r.OK
 			}
 		}
-		for _, name := range targetNames {
+		for _, name := range o.names() {
 			if t := pr.Targets[name]; t.Errors > 0 {
 				fmt.Fprintf(progress, "  %s: %d calls failed, the first: %s\n", name, t.Errors, t.FirstError)
 			}
 		}
 	}
 
-	for _, name := range []string{"sim", proxy, gateway} {
+	for _, name := range procNames {
 		t := totals[name]
 		t.End, _ = readProcStats(procs[name].pid())
 		if t.Calls > 0 {
@@ -233,6 +283,14 @@ func bench(ctx context.Context, o options, progress io.Writer) (rep *report, err
 	if rep.UsageRows, err = countUsageRows(ctx, st.dbPath); err != nil {
 		return nil, err
 	}
+	if st.gatewayB != nil {
+		if err := st.gatewayB.stop(); err != nil {
+			return nil, fmt.Errorf("gateway-b: %w", err)
+		}
+		if rep.UsageRowsB, err = countUsageRows(ctx, st.dbPathB); err != nil {
+			return nil, err
+		}
+	}
 	rep.Elapsed = time.Since(rep.Started)
 	return rep, nil
 }
@@ -243,11 +301,15 @@ func bench(ctx context.Context, o options, progress io.Writer) (rep *report, err
 func runPhase(ctx context.Context, o options, ph phase, targets map[string]*target, procs map[string]*process) (*phaseResult, error) {
 	pr := &phaseResult{Phase: ph, Targets: map[string]*targetResult{}, RSS: map[string]int64{}}
 	all := map[string]*samples{}
-	for _, name := range targetNames {
+	names := o.names()
+	for _, name := range names {
 		pr.Targets[name] = &targetResult{}
 		all[name] = &samples{}
 	}
 	front := map[string]*process{proxy: procs[proxy], gateway: procs[gateway]}
+	if p := procs[gatewayB]; p != nil {
+		front[gatewayB] = p
+	}
 	before := map[string]procStats{}
 	for name, p := range front {
 		s, err := readProcStats(p.pid())
@@ -256,11 +318,11 @@ func runPhase(ctx context.Context, o options, ph phase, targets map[string]*targ
 		}
 		before[name] = s
 	}
-	c := newCall(o.Model, o.MaxTokens, ph.Stream)
+	c := phaseCall(o, ph)
 	slice := o.Duration / time.Duration(o.Rounds)
 	for r := range o.Rounds {
-		for k := range targetNames {
-			name := targetNames[(r+k)%len(targetNames)]
+		for k := range names {
+			name := names[(r+k)%len(names)]
 			tr := pr.Targets[name]
 			left := 0 // calls this slice may send; 0 = no bound
 			if o.MaxCalls > 0 {
@@ -309,19 +371,24 @@ func runPhase(ctx context.Context, o options, ph phase, targets map[string]*targ
 	return pr, nil
 }
 
-// servers are the three processes under test.
+// servers are the processes under test.
 type servers struct {
 	sim, proxy, gateway *process
 	virtualKey          string
 	dbPath              string
 	idleRSS             map[string]int64
+	// debugURL is each gateway's debug listener.
+	debugURL map[string]string
+	// gatewayB runs only in an A/B run.
+	gatewayB             *process
+	virtualKeyB, dbPathB string
 }
 
 // stopAll stops every server still running, gateway first (it drains into
 // the simulator), and reports nothing: errors that matter were reported by
 // the explicit stop in bench.
 func (s *servers) stopAll() {
-	for _, p := range []*process{s.gateway, s.proxy, s.sim} {
+	for _, p := range []*process{s.gateway, s.gatewayB, s.proxy, s.sim} {
 		if p != nil {
 			_ = p.stop()
 		}
@@ -336,7 +403,7 @@ const simAPIKey = "tollgate-bench-sim-key"
 // the gateway's virtual key. On error the servers already started are
 // returned too, for the caller to stop.
 func startServers(ctx context.Context, o options, bins binaries, dir, cpus string, progress io.Writer) (*servers, error) {
-	st := &servers{idleRSS: map[string]int64{}}
+	st := &servers{idleRSS: map[string]int64{}, debugURL: map[string]string{}}
 	logDir := o.LogDir
 	if logDir == "" {
 		logDir = filepath.Join(dir, "logs")
@@ -356,16 +423,42 @@ func startServers(ctx context.Context, o options, bins binaries, dir, cpus strin
 		return st, err
 	}
 	fmt.Fprintln(progress, "starting tollgate serve")
-	gw, err := writeGatewayConfig(dir, st.sim.URL, o.UpstreamAuth, o.DebugListen)
+	debugListen := o.DebugListen
+	if debugListen == "" {
+		// Always on, on a free loopback port: the open-streams phase counts
+		// the gateway's goroutines there. Idle, it costs nothing.
+		debugListen = "127.0.0.1:0"
+	}
+	gw, err := writeGatewayConfig(dir, st.sim.URL, o.UpstreamAuth, debugListen)
 	if err != nil {
 		return st, err
 	}
 	st.dbPath = gw.dbPath
-	st.gateway, err = startProcess(ctx, "gateway", []string{bins.Tollgate, "serve", "--config", gw.configPath}, gw.env, cpus, logDir, "/readyz")
+	st.gateway, err = startProcess(ctx, "gateway", []string{bins.Tollgate, "serve", "--config", gw.configPath}, append(gw.env, o.GatewayEnv...), cpus, logDir, "/readyz")
 	if err != nil {
 		return st, err
 	}
-	for name, p := range map[string]*process{"sim": st.sim, proxy: st.proxy, gateway: st.gateway} {
+	if st.debugURL[gateway], err = debugURLOf(logDir, gateway); err != nil {
+		return st, err
+	}
+	if o.abRun() {
+		bin, err := gatewayBBinary(ctx, o, bins, dir, progress)
+		if err != nil {
+			return st, err
+		}
+		st.gatewayB, st.virtualKeyB, st.dbPathB, err = startGatewayB(ctx, o, bin, st.sim.URL, dir, cpus, logDir, progress)
+		if err != nil {
+			return st, err
+		}
+		if st.debugURL[gatewayB], err = debugURLOf(logDir, gatewayB); err != nil {
+			return st, err
+		}
+	}
+	running := map[string]*process{"sim": st.sim, proxy: st.proxy, gateway: st.gateway}
+	if st.gatewayB != nil {
+		running[gatewayB] = st.gatewayB
+	}
+	for name, p := range running {
 		s, err := readProcStats(p.pid())
 		if err != nil {
 			return st, err

@@ -56,6 +56,20 @@ type options struct {
 	Model string
 	// MaxTokens is the request's max_tokens.
 	MaxTokens int
+	// GatewayB, when set, runs a second gateway in the same slices: a
+	// tollgate binary, or a git revision of the module to build one from.
+	GatewayB string
+	// GatewayEnv and GatewayBEnv are KEY=VALUE settings added to the
+	// environment of the gateway and of gateway-b (GOGC=200, …); setting
+	// GatewayBEnv alone runs gateway-b with A's binary.
+	GatewayEnv, GatewayBEnv []string
+	// Events, when > 0, adds a closed c=1 phase streaming that many text
+	// deltas per call, for the relay's time per event.
+	Events int
+	// OpenStreams, when > 0, opens that many streams at once through the
+	// proxy and each gateway at the end, for memory and goroutines per
+	// open stream.
+	OpenStreams int
 	// Args is the command line, echoed in the report.
 	Args []string
 }
@@ -68,6 +82,8 @@ var presets = map[string]options{
 		Concurrency: []int{1, 16, 64},
 		Rates:       []int{200, 500, 1000},
 		Warmup:      300,
+		Events:      200,
+		OpenStreams: 1000,
 	},
 	// small is the CI smoke run: every phase and target, a few dozen
 	// calls each, seconds in all.
@@ -78,6 +94,8 @@ var presets = map[string]options{
 		Concurrency: []int{1, 4},
 		Rates:       []int{100},
 		Warmup:      10,
+		Events:      20,
+		OpenStreams: 20,
 	},
 }
 
@@ -100,6 +118,12 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	model := fs.String("model", "global.anthropic.claude-sonnet-4-5-20250929-v1:0", "Bedrock model `id` in the request path")
 	maxTokens := fs.Int("max-tokens", 64, "max_tokens of the request")
 	debugListen := fs.String("debug-listen", "", "serve the gateway's pprof and execution traces on this loopback `address` (server.debug_listen), e.g. 127.0.0.1:6060")
+	gatewayBFlag := fs.String("gateway-b", "", "A/B run: also drive this tollgate `binary-or-git-rev` (built from that revision) as gateway-b, slice by slice with the others, and report A÷B ratios")
+	var gwEnv, gwBEnv envList
+	fs.Var(&gwEnv, "gateway-env", "`KEY=VALUE` added to the gateway's environment (repeatable), e.g. GOGC=200")
+	fs.Var(&gwBEnv, "gateway-b-env", "`KEY=VALUE` added to gateway-b's environment (repeatable); alone, runs gateway-b with the same binary")
+	events := fs.Int("events", -1, "add a closed c=1 phase streaming `N` text deltas per call (relay time per event); 0 skips it (default: the preset's)")
+	nOpen := fs.Int("open-streams", -1, "open `N` streams at once through the proxy and the gateway at the end (RSS and goroutines per stream); 0 skips it (default: the preset's)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printUsage(stdout, fs)
@@ -128,6 +152,12 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	}
 	if *warmup >= 0 {
 		o.Warmup = *warmup
+	}
+	if *events >= 0 {
+		o.Events = *events
+	}
+	if *nOpen >= 0 {
+		o.OpenStreams = *nOpen
 	}
 	var err error
 	if *conc != "" {
@@ -166,6 +196,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	}
 	o.UpstreamAuth = *upAuth
 	o.DebugListen = *debugListen
+	o.GatewayB = *gatewayBFlag
+	o.GatewayEnv, o.GatewayBEnv = gwEnv, gwBEnv
 	o.Model = *model
 	if *maxTokens < 1 {
 		return nil, fmt.Errorf("--max-tokens %d: want at least 1", *maxTokens)

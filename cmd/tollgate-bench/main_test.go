@@ -73,7 +73,21 @@ func TestSmoke(t *testing.T) {
 	if rep.GatewayOK == 0 || rep.UsageRows != rep.GatewayOK {
 		t.Errorf("usage rows = %d, want %d (one per call the gateway answered 200)", rep.UsageRows, rep.GatewayOK)
 	}
-	for _, want := range []string{"### Processes", "| gateway |", "### Against TARGETS.md", "Usage rows persisted"} {
+	// The stream path's figures: a per-event row per front server, and
+	// every open stream opened (no time is checked).
+	if len(rep.OpenStreams) != 2 {
+		t.Errorf("open streams measured for %d servers, want 2 (proxy, gateway)", len(rep.OpenStreams))
+	}
+	for _, s := range rep.OpenStreams {
+		if s.Streams != opts.OpenStreams || s.Failed != 0 {
+			t.Errorf("open streams through %s: %d open, %d failed, want %d and 0", s.Target, s.Streams, s.Failed, opts.OpenStreams)
+		}
+		if s.Target == gateway && s.GoroutinesOpen <= s.GoroutinesBefore {
+			t.Errorf("gateway goroutines %d → %d with %d streams open, want more", s.GoroutinesBefore, s.GoroutinesOpen, s.Streams)
+		}
+	}
+	for _, want := range []string{"### Processes", "| gateway |", "### Against TARGETS.md", "Usage rows persisted",
+		"### Stream relay: added time per event", "### Open streams"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q", want)
 		}
@@ -86,7 +100,7 @@ func TestParseFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := o.phases()
-	want := []phase{{Concurrency: 2, Stream: true}, {Concurrency: 8, Stream: true}}
+	want := []phase{{Concurrency: 2, Stream: true}, {Concurrency: 8, Stream: true}, {Concurrency: 1, Stream: true, Events: presets["small"].Events}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("phases (-want +got):\n%s", diff)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tollgate-gw/tollgate/internal/config"
 	"github.com/tollgate-gw/tollgate/internal/gateway"
+	"github.com/tollgate-gw/tollgate/internal/logbuf"
 	"github.com/tollgate-gw/tollgate/internal/server"
 )
 
@@ -77,8 +78,14 @@ start of a database without $TOLLGATE_ADMIN_KEY it prints a new admin key, once.
 		if err := cfg.Validate(); err != nil {
 			return err
 		}
-		log := newLogger(cmd.ErrOrStderr(), cfg.Log.Level, cfg.Log.Format)
-		return serve(cmd.Context(), cfg, source, log, gateway.BuildOptions{}, cmd.OutOrStdout(), nil)
+		// The log goes through a buffer drained by its own goroutine, so that
+		// no request waits for a write to stderr (see internal/logbuf); Close
+		// writes out what is left when serve returns.
+		lb := logbuf.New(cmd.ErrOrStderr(), 0)
+		defer lb.Close()
+		log := newLogger(lb, cfg.Log.Level, cfg.Log.Format)
+		log.Info("garbage collector", "settings", tuneGC())
+		return serve(cmd.Context(), cfg, source, log, gateway.BuildOptions{LogDropped: lb.Dropped}, cmd.OutOrStdout(), nil)
 	}
 	return cmd
 }

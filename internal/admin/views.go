@@ -279,12 +279,15 @@ type UsageRow struct {
 	TotalTokens   int64 `json:"total_tokens"`
 	CostUSD       USD   `json:"cost_usd"`
 	CostUSDMicros int64 `json:"cost_usd_micros"`
+	// Attempts is the upstream attempts the requests took; above Requests
+	// when some were retried or fell back to another target.
+	Attempts int64 `json:"attempts"`
 }
 
 func usageRow(r store.UsageRow) UsageRow {
 	return UsageRow{Time: timeJSON(r.Time), Group: r.Group, Name: r.Name, Requests: r.Requests, Errors: r.Errors,
 		Unpriced: r.Unpriced, Counts: r.Tokens, TotalTokens: r.Tokens.Total(),
-		CostUSD: USD(r.CostMicros), CostUSDMicros: r.CostMicros}
+		CostUSD: USD(r.CostMicros), CostUSDMicros: r.CostMicros, Attempts: r.Attempts}
 }
 
 // BudgetSpend is a budget with what it has enforced in the current period,

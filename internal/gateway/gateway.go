@@ -51,6 +51,10 @@ type BuildOptions struct {
 	// TargetHealth, when set, holds the router's target cooldowns and
 	// in-flight counts (tests set its clock); nil makes a fresh one.
 	TargetHealth *router.Health
+
+	// LogDropped, when set, counts the log lines the process's asynchronous
+	// log writer dropped; exported as tollgate_log_lines_dropped_total.
+	LogDropped func() uint64
 }
 
 // Gateway is a running Tollgate: the HTTP handler and what it owns — the
@@ -201,6 +205,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 	m := metrics.New(bo.Build)
 	m.RegisterBudgets(accts.BudgetSamples)
 	m.RegisterOpenMode(accts.Keys.OpenNow)
+	m.RegisterLogDropped(bo.LogDropped)
 	notifier, err := startAlerts(cfg.Alerts, st, accts, m, log)
 	if err != nil {
 		writer.Close(ctx)

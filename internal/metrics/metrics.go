@@ -42,6 +42,7 @@ type Metrics struct {
 	budgets  budgetCollector
 	writer   writerCollector
 	alerting *alerting // open mode and budget alerts (alerting.go)
+	logging  *logging  // the asynchronous log's drops (logging.go)
 
 	models, providers, keys, users, teams, errorTypes, groups, targets *valueSet
 
@@ -216,6 +217,7 @@ func NewWithCaps(build buildinfo.Info, caps Caps) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	m.alerting = newAlerting(m.reg)
+	m.logging = newLogging(m.reg)
 	return m
 }
 

@@ -190,6 +190,7 @@ func (s *Server) finish(c *call, status int, origin apierror.Origin) *usage.Reco
 			Stream:         c.stream,
 			Status:         status,
 			ErrorOrigin:    string(origin),
+			Attempts:       c.attempts,
 		},
 		Start:        c.start,
 		Latency:      time.Since(c.start),

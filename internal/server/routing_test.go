@@ -14,7 +14,9 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/bedrocksim"
 	"github.com/tollgate-gw/tollgate/internal/config"
 	"github.com/tollgate-gw/tollgate/internal/router"
+	"github.com/tollgate-gw/tollgate/internal/store"
 	"github.com/tollgate-gw/tollgate/internal/testutil"
+	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
 // fakeClock is the clock of the gateway's target cooldowns.
@@ -92,12 +94,33 @@ func TestThrottlingStormMovesToNextRegion(t *testing.T) {
 		}
 	}
 
+	feed, cancel := h.Gateway.Writer.Subscribe()
+	defer cancel()
+	// next is the usage record of the call just made.
+	next := func() usage.Record {
+		t.Helper()
+		select {
+		case r := <-feed:
+			return r
+		case <-time.After(10 * time.Second):
+			t.Fatal("no usage record")
+			return usage.Record{}
+		}
+	}
+
 	if err := east.SetFault("throttle"); err != nil {
 		t.Fatal(err)
 	}
 	call([2]int{1, 1}) // throttled once in the east, answered in the west at once
+	// The usage row says so: two attempts, answered by the west.
+	if r := next(); r.Attempts != 2 || r.Provider != "west" || r.UpstreamModel != regionModel {
+		t.Errorf("usage record after one throttle: attempts %d, provider %q, target %q; want 2, west, %s", r.Attempts, r.Provider, r.UpstreamModel, regionModel)
+	}
 	for i := range 5 {
 		call([2]int{1, 2 + i}) // the east cools: not even tried
+		if r := next(); r.Attempts != 1 || r.Provider != "west" {
+			t.Errorf("usage record while the east cools: attempts %d, provider %q; want 1, west", r.Attempts, r.Provider)
+		}
 	}
 	if !strings.Contains(h.Logs(), `"msg":"upstream attempt failed","id"`) || !strings.Contains(h.Logs(), `"then":"next target"`) {
 		t.Errorf("no log line for the throttled attempt:\n%s", h.Logs())
@@ -113,6 +136,16 @@ func TestThrottlingStormMovesToNextRegion(t *testing.T) {
 	clk.advance(config.DefaultCooldown)
 	call([2]int{2, 7})
 	call([2]int{3, 7})
+
+	// GET /admin/usage's rollups sum the attempts: 9 calls, 10 attempts.
+	cancel()
+	if err := h.Gateway.Writer.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := h.Gateway.Store.Usage(context.Background(), store.UsageQuery{By: store.ByModel})
+	if err != nil || len(rows) != 1 || rows[0].Requests != 9 || rows[0].Attempts != 10 {
+		t.Errorf("usage by model = %+v, %v; want one row of 9 requests and 10 attempts", rows, err)
+	}
 
 	series, _ := scrapeGateway(t, h)
 	for key, want := range map[string]float64{

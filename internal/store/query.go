@@ -65,12 +65,17 @@ type UsageRow struct {
 
 	Tokens     tokens.Counts
 	CostMicros int64
+	// Attempts is the upstream attempts the requests took: more than
+	// Requests when some were retried or fell back. Rows stored before
+	// migration 0010 count 0.
+	Attempts int64
 }
 
 func (r *UsageRow) add(o *UsageRow) {
 	r.Requests += o.Requests
 	r.Errors += o.Errors
 	r.Unpriced += o.Unpriced
+	r.Attempts += o.Attempts
 	r.Tokens.Add(o.Tokens)
 	r.CostMicros += o.CostMicros
 }
@@ -78,14 +83,14 @@ func (r *UsageRow) add(o *UsageRow) {
 const sumCounters = `CAST(SUM(requests) AS BIGINT), CAST(SUM(errors) AS BIGINT), CAST(SUM(unpriced) AS BIGINT),
 	CAST(SUM(input_tokens) AS BIGINT), CAST(SUM(output_tokens) AS BIGINT),
 	CAST(SUM(cache_write_5m_tokens) AS BIGINT), CAST(SUM(cache_write_1h_tokens) AS BIGINT),
-	CAST(SUM(cache_read_tokens) AS BIGINT), CAST(SUM(cost_micros) AS BIGINT)`
+	CAST(SUM(cache_read_tokens) AS BIGINT), CAST(SUM(cost_micros) AS BIGINT), CAST(SUM(attempts) AS BIGINT)`
 
 const sumRaw = `CAST(COUNT(*) AS BIGINT),
 	CAST(SUM(CASE WHEN error_origin <> '' OR status >= 400 THEN 1 ELSE 0 END) AS BIGINT),
 	CAST(SUM(CASE WHEN unpriced THEN 1 ELSE 0 END) AS BIGINT),
 	CAST(SUM(input_tokens) AS BIGINT), CAST(SUM(output_tokens) AS BIGINT),
 	CAST(SUM(cache_write_5m_tokens) AS BIGINT), CAST(SUM(cache_write_1h_tokens) AS BIGINT),
-	CAST(SUM(cache_read_tokens) AS BIGINT), CAST(SUM(cost_micros) AS BIGINT)`
+	CAST(SUM(cache_read_tokens) AS BIGINT), CAST(SUM(cost_micros) AS BIGINT), CAST(SUM(attempts) AS BIGINT)`
 
 // Usage answers a usage query from the hourly rollups (BySession: from raw
 // rows, so only within the raw-row retention). Rows come ordered by time,
@@ -197,7 +202,7 @@ func scanUsageRow(sc scanner) (UsageRow, error) {
 	var r UsageRow
 	var bucket int64
 	if err := sc.Scan(&bucket, &r.Group, &r.Requests, &r.Errors, &r.Unpriced, &r.Tokens.Input, &r.Tokens.Output,
-		&r.Tokens.CacheWrite5m, &r.Tokens.CacheWrite1h, &r.Tokens.CacheRead, &r.CostMicros); err != nil {
+		&r.Tokens.CacheWrite5m, &r.Tokens.CacheWrite1h, &r.Tokens.CacheRead, &r.CostMicros, &r.Attempts); err != nil {
 		return UsageRow{}, err
 	}
 	if bucket != 0 {

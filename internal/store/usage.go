@@ -35,6 +35,7 @@ type counters struct {
 	requests, errors, unpriced int64
 	tokens                     tokens.Counts
 	cost                       int64
+	attempts                   int64
 }
 
 func (c *counters) add(r *usage.Record) {
@@ -47,10 +48,11 @@ func (c *counters) add(r *usage.Record) {
 	}
 	c.tokens.Add(r.Tokens)
 	c.cost += r.CostMicros
+	c.attempts += int64(r.Attempts)
 }
 
 func (c *counters) args() []any {
-	return append(append([]any{c.requests, c.errors, c.unpriced}, tokenArgs(c.tokens)...), c.cost)
+	return append(append([]any{c.requests, c.errors, c.unpriced}, tokenArgs(c.tokens)...), c.cost, c.attempts)
 }
 
 // tokenArgs are the token columns' arguments, in the order of the columns
@@ -73,18 +75,18 @@ type tagKey struct {
 const (
 	usageCols = `request_id, ts_ms, key_id, key_alias, user_id, team_id, session_id, tags, model_requested, model,
 		upstream_model, provider, region, door, stream, status, error_origin, latency_ms, ttft_ms, input_tokens,
-		output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, cost_micros, unpriced`
-	usageNCols  = 26
+		output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, cost_micros, unpriced, attempts`
+	usageNCols  = 27
 	counterCols = `requests, errors, unpriced, input_tokens, output_tokens, cache_write_5m_tokens,
-		cache_write_1h_tokens, cache_read_tokens, cost_micros`
+		cache_write_1h_tokens, cache_read_tokens, cost_micros, attempts`
 	counterUpdate = `requests = %[1]s.requests + excluded.requests, errors = %[1]s.errors + excluded.errors,
 		unpriced = %[1]s.unpriced + excluded.unpriced, input_tokens = %[1]s.input_tokens + excluded.input_tokens,
 		output_tokens = %[1]s.output_tokens + excluded.output_tokens,
 		cache_write_5m_tokens = %[1]s.cache_write_5m_tokens + excluded.cache_write_5m_tokens,
 		cache_write_1h_tokens = %[1]s.cache_write_1h_tokens + excluded.cache_write_1h_tokens,
 		cache_read_tokens = %[1]s.cache_read_tokens + excluded.cache_read_tokens,
-		cost_micros = %[1]s.cost_micros + excluded.cost_micros`
-	// chunkRows bounds the rows of one multi-row INSERT: 200 × 26 = 5,200
+		cost_micros = %[1]s.cost_micros + excluded.cost_micros, attempts = %[1]s.attempts + excluded.attempts`
+	// chunkRows bounds the rows of one multi-row INSERT: 200 × 27 = 5,400
 	// parameters, well under SQLite's 32,766 and PostgreSQL's 65,535.
 	chunkRows = 200
 )
@@ -181,7 +183,7 @@ func (s *Store) insertUsage(ctx context.Context, dirty []usage.Record) error {
 			encodeJSON(nonNilMap(r.Tags)), r.ModelRequested, r.Model, r.UpstreamModel, r.Provider, r.Region, r.Door,
 			r.Stream, int64(r.Status), r.ErrorOrigin, r.LatencyMs, r.TTFTMs)
 		raw = append(raw, tokenArgs(r.Tokens)...)
-		raw = append(raw, r.CostMicros, r.Unpriced)
+		raw = append(raw, r.CostMicros, r.Unpriced, int64(r.Attempts))
 	}
 
 	return s.write(ctx, func(tx *sql.Tx) error {
@@ -229,13 +231,13 @@ func (s *Store) insertUsage(ctx context.Context, dirty []usage.Record) error {
 		})
 		keyIDs := sortedKeys(lastUsed, strings.Compare)
 
-		const hourlyCols = 5 + 9
+		const hourlyCols = 5 + 10
 		hourlyArgs := make([]any, 0, len(hourKeys)*hourlyCols)
 		for _, k := range hourKeys {
 			hourlyArgs = append(hourlyArgs, k.hour, k.key, k.user, k.team, k.model)
 			hourlyArgs = append(hourlyArgs, hourly[k].args()...)
 		}
-		const tagCols = 4 + 9
+		const tagCols = 4 + 10
 		tagArgs := make([]any, 0, len(tagKeys)*tagCols)
 		for _, k := range tagKeys {
 			tagArgs = append(tagArgs, k.hour, k.key, k.value, k.model)

@@ -52,7 +52,7 @@ func (f *fixture) records(seed uint64, n int) []usage.Record {
 			SessionID: fmt.Sprintf("sess-%d", r.IntN(5)),
 			Model:     models[r.IntN(len(models))], Provider: "bedrock", Region: "us-east-1", Door: "anthropic",
 			Stream: r.IntN(2) == 0, Status: 200, LatencyMs: r.Int64N(5000), TTFTMs: r.Int64N(500),
-			Tokens: tokens.Counts{Input: r.Int64N(10_000), Output: r.Int64N(4_000), CacheWrite5m: r.Int64N(2_000), CacheWrite1h: r.Int64N(1_000), CacheRead: r.Int64N(50_000)}, CostMicros: r.Int64N(200_000),
+			Tokens: tokens.Counts{Input: r.Int64N(10_000), Output: r.Int64N(4_000), CacheWrite5m: r.Int64N(2_000), CacheWrite1h: r.Int64N(1_000), CacheRead: r.Int64N(50_000)}, CostMicros: r.Int64N(200_000), Attempts: 1 + r.IntN(3),
 		}
 		rec.ModelRequested = rec.Model
 		switch r.IntN(10) {
@@ -112,6 +112,7 @@ func expect(recs []usage.Record, group func(*usage.Record) []string, bucket func
 			}
 			row.Tokens.Add(r.Tokens)
 			row.CostMicros += r.CostMicros
+			row.Attempts += int64(r.Attempts)
 		}
 	}
 	out := []store.UsageRow{}

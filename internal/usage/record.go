@@ -34,7 +34,12 @@ type Record struct {
 	Stream         bool
 
 	// Outcome.
-	Status      int    // HTTP status sent to the client (200 even when a stream failed later)
+	Status int // HTTP status sent to the client (200 even when a stream failed later)
+	// Attempts is the number of upstream attempts the call made: 1 when
+	// the first answered, more after retries and fallbacks (the answering
+	// target is UpstreamModel at Provider), 0 when none was made (refused
+	// before routing).
+	Attempts    int
 	ErrorOrigin string // "", "client", "gateway" or "upstream"
 	LatencyMs   int64  // whole request
 	TTFTMs      int64  // time to first byte/token; 0 when none was sent
