@@ -51,6 +51,11 @@ type Options struct {
 	// status is what a ledger loaded from the store's hourly rollups would
 	// enforce.
 	Enforcer Enforcer
+	// Models, when set, is the gateway's view of its routes, for
+	// /admin/models: it checks models against the config in force, lists
+	// every route with its source, and tests them. Without it the API
+	// manages the database's models alone.
+	Models ModelRuntime
 }
 
 // Enforcer reports the state of a budget as the gateway enforces it;
@@ -129,6 +134,13 @@ func (a *API) routes() []route {
 		{"GET /admin/limits/{id}", a.getLimit},
 		{"PATCH /admin/limits/{id}", a.patchLimit},
 		{"DELETE /admin/limits/{id}", a.deleteLimit},
+
+		{"POST /admin/models", a.createModel},
+		{"GET /admin/models", a.listModels},
+		{"GET /admin/models/{name}", a.getModel},
+		{"PATCH /admin/models/{name}", a.patchModel},
+		{"DELETE /admin/models/{name}", a.deleteModel},
+		{"POST /admin/models/{name}/test", a.testModel},
 
 		{"GET /admin/usage", a.usage},
 		{"GET /admin/usage.csv", a.usageCSV},

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tollgate-gw/tollgate/internal/access"
@@ -101,9 +102,14 @@ type Options struct {
 
 // Server is the gateway's HTTP handler set.
 type Server struct {
-	router    *router.Router
+	// routing is what a reload may swap (SetRouting); a call reads it
+	// once, when it starts.
+	routing atomic.Pointer[Routing]
+	// access is the access-rules middleware in force around inner
+	// (SetAccess).
+	access    atomic.Pointer[http.Handler]
+	inner     http.Handler
 	health    *router.Health
-	providers map[string]provider.Provider
 	auth      Authenticator
 	log       *slog.Logger
 	opts      Options
@@ -152,9 +158,6 @@ func (s *Server) Drain(ctx context.Context) error {
 	}
 }
 
-func (s *Server) providerType(name string) string   { return s.opts.ProviderTypes[name] }
-func (s *Server) providerRegion(name string) string { return s.opts.ProviderRegions[name] }
-
 // MetricsHandler serves the Prometheus metrics.
 func (s *Server) MetricsHandler() http.Handler { return s.opts.Metrics.Handler() }
 
@@ -182,13 +185,16 @@ func New(o Options) (*Server, error) {
 	case o.MaxRetryAfter <= 0:
 		return nil, errors.New("server: MaxRetryAfter must be positive")
 	}
-	s := &Server{router: o.Router, health: o.TargetHealth, providers: o.Providers, auth: o.Auth, log: o.Logger, opts: o}
+	s := &Server{health: o.TargetHealth, auth: o.Auth, log: o.Logger, opts: o}
+	s.routing.Store(routingFrom(o))
 	if s.health == nil {
 		s.health = router.NewHealth(nil, nil)
 	}
 	s.cut, s.cutCall = context.WithCancelCause(context.Background())
 	s.mux = s.routes()
-	s.handler = s.limitHeaders(o.Access.Middleware(s.canonicalPaths(s.mux), s.denyAccess))
+	s.inner = s.canonicalPaths(s.mux)
+	s.SetAccess(o.Access)
+	s.handler = s.limitHeaders(http.HandlerFunc(s.checkAccess))
 	return s, nil
 }
 
