@@ -163,8 +163,8 @@ func TestRuntimeModels(t *testing.T) {
 		req  admin.ModelRequest
 		want string
 	}{
-		"unknown provider": {admin.ModelRequest{Name: strp("x1"), Targets: &[]admin.ModelTarget{{Provider: "nope", Model: regionModel}}}, "targets[0].provider"},
-		"not a bedrock id": {admin.ModelRequest{Name: strp("x2"), Targets: &[]admin.ModelTarget{{Provider: "bedrock", Model: "gpt-4o"}}}, "targets[0].model"},
+		"unknown provider":    {admin.ModelRequest{Name: strp("x1"), Targets: &[]admin.ModelTarget{{Provider: "nope", Model: regionModel}}}, "targets[0].provider"},
+		"not a bedrock id":    {admin.ModelRequest{Name: strp("x2"), Targets: &[]admin.ModelTarget{{Provider: "bedrock", Model: "gpt-4o"}}}, "targets[0].model"},
 		"api name on bedrock": {admin.ModelRequest{Name: strp("x3"), Targets: &[]admin.ModelTarget{{Provider: "bedrock", Model: "claude-sonnet-4-5"}}}, "targets[0].model"},
 		"no targets":          {admin.ModelRequest{Name: strp("x4"), Targets: &[]admin.ModelTarget{}}, "targets"},
 		"glob in name":        {admin.ModelRequest{Name: strp("x*"), Targets: &[]admin.ModelTarget{{Provider: "bedrock", Model: regionModel}}}, "name"},

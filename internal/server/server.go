@@ -107,16 +107,16 @@ type Server struct {
 	routing atomic.Pointer[Routing]
 	// access is the access-rules middleware in force around inner
 	// (SetAccess).
-	access    atomic.Pointer[http.Handler]
-	inner     http.Handler
-	health    *router.Health
-	auth      Authenticator
-	log       *slog.Logger
-	opts      Options
-	mux       *http.ServeMux
-	handler   http.Handler   // mux behind the access rules
-	unpriced  sync.Map       // upstream model ids already warned about
-	active    sync.WaitGroup // handlers running, for Drain
+	access   atomic.Pointer[http.Handler]
+	inner    http.Handler
+	health   *router.Health
+	auth     Authenticator
+	log      *slog.Logger
+	opts     Options
+	mux      *http.ServeMux
+	handler  http.Handler   // mux behind the access rules
+	unpriced sync.Map       // upstream model ids already warned about
+	active   sync.WaitGroup // handlers running, for Drain
 
 	// cut ends when the shutdown grace has run out; calls still running
 	// then end with an error in their own format (see Serve).
