@@ -313,7 +313,7 @@ func (a *API) patchModel(w http.ResponseWriter, r *http.Request) error {
 	}
 	m, err := a.st.UpdateModel(r.Context(), r.PathValue("name"), func(m *store.Model) error {
 		req.apply(m)
-		m.UpdatedBy = who(r.Context())
+		m.UpdatedBy, m.UpdatedAt = who(r.Context()), a.opts.Now()
 		return a.checkModel(*m)
 	})
 	if err != nil {

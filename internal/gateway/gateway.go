@@ -287,6 +287,7 @@ func sharedOptions(r config.Replicas) limits.SharedOptions {
 // PostgreSQL by one replica at a time: the others skip the round).
 func (g *Gateway) Run(ctx context.Context) {
 	go g.Accounts.Run(ctx, 30*time.Second)
+	go g.Models.run(ctx, 30*time.Second)
 	go checkUpstreams(ctx, g.Server.Routing().Providers, g.log)
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()

@@ -315,5 +315,22 @@ func (m *Models) Test(ctx context.Context, name string) admin.ModelTestResult {
 		UpstreamRequestID: r.UpstreamRequestID, ErrorOrigin: string(r.Origin), Error: r.Error}
 }
 
-// reloadTimeout bounds one reload of the runtime models.
-const reloadTimeout = 10 * time.Second
+// run reloads the runtime models every interval until ctx ends: the safety
+// net for changes made while this replica did not hear the change feed,
+// as Accounts.Run is for keys and budgets.
+func (m *Models) run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := m.ReloadDatabase(rctx); err != nil && ctx.Err() == nil {
+			m.log.Warn("periodic reload of runtime models failed; serving the previous routes", "err", err)
+		}
+		cancel()
+	}
+}

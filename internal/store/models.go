@@ -260,7 +260,7 @@ func (s *Store) ListModels(ctx context.Context) ([]Model, error) {
 
 // UpdateModel applies fn to the runtime model named name and saves the
 // result; fn may change everything but CreatedAt, including the name.
-// UpdatedAt is set to now.
+// UpdatedAt is set to now unless fn sets it (the admin API's clock).
 func (s *Store) UpdateModel(ctx context.Context, name string, fn func(*Model) error) (Model, error) {
 	var out Model
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -269,6 +269,7 @@ func (s *Store) UpdateModel(ctx context.Context, name string, fn func(*Model) er
 			return err
 		}
 		old, created := m.Name, m.CreatedAt
+		m.UpdatedAt = time.Time{} // fn may set it; else now
 		if err := fn(&m); err != nil {
 			return err
 		}
@@ -276,7 +277,7 @@ func (s *Store) UpdateModel(ctx context.Context, name string, fn func(*Model) er
 			return err
 		}
 		m.CreatedAt = created
-		m.UpdatedAt = s.createdAt(time.Time{})
+		m.UpdatedAt = s.createdAt(m.UpdatedAt)
 		args := append([]any{old, m.Name, strings.ToLower(m.Name)}, modelArgs(&m)...)
 		_, err = tx.ExecContext(ctx, `UPDATE models SET name = $2, name_fold = $3, display_name = $4, strategy = $5, drop_betas = $6,
 			drop_fields = $7, targets = $8, price = $9, created_at = $10, updated_at = $11, updated_by = $12 WHERE name = $1`, args...)
