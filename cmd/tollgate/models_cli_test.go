@@ -72,3 +72,24 @@ func TestModelsCLI(t *testing.T) {
 		t.Errorf("team-haiku after remove = %d", m.status)
 	}
 }
+
+// FuzzParseTarget: --target never panics, and what it accepts names a
+// provider and an upstream id and only known options.
+func FuzzParseTarget(f *testing.F) {
+	for _, s := range []string{"bedrock=us.anthropic.claude-sonnet-4-5-20250929-v1:0", "east=x,weight=3,max_concurrent=4,queue_timeout_ms=10",
+		"bedrock", "=x", "a=b,weight=-1", "a=b,colour=red", "a=b,,weight=2", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tg, err := parseTarget(s)
+		if err != nil {
+			return
+		}
+		if tg.Provider == "" || tg.Model == "" || strings.Contains(tg.Model, ",") {
+			t.Errorf("parseTarget(%q) = %+v: accepted without a provider or id", s, tg)
+		}
+		if (tg.Weight != nil && *tg.Weight < 0) || tg.MaxConcurrent < 0 || tg.QueueTimeoutMS < 0 {
+			t.Errorf("parseTarget(%q) = %+v: a negative option", s, tg)
+		}
+	})
+}

@@ -68,11 +68,10 @@ type Gateway struct {
 	// start of a database without TOLLGATE_ADMIN_KEY; print it once.
 	AdminSecret string
 
-	cfg     *config.Config
-	log     *slog.Logger
-	tls     *certs.Reloader // nil: plain HTTP
-	metrics *metrics.Metrics
-	reload  *reloadState
+	cfg    *config.Config
+	log    *slog.Logger
+	tls    *certs.Reloader // nil: plain HTTP
+	reload *reloadState
 
 	// stopBackground ends what startBackground started; background waits
 	// for it.
@@ -103,7 +102,8 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	mods := newModels(st, log, bo.Credentials)
-	if err := mods.setFile(ctx, cfg); err == nil {
+	err = mods.setFile(ctx, cfg)
+	if err == nil {
 		err = mods.ReloadDatabase(ctx)
 	}
 	if err != nil {
@@ -246,7 +246,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 	mods.srv = srv
 	mods.mu.Unlock()
 	g := &Gateway{Server: srv, Store: st, Accounts: accts, Writer: writer, Alerts: notifier, AdminSecret: adminSecret, Models: mods,
-		cfg: cfg, log: log, tls: tlsCerts, metrics: m, reload: reloads}
+		cfg: cfg, log: log, tls: tlsCerts, reload: reloads}
 	g.startBackground(feed, shared, sharedLimiter)
 	return g, nil
 }

@@ -32,6 +32,9 @@ type Authenticator interface {
 
 // Options configure a Server.
 type Options struct {
+	// Router, Providers, Prices, MaxRetries, Region, ProviderTypes and
+	// ProviderRegions make the initial Routing; SetRouting replaces them
+	// at run time (runtime models, a config reload).
 	Router *router.Router
 	// TargetHealth holds target cooldowns and in-flight counts across
 	// calls; nil makes a fresh one on the real clock. It is an option so
