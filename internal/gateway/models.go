@@ -254,9 +254,6 @@ func (m *Models) Routes(ctx context.Context) ([]admin.Model, error) {
 			continue
 		}
 		out = append(out, am)
-		if am.Source == admin.SourceFile {
-			continue
-		}
 	}
 	// File models first, then the database's (served, then not), then
 	// the catalog's: AllModels put catalog models last already.
