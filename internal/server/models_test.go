@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tollgate-gw/tollgate/internal/access"
 	"github.com/tollgate-gw/tollgate/internal/admin"
 	"github.com/tollgate-gw/tollgate/internal/adminclient"
 	"github.com/tollgate-gw/tollgate/internal/bedrocksim"
@@ -388,4 +390,56 @@ func TestReplicasServeModelAddedElsewhere(t *testing.T) {
 	}
 	t.Logf("model added on one replica served by the others within %v, removal within %v",
 		served.Round(time.Millisecond), time.Since(removed).Round(time.Millisecond))
+}
+
+// TestReloadConfigSwapsAccessRulesAndPrices: Gateway.ReloadConfig (what
+// SIGHUP calls) applies new access rules and prices to the next request,
+// and a load that fails changes nothing.
+func TestReloadConfigSwapsAccessRulesAndPrices(t *testing.T) {
+	h, _ := modelsHarness(t)
+	ctx := context.Background()
+	next := *h.Config
+	next.Access = access.Config{Rules: []access.Rule{{Name: "api", Paths: []string{"/v1/*"},
+		AllowCIDRs: []string{"203.0.113.0/24"}, AllowHeader: &access.Header{Name: "X-Door", Secrets: []string{"door-secret-0123456789abcdef"}}}}}
+	next.Prices = append(slices.Clone(next.Prices), config.Price{Match: "file-model", Input: 1000, Output: 1000})
+	if err := next.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Gateway.ReloadConfig(ctx, func() (*config.Config, error) { return nil, errors.New("bad file") }); err == nil {
+		t.Fatal("ReloadConfig with a failing load = nil, want its error")
+	}
+	if status, _, got := h.Post(t, "/v1/messages", modelBody("file-model", false, "hi"), nil); status != http.StatusOK {
+		t.Fatalf("after a refused reload = %d %.200s, want 200", status, got)
+	}
+	if err := h.Gateway.ReloadConfig(ctx, func() (*config.Config, error) { return &next, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if status, _, _ := h.Post(t, "/v1/messages", modelBody("file-model", false, "hi"), nil); status != http.StatusForbidden {
+		t.Errorf("without the access header after the reload = %d, want 403", status)
+	}
+	status, _, got := h.Post(t, "/v1/messages", modelBody("file-model", false, "hi [[sim:usage in=1 out=1 cw5m=0 cw1h=0 cr=0]]"),
+		map[string]string{"X-Door": "door-secret-0123456789abcdef"})
+	if status != http.StatusOK {
+		t.Fatalf("with the access header = %d %.200s", status, got)
+	}
+	if err := h.Gateway.Writer.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := h.Gateway.Store.Usage(ctx, store.UsageQuery{By: store.ByModel, Model: "file-model"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last int64
+	for _, r := range rows {
+		last += r.CostMicros
+	}
+	// The first call at the catalog's price (a few hundred µUSD), the last
+	// at the reloaded $1000/M in and out: 2000 µUSD more.
+	if last < 2000 || last > 3000 {
+		t.Errorf("cost of file-model calls = %d µUSD, want the reloaded price (2000) plus the first call's", last)
+	}
+	_, _, body := h.Do(t, http.MethodGet, "/readyz?verbose=1", "", nil)
+	if !strings.Contains(body, `"config_reload":{`) || !strings.Contains(body, `"result":"ok"`) {
+		t.Errorf("/readyz?verbose=1 lacks the last reload: %.500s", body)
+	}
 }
