@@ -74,7 +74,7 @@ func newRootCmd() *cobra.Command {
 virtual keys, budgets, rate limits and usage metering in front of Claude.
 
 The binary serves the gateway (serve, demo) and administers a running one over
-its admin API (keys, users, teams, budgets, limits, usage, spend) at
+its admin API (keys, users, teams, budgets, limits, models, usage, spend) at
 $TOLLGATE_URL with $TOLLGATE_ADMIN_KEY.`,
 		Example: `  tollgate demo                       # try it against a built-in Bedrock simulator
   tollgate serve --config tollgate.yaml
@@ -98,7 +98,7 @@ $TOLLGATE_URL with $TOLLGATE_ADMIN_KEY.`,
 		c.GroupID = "gateway"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{newKeysCmd(), newUsersCmd(), newTeamsCmd(), newBudgetsCmd(), newLimitsCmd(), newUsageCmd(), newSpendCmd(), newAdminsCmd(), newTokensCmd(), newAuditCmd()} {
+	for _, c := range []*cobra.Command{newKeysCmd(), newUsersCmd(), newTeamsCmd(), newBudgetsCmd(), newLimitsCmd(), newModelsCmd(), newUsageCmd(), newSpendCmd(), newAdminsCmd(), newTokensCmd(), newAuditCmd()} {
 		c.GroupID = "admin"
 		root.AddCommand(c)
 	}

@@ -9,8 +9,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -85,6 +88,22 @@ start of a database without $TOLLGATE_ADMIN_KEY it prints a new admin key, once.
 		defer lb.Close()
 		log := newLogger(lb, cfg.Log.Level, cfg.Log.Format)
 		log.Info("garbage collector", "settings", tuneGC())
+		// SIGHUP reads the file again the same way: load, flags, validate.
+		reload := func() (*config.Config, error) {
+			next, _, err := loadConfig(cfgPath)
+			if err != nil {
+				return nil, err
+			}
+			if listen != "" {
+				next.Listen = listen
+			}
+			if err := next.Validate(); err != nil {
+				return nil, err
+			}
+			return next, nil
+		}
+		stop := onSIGHUP(cmd.Context(), log, reload)
+		defer stop()
 		return serve(cmd.Context(), cfg, source, log, gateway.BuildOptions{LogDropped: lb.Dropped}, cmd.OutOrStdout(), nil)
 	}
 	return cmd
@@ -127,6 +146,8 @@ func serve(ctx context.Context, cfg *config.Config, source string, log *slog.Log
 	if err != nil {
 		return err
 	}
+	running.Store(gw)
+	defer running.Store(nil)
 	if mln != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", gw.Server.MetricsHandler())
@@ -156,6 +177,46 @@ func serve(ctx context.Context, cfg *config.Config, source string, log *slog.Log
 	err = gw.Serve(ctx, ln)
 	log.Info("tollgate stopped")
 	return err
+}
+
+// running is the gateway serve runs, for the SIGHUP handler; nil before it
+// is built and after it stops.
+var running atomic.Pointer[gateway.Gateway]
+
+// onSIGHUP reloads the running gateway's config with load at every SIGHUP
+// until ctx ends or stop is called. A SIGHUP that arrives before the
+// gateway is built, or after it stopped, is logged and ignored. The
+// outcome is logged by Gateway.ReloadConfig, counted in
+// tollgate_config_reloads_total and shown in /readyz?verbose=1.
+func onSIGHUP(ctx context.Context, log *slog.Logger, load func() (*config.Config, error)) (stop func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ch:
+			}
+			gw := running.Load()
+			if gw == nil {
+				log.Warn("SIGHUP before the gateway runs; ignored")
+				continue
+			}
+			log.Info("SIGHUP: reloading the config file")
+			rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
+			_ = gw.ReloadConfig(rctx, load) // logged and counted there
+			rcancel()
+		}
+	}()
+	return func() {
+		signal.Stop(ch)
+		cancel()
+		<-done
+	}
 }
 
 // advertised is the address a client on this host dials for a listener:

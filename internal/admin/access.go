@@ -91,6 +91,14 @@ var routeRules = map[string]rule{
 	"GET /admin/tokens/{id}":         read(authz.Admins),
 	"POST /admin/tokens/{id}/revoke": write(authz.Admins, "tokens.revoke", "token"),
 	"GET /admin/audit":               read(authz.Audit),
+	"POST /admin/models":             write(authz.Models, "models.create", "model"),
+	"GET /admin/models":              read(authz.Models),
+	"GET /admin/models/{name}":       read(authz.Models),
+	"PATCH /admin/models/{name}":     write(authz.Models, "models.update", "model"),
+	"DELETE /admin/models/{name}":    write(authz.Models, "models.delete", "model"),
+	// A test changes nothing but spends a one-token call, so it needs
+	// write and is recorded.
+	"POST /admin/models/{name}/test": write(authz.Models, "models.test", "model"),
 }
 
 // guard wraps the handler of one route with its role check, the team
@@ -372,7 +380,7 @@ func (a *API) serveAudited(w http.ResponseWriter, r *http.Request, p authz.Princ
 	ev.Before, ev.After = redact(before), redact(after)
 	ev.TargetID, ev.TargetName = targetOf(rl.target, ev.After, ev.Before)
 	if ev.TargetID == "" {
-		ev.TargetID = r.PathValue("id")
+		ev.TargetID = cmpOr(r.PathValue("id"), r.PathValue("name"))
 	}
 	a.appendAudit(r.Context(), ev)
 }
@@ -462,6 +470,9 @@ func targetOf(typ string, docs ...json.RawMessage) (id, name string) {
 		json.Unmarshal(raw, &obj)
 		if obj.ID != "" {
 			return obj.ID, cmpOr(obj.Name, obj.Alias)
+		}
+		if obj.Name != "" { // models are known by their name alone
+			return obj.Name, obj.Name
 		}
 	}
 	return "", ""

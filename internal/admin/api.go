@@ -58,6 +58,11 @@ type Options struct {
 	// PasswordParams are the argon2id costs of new account passwords; nil
 	// means authz.DefaultArgon2id. Tests lower them.
 	PasswordParams *authz.Argon2idParams
+	// Models, when set, is the gateway's view of its routes, for
+	// /admin/models: it checks models against the config in force, lists
+	// every route with its source, and tests them. Without it the API
+	// manages the database's models alone.
+	Models ModelRuntime
 }
 
 // Enforcer reports the state of a budget as the gateway enforces it;
@@ -143,6 +148,13 @@ func (a *API) routes() []route {
 		{"GET /admin/limits/{id}", a.getLimit},
 		{"PATCH /admin/limits/{id}", a.patchLimit},
 		{"DELETE /admin/limits/{id}", a.deleteLimit},
+
+		{"POST /admin/models", a.createModel},
+		{"GET /admin/models", a.listModels},
+		{"GET /admin/models/{name}", a.getModel},
+		{"PATCH /admin/models/{name}", a.patchModel},
+		{"DELETE /admin/models/{name}", a.deleteModel},
+		{"POST /admin/models/{name}/test", a.testModel},
 
 		{"GET /admin/usage", a.usage},
 		{"GET /admin/usage.csv", a.usageCSV},

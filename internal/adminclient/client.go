@@ -478,3 +478,37 @@ func (c *Client) RevokeToken(ctx context.Context, t string) (admin.Token, error)
 func (c *Client) Audit(ctx context.Context, q url.Values) (admin.AuditResponse, error) {
 	return call[admin.AuditResponse](ctx, c, http.MethodGet, "/admin/audit", q, nil)
 }
+
+// Models lists every route the gateway serves, with its source.
+func (c *Client) Models(ctx context.Context) ([]admin.Model, error) {
+	r, err := call[admin.ModelsResponse](ctx, c, http.MethodGet, "/admin/models", nil, nil)
+	return r.Models, err
+}
+
+// Model returns the route named name.
+func (c *Client) Model(ctx context.Context, name string) (admin.Model, error) {
+	r, err := call[admin.ModelResponse](ctx, c, http.MethodGet, "/admin/models/"+ref(name), nil, nil)
+	return r.Model, err
+}
+
+// CreateModel adds a runtime model.
+func (c *Client) CreateModel(ctx context.Context, req admin.ModelRequest) (admin.Model, error) {
+	r, err := call[admin.ModelResponse](ctx, c, http.MethodPost, "/admin/models", nil, req)
+	return r.Model, err
+}
+
+// UpdateModel changes a runtime model; absent fields are left alone.
+func (c *Client) UpdateModel(ctx context.Context, name string, req admin.ModelRequest) (admin.Model, error) {
+	r, err := call[admin.ModelResponse](ctx, c, http.MethodPatch, "/admin/models/"+ref(name), nil, req)
+	return r.Model, err
+}
+
+// DeleteModel removes a runtime model.
+func (c *Client) DeleteModel(ctx context.Context, name string) error {
+	return c.Delete(ctx, "/admin/models/"+ref(name))
+}
+
+// TestModel sends a one-token call through the route named name.
+func (c *Client) TestModel(ctx context.Context, name string) (admin.ModelTestResult, error) {
+	return call[admin.ModelTestResult](ctx, c, http.MethodPost, "/admin/models/"+ref(name)+"/test", nil, nil)
+}

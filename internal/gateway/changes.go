@@ -10,7 +10,8 @@ import (
 )
 
 // changeFeed keeps a replica's accounts in step with the others': it
-// listens for the change announcements of admin writes (store.NotifyChange,
+// listens for the change announcements of admin writes (runtime models
+// included) (store.NotifyChange,
 // PostgreSQL LISTEN/NOTIFY) and reloads at each, so that a key created or
 // revoked, a budget or a limit changed on one replica takes effect on every
 // replica within a database round trip. Announcements that arrive while a
@@ -20,6 +21,7 @@ import (
 // tollgate_change_feed_listening say.
 type changeFeed struct {
 	a   *Accounts
+	m   *Models
 	st  *store.Store
 	log *slog.Logger
 
@@ -28,8 +30,8 @@ type changeFeed struct {
 	wake      chan struct{} // capacity 1: a reload is wanted
 }
 
-func newChangeFeed(a *Accounts, st *store.Store, log *slog.Logger) *changeFeed {
-	return &changeFeed{a: a, st: st, log: log, wake: make(chan struct{}, 1)}
+func newChangeFeed(a *Accounts, m *Models, st *store.Store, log *slog.Logger) *changeFeed {
+	return &changeFeed{a: a, m: m, st: st, log: log, wake: make(chan struct{}, 1)}
 }
 
 // run listens until ctx ends, reconnecting with a capped back-off.
@@ -82,6 +84,9 @@ func (f *changeFeed) reloader(ctx context.Context) {
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		if err := f.a.Reload(rctx); err != nil && ctx.Err() == nil {
 			f.log.Error("reloading after another replica's change failed; serving the previous set", "err", err)
+		}
+		if err := f.m.ReloadDatabase(rctx); err != nil && ctx.Err() == nil {
+			f.log.Error("reloading runtime models after another replica's change failed; serving the previous routes", "err", err)
 		}
 		cancel()
 	}

@@ -66,16 +66,17 @@ type Gateway struct {
 	Writer   *usage.Writer
 	// Alerts delivers budget alerts; closed before the store.
 	Alerts *alerts.Notifier
+	// Models keeps the routes in step with the config file and the
+	// runtime models in the database.
+	Models *Models
 	// AdminSecret is a newly generated admin key, set only on the first
 	// start of a database without TOLLGATE_ADMIN_KEY; print it once.
 	AdminSecret string
 
-	cfg *config.Config
-	log *slog.Logger
-	tls *certs.Reloader // nil: plain HTTP
-	// providers are the upstreams by name, for the credential check at
-	// start.
-	providers map[string]provider.Provider
+	cfg    *config.Config
+	log    *slog.Logger
+	tls    *certs.Reloader // nil: plain HTTP
+	reload *reloadState
 
 	// stopBackground ends what startBackground started; background waits
 	// for it.
@@ -90,49 +91,14 @@ type Gateway struct {
 // migrates) the database, loads keys and budgets into memory, starts the
 // usage writer and resolves AWS credentials and API keys, all once.
 func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo BuildOptions) (*Gateway, error) {
-	rt, err := router.New(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("build router: %w", err)
-	}
 	tlsCerts, err := loadTLS(cfg, log)
 	if err != nil {
 		return nil, err
-	}
-	providers := make(map[string]provider.Provider, len(cfg.Providers))
-	retries := make(map[string]int, len(cfg.Providers))
-	types := make(map[string]string, len(cfg.Providers))
-	regions := make(map[string]string, len(cfg.Providers))
-	region := ""
-	for _, name := range cfg.ProviderNames() { // sorted: the reported region is stable
-		pc := cfg.Providers[name]
-		p, err := newProvider(ctx, name, pc, bo.Credentials[name], log)
-		if err != nil {
-			return nil, fmt.Errorf("provider %s: %w", name, err)
-		}
-		providers[name] = p
-		types[name] = pc.Type
-		if pc.MaxRetries != nil {
-			retries[name] = *pc.MaxRetries
-		}
-		if pc.Type == config.ProviderBedrock {
-			regions[name] = pc.Region
-			if region == "" || name == cfg.Routing.DefaultProvider {
-				region = pc.Region
-			}
-		}
-	}
-	if region == "" {
-		region = config.DefaultRegion
 	}
 	rules, err := cfg.Access.Compile()
 	if err != nil {
 		return nil, fmt.Errorf("access rules: %w", err)
 	}
-	prices, err := usage.NewPrices(priceOverrides(cfg.Prices))
-	if err != nil {
-		return nil, fmt.Errorf("prices: %w", err)
-	}
-
 	if err := ensureSQLiteDir(cfg.Database); err != nil {
 		return nil, err
 	}
@@ -140,6 +106,16 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	mods := newModels(st, log, bo.Credentials)
+	err = mods.setFile(ctx, cfg)
+	if err == nil {
+		err = mods.ReloadDatabase(ctx)
+	}
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	routing := mods.view.Load().routing
 	var ks []keys.StaticKey
 	for _, k := range cfg.Keys {
 		ks = append(ks, keys.StaticKey{Name: k.Name, Secret: k.Secret})
@@ -188,11 +164,15 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 			}
 			return ""
 		},
+		Models:   mods,
 		// Reload before the admin call answers, so that a key created by
 		// the CLI works on the very next request.
 		OnChange: func() {
 			if err := accts.Reload(context.WithoutCancel(ctx)); err != nil {
 				log.Error("reloading keys and budgets after an admin change failed", "err", err)
+			}
+			if err := mods.ReloadDatabase(context.WithoutCancel(ctx)); err != nil {
+				log.Error("reloading runtime models after an admin change failed; serving the previous routes", "err", err)
 			}
 			// And on every other replica, at once.
 			nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Replicas.DatabaseTimeout)
@@ -206,6 +186,8 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 	m.RegisterBudgets(accts.BudgetSamples)
 	m.RegisterOpenMode(accts.Keys.OpenNow)
 	m.RegisterLogDropped(bo.LogDropped)
+	reloads := &reloadState{}
+	m.RegisterConfigReloads(reloads.counts)
 	notifier, err := startAlerts(cfg.Alerts, st, accts, m, log)
 	if err != nil {
 		writer.Close(ctx)
@@ -225,7 +207,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 	ready := func(context.Context) error { return writer.Ready() }
 	var feed *changeFeed
 	if st.Engine() == store.EnginePostgres {
-		feed = newChangeFeed(accts, st, log)
+		feed = newChangeFeed(accts, mods, st, log)
 		m.RegisterReplicas(func() bool { return feed.listening.Load() }, func() int64 {
 			n, _ := shared.Failures()
 			k, _ := sharedLimiter.Failures()
@@ -234,6 +216,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 	}
 	health := func(ctx context.Context) any {
 		h := gatewayHealth(ctx, st, writer, cfg.Usage.QueueSize, cfg.Usage.SpillPath)
+		h.ConfigReload = reloads.health()
 		if feed != nil {
 			n, msg := shared.Failures()
 			k, kmsg := sharedLimiter.Failures()
@@ -244,27 +227,27 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 	srv, err := server.New(server.Options{
 		Metrics:         m,
 		MetricsOnMain:   cfg.Metrics.Listen == "",
-		Router:          rt,
+		Router:          routing.Router,
 		TargetHealth:    bo.TargetHealth,
-		Providers:       providers,
+		Providers:       routing.Providers,
 		Auth:            accts.Keys,
 		Logger:          log,
 		MaxBodyBytes:    cfg.Server.MaxBodyBytes,
 		PingInterval:    cfg.Server.PingInterval,
 		BodyReadTimeout: cfg.Server.BodyReadTimeout,
-		MaxRetries:      retries,
+		MaxRetries:      routing.MaxRetries,
 		RetryBackoff:    config.DefaultRetryBackoff,
 		MaxRetryAfter:   config.DefaultMaxRetryAfter,
-		Region:          region,
-		ProviderTypes:   types,
-		ProviderRegions: regions,
+		Region:          routing.Region,
+		ProviderTypes:   routing.ProviderTypes,
+		ProviderRegions: routing.ProviderRegions,
 		Access:          rules,
 		Admin:           adminAPI,
 		Ready:           ready,
 		Health:          health,
 		Budgets:         accts.Ledger,
 		Limiter:         accts.Limiter,
-		Prices:          prices,
+		Prices:          routing.Prices,
 		Usage:           writer,
 	})
 	if err != nil {
@@ -273,7 +256,11 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		st.Close()
 		return nil, err
 	}
-	g := &Gateway{Server: srv, Store: st, Accounts: accts, Writer: writer, Alerts: notifier, AdminSecret: adminSecret, cfg: cfg, log: log, tls: tlsCerts, providers: providers}
+	mods.mu.Lock()
+	mods.srv = srv
+	mods.mu.Unlock()
+	g := &Gateway{Server: srv, Store: st, Accounts: accts, Writer: writer, Alerts: notifier, AdminSecret: adminSecret, Models: mods,
+		cfg: cfg, log: log, tls: tlsCerts, reload: reloads}
 	g.startBackground(feed, shared, sharedLimiter)
 	return g, nil
 }
@@ -314,7 +301,8 @@ func sharedOptions(r config.Replicas) limits.SharedOptions {
 // PostgreSQL by one replica at a time: the others skip the round).
 func (g *Gateway) Run(ctx context.Context) {
 	go g.Accounts.Run(ctx, 30*time.Second)
-	go checkUpstreams(ctx, g.providers, g.log)
+	go g.Models.run(ctx, 30*time.Second)
+	go checkUpstreams(ctx, g.Server.Routing().Providers, g.log)
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {

@@ -15,6 +15,8 @@ type GatewayHealth struct {
 	// Replicas is there on PostgreSQL, where several replicas may share
 	// the database.
 	Replicas *ReplicasHealth `json:"replicas,omitempty"`
+	// ConfigReload is the last config file reload (SIGHUP), if any.
+	ConfigReload *ReloadHealth `json:"config_reload,omitempty"`
 }
 
 // ReplicasHealth says whether this replica hears the others' changes and

@@ -137,6 +137,7 @@ func exportedNames(t *testing.T) map[string]bool {
 	m.AlertDropped()
 	m.RegisterOpenMode(func() bool { return false })
 	m.RegisterReplicas(func() bool { return true }, func() int64 { return 0 })
+	m.RegisterConfigReloads(func() (int64, int64) { return 1, 0 })
 	// Labelled counters only export a series once counted.
 	m.Attempt("bedrock", "anthropic.claude-sonnet-4-5", OutcomeThrottled)
 	m.Cooldown("bedrock", "anthropic.claude-sonnet-4-5")

@@ -75,11 +75,10 @@ type account struct {
 // allowedModel reports whether the principal's model allowlist admits the
 // route. Allowlist entries may be aliases; they are resolved through the
 // router so that "claude-sonnet-4-5" admits "claude-sonnet-4-5-20250929".
-func (s *Server) allowedModel(p keys.Principal, rt router.Route) bool {
+func allowedModel(r *router.Router, p keys.Principal, rt router.Route) bool {
 	if len(p.Models) == 0 {
 		return true
 	}
-	r := s.router
 	for _, m := range p.Models {
 		if m == rt.Model {
 			return true
@@ -94,7 +93,7 @@ func (s *Server) allowedModel(p keys.Principal, rt router.Route) bool {
 // admit runs the checks a metered call must pass before any upstream work:
 // model allowlist, rate limits, and a budget reservation of its worst case.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, c *call, p keys.Principal, rt router.Route, spec callSpec) error {
-	if !s.allowedModel(p, rt) {
+	if !allowedModel(c.routing.Router, p, rt) {
 		s.reject(metrics.ReasonModelNotAllowed)
 		return apierror.Client(http.StatusForbidden, apierror.TypePermission,
 			"key %q may not use model %q (allowed: %s)", p.KeyName, rt.Model, strings.Join(p.Models, ", ")).NoRetry()
@@ -117,7 +116,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, c *call, p keys.P
 	// cost more than was reserved.
 	var worst limits.Amount
 	for _, t := range rt.Targets {
-		p, _ := s.pricing(t.Provider, t.Model, rt.Model)
+		p, _ := c.routing.pricing(t.Provider, t.Model, rt.Model)
 		tokens, micros := usage.WorstCase(spec.body, spec.maxTokens, p)
 		if micros >= worst.Micros {
 			worst = limits.Amount{Tokens: tokens, Micros: micros}
@@ -185,7 +184,7 @@ func (s *Server) finish(c *call, status int, origin apierror.Origin) *usage.Reco
 			Model:          c.routed,
 			UpstreamModel:  c.target,
 			Provider:       c.provider,
-			Region:         s.providerRegion(c.provider),
+			Region:         c.routing.providerRegion(c.provider),
 			Door:           string(a.door),
 			Stream:         c.stream,
 			Status:         status,
@@ -199,7 +198,7 @@ func (s *Server) finish(c *call, status int, origin apierror.Origin) *usage.Reco
 		RelayedBytes: a.deltaBytes,
 	}
 	if c.target != "" {
-		f.Price, f.Priced = s.pricing(c.provider, c.target, c.routed)
+		f.Price, f.Priced = c.routing.pricing(c.provider, c.target, c.routed)
 		if !f.Priced {
 			s.warnUnpriced(c.target)
 		}
@@ -228,9 +227,9 @@ func (s *Server) finish(c *call, status int, origin apierror.Origin) *usage.Reco
 
 // pricing returns the price of a call, and false (with the conservative
 // usage.UnknownModelPrice) when the table has no entry.
-func (s *Server) pricing(providerName, upstreamModel, publicModel string) (usage.Price, bool) {
-	if s.opts.Prices != nil {
-		if p, ok := s.opts.Prices.Lookup(s.providerType(providerName), upstreamModel, publicModel); ok {
+func (rt *Routing) pricing(providerName, upstreamModel, publicModel string) (usage.Price, bool) {
+	if rt.Prices != nil {
+		if p, ok := rt.Prices.Lookup(rt.providerType(providerName), upstreamModel, publicModel); ok {
 			return p, true
 		}
 	}

@@ -195,14 +195,14 @@ func (s *Server) anthropicModel(w http.ResponseWriter, r *http.Request, x *excha
 // modelsFor lists the models a key may use: all of them, or those its
 // allowlist admits.
 func (s *Server) modelsFor(p keys.Principal) []router.ModelInfo {
-	rt := s.router
+	rt := s.routing.Load().Router
 	all := rt.Models()
 	if len(p.Models) == 0 {
 		return all
 	}
 	out := make([]router.ModelInfo, 0, len(p.Models))
 	for _, m := range all {
-		if route, err := rt.Resolve(m.ID); err == nil && s.allowedModel(p, route) {
+		if route, err := rt.Resolve(m.ID); err == nil && allowedModel(rt, p, route) {
 			out = append(out, m)
 		}
 	}

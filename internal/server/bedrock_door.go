@@ -217,7 +217,8 @@ type profileModel struct {
 // Claude Code calls ListInferenceProfiles first in Bedrock mode, without
 // credentials; the answer holds only model names, so it needs no key.
 func (s *Server) profiles() []inferenceProfile {
-	rt := s.router
+	routing := s.routing.Load()
+	rt := routing.Router
 	var out []inferenceProfile
 	epoch := time.Unix(0, 0).UTC().Format(time.RFC3339)
 	for _, m := range rt.Models() {
@@ -236,11 +237,11 @@ func (s *Server) profiles() []inferenceProfile {
 		out = append(out, inferenceProfile{
 			InferenceProfileName: m.DisplayName,
 			InferenceProfileID:   id,
-			InferenceProfileArn:  fmt.Sprintf("arn:aws:bedrock:%s::inference-profile/%s", s.opts.Region, id),
+			InferenceProfileArn:  fmt.Sprintf("arn:aws:bedrock:%s::inference-profile/%s", routing.Region, id),
 			Description:          "Served by Tollgate as " + m.ID,
 			Status:               "ACTIVE",
 			Type:                 "SYSTEM_DEFINED",
-			Models:               []profileModel{{ModelArn: fmt.Sprintf("arn:aws:bedrock:%s::foundation-model/%s", s.opts.Region, base)}},
+			Models:               []profileModel{{ModelArn: fmt.Sprintf("arn:aws:bedrock:%s::foundation-model/%s", routing.Region, base)}},
 			CreatedAt:            epoch,
 			UpdatedAt:            epoch,
 		})

@@ -46,6 +46,9 @@ type call struct {
 	usage    *anthropic.Usage
 	dropped  []string // betas the provider dropped
 	acct     *account // set by admit for metered calls; settled by finish
+	// routing is the Server's routing when the call started; the call
+	// keeps it to its end, whatever a reload swaps in meanwhile.
+	routing *Routing
 }
 
 // callSpec is a Messages call as a front door decoded it.
@@ -118,7 +121,7 @@ func (s *Server) resolve(c *call, model string) (router.Route, error) {
 	if model == "" {
 		return router.Route{}, apierror.Client(http.StatusBadRequest, apierror.TypeInvalidRequest, "model: field required")
 	}
-	rt, err := s.router.Resolve(model)
+	rt, err := c.routing.Router.Resolve(model)
 	if err != nil {
 		return router.Route{}, apierror.Client(http.StatusNotFound, apierror.TypeNotFound,
 			"model %q is not configured on this gateway (GET /v1/models lists the models it serves)", model)
@@ -182,7 +185,7 @@ func (s *Server) countTokens(r *http.Request, c *call, spec callSpec) (int64, er
 		return 0, err
 	}
 	p := spec.principal
-	if !s.allowedModel(p, rt) {
+	if !allowedModel(c.routing.Router, p, rt) {
 		return 0, apierror.Client(http.StatusForbidden, apierror.TypePermission,
 			"key %q may not use model %q", p.KeyName, rt.Model).NoRetry()
 	}
@@ -254,7 +257,7 @@ func (s *Server) dispatch(ctx context.Context, c *call, rt router.Route, build f
 		if i > 0 {
 			s.opts.Metrics.Fallback(rt.Model)
 		}
-		p, ok := s.providers[t.Provider]
+		p, ok := c.routing.Providers[t.Provider]
 		if !ok {
 			last = apierror.Gateway(nil, "model %q routes to provider %q, which is not configured", rt.Model, t.Provider)
 			continue
@@ -303,7 +306,7 @@ func (s *Server) dispatch(ctx context.Context, c *call, rt router.Route, build f
 // it is.
 func (s *Server) tryTarget(ctx context.Context, c *call, t router.Target, p provider.Provider, call *provider.Call,
 	try func(context.Context, provider.Provider, *provider.Call) (*dispatched, error), more bool) (res *dispatched, next bool, err error) {
-	retries := s.opts.MaxRetries[t.Provider]
+	retries := c.routing.MaxRetries[t.Provider]
 	for attempt := 0; ; attempt++ {
 		c.attempts++
 		res, err := try(ctx, p, call)

@@ -86,7 +86,7 @@ type eventWriter interface {
 func (s *Server) modelCall(o op) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, x *exchange) error {
 		metered := o != opCountTokens
-		c := &call{id: x.id, door: x.door, start: x.start, metered: metered}
+		c := &call{id: x.id, door: x.door, start: x.start, metered: metered, routing: s.routing.Load()}
 		x.call = c
 		if metered {
 			defer s.opts.Metrics.InFlight(x.door.name())()

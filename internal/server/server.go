@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tollgate-gw/tollgate/internal/access"
@@ -31,6 +32,9 @@ type Authenticator interface {
 
 // Options configure a Server.
 type Options struct {
+	// Router, Providers, Prices, MaxRetries, Region, ProviderTypes and
+	// ProviderRegions make the initial Routing; SetRouting replaces them
+	// at run time (runtime models, a config reload).
 	Router *router.Router
 	// TargetHealth holds target cooldowns and in-flight counts across
 	// calls; nil makes a fresh one on the real clock. It is an option so
@@ -101,16 +105,21 @@ type Options struct {
 
 // Server is the gateway's HTTP handler set.
 type Server struct {
-	router    *router.Router
-	health    *router.Health
-	providers map[string]provider.Provider
-	auth      Authenticator
-	log       *slog.Logger
-	opts      Options
-	mux       *http.ServeMux
-	handler   http.Handler   // mux behind the access rules
-	unpriced  sync.Map       // upstream model ids already warned about
-	active    sync.WaitGroup // handlers running, for Drain
+	// routing is what a reload may swap (SetRouting); a call reads it
+	// once, when it starts.
+	routing atomic.Pointer[Routing]
+	// access is the access-rules middleware in force around inner
+	// (SetAccess).
+	access   atomic.Pointer[http.Handler]
+	inner    http.Handler
+	health   *router.Health
+	auth     Authenticator
+	log      *slog.Logger
+	opts     Options
+	mux      *http.ServeMux
+	handler  http.Handler   // mux behind the access rules
+	unpriced sync.Map       // upstream model ids already warned about
+	active   sync.WaitGroup // handlers running, for Drain
 
 	// cut ends when the shutdown grace has run out; calls still running
 	// then end with an error in their own format (see Serve).
@@ -152,9 +161,6 @@ func (s *Server) Drain(ctx context.Context) error {
 	}
 }
 
-func (s *Server) providerType(name string) string   { return s.opts.ProviderTypes[name] }
-func (s *Server) providerRegion(name string) string { return s.opts.ProviderRegions[name] }
-
 // MetricsHandler serves the Prometheus metrics.
 func (s *Server) MetricsHandler() http.Handler { return s.opts.Metrics.Handler() }
 
@@ -182,13 +188,16 @@ func New(o Options) (*Server, error) {
 	case o.MaxRetryAfter <= 0:
 		return nil, errors.New("server: MaxRetryAfter must be positive")
 	}
-	s := &Server{router: o.Router, health: o.TargetHealth, providers: o.Providers, auth: o.Auth, log: o.Logger, opts: o}
+	s := &Server{health: o.TargetHealth, auth: o.Auth, log: o.Logger, opts: o}
+	s.routing.Store(routingFrom(o))
 	if s.health == nil {
 		s.health = router.NewHealth(nil, nil)
 	}
 	s.cut, s.cutCall = context.WithCancelCause(context.Background())
 	s.mux = s.routes()
-	s.handler = s.limitHeaders(o.Access.Middleware(s.canonicalPaths(s.mux), s.denyAccess))
+	s.inner = s.canonicalPaths(s.mux)
+	s.SetAccess(o.Access)
+	s.handler = s.limitHeaders(http.HandlerFunc(s.checkAccess))
 	return s, nil
 }
 
