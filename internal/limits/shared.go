@@ -149,7 +149,7 @@ type leaseAccount struct {
 	// database minus the charges not yet written. reserved is what calls
 	// in flight hold of it; pending the charges not yet written.
 	lease, reserved, pending Amount
-	estimated                Amount // estimates of the calls in flight here
+	estimated                Amount    // estimates of the calls in flight here
 	until                    time.Time // the lease is not used after this
 	totals                   LeaseTotals
 	used                     bool   // reserved since the last flush

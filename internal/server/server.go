@@ -22,6 +22,7 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/metrics"
 	"github.com/tollgate-gw/tollgate/internal/provider"
 	"github.com/tollgate-gw/tollgate/internal/router"
+	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
 // Authenticator turns a client key into a principal.
@@ -108,9 +109,10 @@ type Server struct {
 	log       *slog.Logger
 	opts      Options
 	mux       *http.ServeMux
-	handler   http.Handler   // mux behind the access rules
-	unpriced  sync.Map       // upstream model ids already warned about
-	active    sync.WaitGroup // handlers running, for Drain
+	handler   http.Handler     // mux behind the access rules
+	unpriced  sync.Map         // upstream model ids already warned about
+	estimator *usage.Estimator // realistic estimates for budgets in estimate mode
+	active    sync.WaitGroup   // handlers running, for Drain
 
 	// cut ends when the shutdown grace has run out; calls still running
 	// then end with an error in their own format (see Serve).
@@ -182,7 +184,8 @@ func New(o Options) (*Server, error) {
 	case o.MaxRetryAfter <= 0:
 		return nil, errors.New("server: MaxRetryAfter must be positive")
 	}
-	s := &Server{router: o.Router, health: o.TargetHealth, providers: o.Providers, auth: o.Auth, log: o.Logger, opts: o}
+	s := &Server{router: o.Router, health: o.TargetHealth, providers: o.Providers, auth: o.Auth, log: o.Logger, opts: o,
+		estimator: usage.NewEstimator(nil)}
 	if s.health == nil {
 		s.health = router.NewHealth(nil, nil)
 	}
