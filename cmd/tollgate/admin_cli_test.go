@@ -416,14 +416,14 @@ func TestOverBudgetNamesAlias(t *testing.T) {
 	mustCLI(t, "users", "create", "山田")
 	secret := createKey(t, "--alias", "tiny", "--user", "山田", "--budget-tokens", "1", "--period", "day")
 	r := g.call(t, secret, "claude-haiku-4-5", "hi")
-	if r.status != 429 || !strings.Contains(r.body, `daily budget of key \"tiny\" (bdg_`) {
+	if r.status != 429 || !strings.Contains(r.body, `budget \"tiny daily\" of key \"tiny\" has 1 tokens left`) {
 		t.Errorf("call over the key's budget = %d %s, want a 429 naming key \"tiny\"", r.status, r.body)
 	}
 	mustCLI(t, "keys", "update", "tiny", "--alias", "renamed")
 	mustCLI(t, "budgets", "create", "--user", "山田", "--budget-tokens", "1", "--period", "week")
 	mustCLI(t, "budgets", "delete", lineFields(t, mustCLI(t, "budgets", "list", "--key", "renamed"))[0])
 	r = g.call(t, secret, "claude-haiku-4-5", "hi")
-	if r.status != 429 || !strings.Contains(r.body, `weekly budget of user \"山田\" (bdg_`) {
+	if r.status != 429 || !strings.Contains(r.body, `budget \"山田 weekly\" (user) of key \"renamed\"`) {
 		t.Errorf("call over the user's budget = %d %s, want a 429 naming user \"山田\"", r.status, r.body)
 	}
 
