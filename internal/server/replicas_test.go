@@ -143,6 +143,30 @@ func replicaSpend(t *testing.T, st *store.Store, keyID string, want int64) int64
 	}
 }
 
+// replicaSpendOf waits until the usage rows of the key record ok
+// successful calls, and returns what they cost.
+func replicaSpendOf(t *testing.T, st *store.Store, keyID string, ok int64) int64 {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rows, err := st.Usage(context.Background(), store.UsageQuery{By: store.ByKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cost, done int64
+		for _, r := range rows {
+			if r.Group == keyID {
+				cost += r.CostMicros
+				done += r.Requests - r.Errors
+			}
+		}
+		if done >= ok || time.Now().After(deadline) {
+			return cost
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestReplicasShareOneBudget: three gateways on one PostgreSQL serve one
 // strict key budget. 500 concurrent calls spread over them never spend more
 // than the budget, and use at least 90 % of it; a budget spent through one
@@ -249,7 +273,7 @@ func TestReplicasUsableBudget(t *testing.T) {
 		}
 		check := func(t *testing.T, what string, keyID string, ok, refused, clamped int64) {
 			t.Helper()
-			spent := replicaSpend(t, hs[0].Gateway.Store, keyID, ceiling+1)
+			spent := replicaSpendOf(t, hs[0].Gateway.Store, keyID, ok)
 			t.Logf("%s: %d ok (%d with max_tokens lowered), %d refused; recorded %d of %d µUSD (%.1f %%), ceiling %d",
 				what, ok, clamped, refused, spent, limit, 100*float64(spent)/float64(limit), ceiling)
 			if spent > ceiling {
@@ -266,10 +290,11 @@ func TestReplicasUsableBudget(t *testing.T) {
 			p := hs[0].NewPrincipal(t, "spread-"+mode, testutil.PrincipalSpec{KeyUSD: limitUSD, Mode: mode})
 			reloadAll()
 			var ok, refused, clamped int64
-			// Waves until the budget refuses: a first wave leaves room
-			// that the calls of a second can use.
-			for wave := 0; wave < 4; wave++ {
-				o, r, c := burstOf(t, hs, 500, p.Secret, func(i int) string { return agentCall(i + wave*500) })
+			// Smaller waves until the budget refuses every call: a first
+			// wave leaves room (worst cases held, then given back) that
+			// the calls of the next can use.
+			for wave, n := 0, 500; wave < 6; wave, n = wave+1, 100 {
+				o, r, c := burstOf(t, hs, n, p.Secret, func(i int) string { return agentCall(i + wave*500) })
 				ok, refused, clamped = ok+o, refused+r, clamped+c
 				if o == 0 {
 					break
@@ -281,8 +306,8 @@ func TestReplicasUsableBudget(t *testing.T) {
 			p := hs[0].NewPrincipal(t, "moving-"+mode, testutil.PrincipalSpec{KeyUSD: limitUSD, Mode: mode})
 			reloadAll()
 			var ok, refused, clamped int64
-			for wave := 0; wave < 4; wave++ {
-				o, r, c := burstOf(t, hs[:1], 300, p.Secret, func(i int) string { return agentCall(i + wave*300) })
+			for wave, n := 0, 300; wave < 6; wave, n = wave+1, 100 {
+				o, r, c := burstOf(t, hs[:1], n, p.Secret, func(i int) string { return agentCall(i + wave*300) })
 				ok, refused, clamped = ok+o, refused+r, clamped+c
 				if o == 0 {
 					break
