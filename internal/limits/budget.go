@@ -309,14 +309,6 @@ func (o Overdraft) Resolve(limit Amount) Amount {
 	return Amount{int64(float64(limit.Micros) * pct / 100), int64(float64(limit.Tokens) * pct / 100)}
 }
 
-// scope names the budget's scope in messages: key "ci", else key "key_…".
-func (b *Budget) scope() string {
-	if b.ScopeName == "" {
-		return b.Scope.String()
-	}
-	return fmt.Sprintf("%s %q", b.Scope.Kind, b.ScopeName)
-}
-
 func (b *Budget) location() *time.Location {
 	if b.Location == nil {
 		return time.UTC
