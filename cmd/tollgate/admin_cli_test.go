@@ -98,7 +98,7 @@ func TestKeysUsersTeamsBudgetsLimits(t *testing.T) {
 	wantContains(t, "keys show", show, "alias:", "alice-laptop", "repo=org/app", "env=ci", "$50.00 per month", "(0%)")
 
 	wantContains(t, "budgets create", mustCLI(t, "budgets", "create", "--team", "platform", "--usd", "100", "--tokens", "2000000", "--period", "week"),
-		"$100.00 and 2,000,000 tokens per week (UTC) for team platform")
+		"$100.00 and 2,000,000 tokens per week (UTC) for team platform, estimate mode, overdraft 5%")
 	budgets := mustCLI(t, "budgets", "list")
 	if line := lineWith(t, budgets, "bdg"); !strings.Contains(line, "key alice-laptop") || !strings.Contains(line, "$50.00") || !strings.Contains(line, "Europe/Berlin") {
 		t.Errorf("budgets list first row = %q", line)
@@ -354,8 +354,16 @@ func TestUpdateCommands(t *testing.T) {
 	id := bl.Budgets[0].ID
 	wantContains(t, "budgets update", mustCLI(t, "budgets", "update", id, "--budget-usd", "25.5", "--budget-tokens", "0",
 		"--period", "week", "--thresholds", "80,100"),
-		"$25.50 per week (UTC) for key ci-2; alerts at 80%,100%")
+		"$25.50 per week (UTC) for key ci-2, estimate mode, overdraft 5%; alerts at 80%,100%")
 	wantContains(t, "budgets update --thresholds ''", mustCLI(t, "budgets", "update", id, "--thresholds", ""), "alerts at 50%,80%,100%")
+	wantContains(t, "budgets update --overdraft", mustCLI(t, "budgets", "update", id, "--overdraft", "$0.50"), "estimate mode, overdraft 0.5;")
+	wantContains(t, "budgets update --mode strict", mustCLI(t, "budgets", "update", id, "--mode", "strict"), "for key ci-2, strict;")
+	if line := lineWith(t, mustCLI(t, "budgets", "list", "--key", "ci-2"), "bdg"); !strings.Contains(line, "strict") {
+		t.Errorf("budgets list of a strict budget = %q, want the mode shown", line)
+	}
+	if _, _, err := cli(t, "budgets", "update", id, "--overdraft", "lots"); err == nil || !strings.Contains(err.Error(), "overdraft") {
+		t.Errorf("budgets update --overdraft lots: err %v; want a clear refusal", err)
+	}
 
 	mustCLI(t, "limits", "create", "--key", "ci-2", "--rpm", "10", "--concurrent", "2")
 	var ll admin.LimitsResponse
@@ -408,14 +416,14 @@ func TestOverBudgetNamesAlias(t *testing.T) {
 	mustCLI(t, "users", "create", "山田")
 	secret := createKey(t, "--alias", "tiny", "--user", "山田", "--budget-tokens", "1", "--period", "day")
 	r := g.call(t, secret, "claude-haiku-4-5", "hi")
-	if r.status != 429 || !strings.Contains(r.body, `daily budget of key \"tiny\" (bdg_`) {
+	if r.status != 429 || !strings.Contains(r.body, `budget \"tiny daily\" of key \"tiny\" has 1 tokens left`) {
 		t.Errorf("call over the key's budget = %d %s, want a 429 naming key \"tiny\"", r.status, r.body)
 	}
 	mustCLI(t, "keys", "update", "tiny", "--alias", "renamed")
 	mustCLI(t, "budgets", "create", "--user", "山田", "--budget-tokens", "1", "--period", "week")
 	mustCLI(t, "budgets", "delete", lineFields(t, mustCLI(t, "budgets", "list", "--key", "renamed"))[0])
 	r = g.call(t, secret, "claude-haiku-4-5", "hi")
-	if r.status != 429 || !strings.Contains(r.body, `weekly budget of user \"山田\" (bdg_`) {
+	if r.status != 429 || !strings.Contains(r.body, `budget \"山田 weekly\" (user) of key \"renamed\"`) {
 		t.Errorf("call over the user's budget = %d %s, want a 429 naming user \"山田\"", r.status, r.body)
 	}
 

@@ -163,21 +163,29 @@ func budgetsCreateCmd(af *adminFlags) *cobra.Command {
 		sf                     scopeFlags
 		bf                     budgetFlags
 		period, tz, thresholds string
+		mode, overdraft        string
 	)
 	cmd := &cobra.Command{
 		Use:   "create --user U|--team T|--key K --budget-usd N|--budget-tokens N --period P [flags]",
 		Short: "Create a budget on a user, team or key",
 		Long: `Create a budget: a limit in USD, in tokens or both, per day, week, month or in
 total, in a time zone. Alerts go out at the thresholds (percent of the limit).
+--mode estimate (the default) admits calls on a realistic estimate and lets
+spend pass the limit by at most --overdraft (default 5%); --mode strict admits
+a call only when its worst case fits, and spend never passes the limit.
 --usd and --tokens are old names of --budget-usd and --budget-tokens.`,
 		Example: `  tollgate budgets create --team platform --budget-usd 500 --period month
   tollgate budgets create --user alice --budget-usd 20 --period day --timezone Europe/Berlin
-  tollgate budgets create --key ci --budget-tokens 2000000 --period week --thresholds 80,100`,
+  tollgate budgets create --key ci --budget-tokens 2000000 --period week --thresholds 80,100
+  tollgate budgets create --key alice-laptop --budget-usd 5 --period day --overdraft 0.50
+  tollgate budgets create --team finance --budget-usd 100 --period month --mode strict`,
 		Args: noArgs,
 	}
 	asJSON := jsonFlag(cmd)
 	sf.register(cmd.Flags(), "the budget covers")
 	bf.register(cmd, true)
+	cmd.Flags().StringVar(&mode, "mode", "", "estimate (default) or strict")
+	cmd.Flags().StringVar(&overdraft, "overdraft", "", `how far spend may pass the limit in estimate mode: "5%", "0.50" (USD) or "20000 tokens" (default 5%)`)
 	cmd.Flags().StringVar(&period, "period", "", "period: day, week, month or total (required)")
 	cmd.Flags().StringVar(&tz, "timezone", "", "time zone in which the period starts, e.g. Europe/Berlin (default UTC)")
 	cmd.Flags().StringVar(&thresholds, "thresholds", "", "alert thresholds in percent, e.g. 50,80,100 (default 50,80,100)")
@@ -193,7 +201,7 @@ total, in a time zone. Alerts go out at the thresholds (percent of the limit).
 		if period == "" {
 			return usageErrorf("budgets create: --period is required: day, week, month or total")
 		}
-		req := admin.BudgetRequest{ScopeRef: scopeRef(sc), Period: period, Timezone: tz}
+		req := admin.BudgetRequest{ScopeRef: scopeRef(sc), Period: period, Timezone: tz, Mode: mode, Overdraft: overdraft}
 		if bf.usd != "" {
 			v, err := parseUSD("--budget-usd", bf.usd)
 			if err != nil {
@@ -221,7 +229,7 @@ total, in a time zone. Alerts go out at the thresholds (percent of the limit).
 			return printJSON(cmd.OutOrStdout(), admin.BudgetResponse{Budget: b})
 		}
 		bj := budgetJSON{admin.BudgetSpend{Budget: b}}
-		fmt.Fprintf(cmd.OutOrStdout(), "Created budget %s: %s per %s (%s) for %s.\n", b.ID, bj.limits(), b.Period, b.Timezone, bj.scope())
+		fmt.Fprintf(cmd.OutOrStdout(), "Created budget %s: %s per %s (%s) for %s, %s.\n", b.ID, bj.limits(), b.Period, b.Timezone, bj.scope(), modeText(b))
 		return nil
 	}
 	return cmd
@@ -258,7 +266,7 @@ func budgetsListCmd(af *adminFlags) *cobra.Command {
 			fmt.Fprintln(out, "No budgets. Create one with: tollgate budgets create --team NAME --budget-usd 100 --period month")
 			return nil
 		}
-		t := newTable("ID", "SCOPE", ">LIMIT USD", ">LIMIT TOKENS", "PERIOD", "TIMEZONE", "THRESHOLDS")
+		t := newTable("ID", "SCOPE", ">LIMIT USD", ">LIMIT TOKENS", "PERIOD", "TIMEZONE", "THRESHOLDS", "MODE")
 		for _, b := range budgets {
 			usd, tok := "-", "-"
 			if b.LimitUSDMicros != nil {
@@ -267,7 +275,7 @@ func budgetsListCmd(af *adminFlags) *cobra.Command {
 			if b.LimitTokens != nil {
 				tok = count(*b.LimitTokens)
 			}
-			t.add(b.ID, budgetJSON{admin.BudgetSpend{Budget: b}}.scope(), usd, tok, b.Period, b.Timezone, percents(b.Thresholds))
+			t.add(b.ID, budgetJSON{admin.BudgetSpend{Budget: b}}.scope(), usd, tok, b.Period, b.Timezone, percents(b.Thresholds), modeShort(b))
 		}
 		return t.write(out)
 	}
@@ -278,6 +286,7 @@ func budgetsUpdateCmd(af *adminFlags) *cobra.Command {
 	var (
 		bf                     budgetFlags
 		period, tz, thresholds string
+		mode, overdraft        string
 	)
 	cmd := &cobra.Command{
 		Use:   "update ID [flags]",
@@ -296,6 +305,8 @@ spent; a new period or time zone starts counting from its own start.`,
 	fs.StringVar(&period, "period", "", "period: day, week, month or total")
 	fs.StringVar(&tz, "timezone", "", "time zone in which the period starts, e.g. Europe/Berlin")
 	fs.StringVar(&thresholds, "thresholds", "", "alert thresholds in percent, e.g. 50,80,100")
+	fs.StringVar(&mode, "mode", "", "estimate or strict")
+	fs.StringVar(&overdraft, "overdraft", "", `overdraft in estimate mode: "5%", "0.50" (USD) or "20000 tokens"; empty restores the default 5%`)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		var req admin.PatchBudgetRequest
 		changed := false
@@ -335,8 +346,14 @@ spent; a new period or time zone starts counting from its own start.`,
 				req.Thresholds = admin.Some(ts)
 			}
 		}
+		if fs.Changed("mode") {
+			req.Mode, changed = &mode, true
+		}
+		if fs.Changed("overdraft") {
+			req.Overdraft, changed = &overdraft, true
+		}
 		if !changed {
-			return usageErrorf("budgets update: give at least one of --budget-usd, --budget-tokens, --period, --timezone or --thresholds")
+			return usageErrorf("budgets update: give at least one of --budget-usd, --budget-tokens, --period, --timezone, --thresholds, --mode or --overdraft")
 		}
 		c, err := af.client()
 		if err != nil {
@@ -350,10 +367,27 @@ spent; a new period or time zone starts counting from its own start.`,
 			return printJSON(cmd.OutOrStdout(), admin.BudgetResponse{Budget: b})
 		}
 		bj := budgetJSON{admin.BudgetSpend{Budget: b}}
-		fmt.Fprintf(cmd.OutOrStdout(), "Updated budget %s: %s per %s (%s) for %s; alerts at %s.\n", b.ID, bj.limits(), b.Period, b.Timezone, bj.scope(), percents(b.Thresholds))
+		fmt.Fprintf(cmd.OutOrStdout(), "Updated budget %s: %s per %s (%s) for %s, %s; alerts at %s.\n", b.ID, bj.limits(), b.Period, b.Timezone, bj.scope(), modeText(b), percents(b.Thresholds))
 		return nil
 	}
 	return cmd
+}
+
+// modeText describes a budget's mode for people: "strict" or "estimate
+// mode, overdraft 5%".
+func modeText(b admin.Budget) string {
+	if b.Mode == "strict" {
+		return "strict"
+	}
+	return "estimate mode, overdraft " + b.Overdraft
+}
+
+// modeShort is the mode column of budgets list: "strict" or "+5%".
+func modeShort(b admin.Budget) string {
+	if b.Mode == "strict" {
+		return "strict"
+	}
+	return "+" + b.Overdraft
 }
 
 func percents(ps []int) string {

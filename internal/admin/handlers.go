@@ -672,6 +672,10 @@ type BudgetRequest struct {
 	Period      string       `json:"period"`
 	Timezone    string       `json:"timezone,omitempty"`
 	Thresholds  []int        `json:"thresholds,omitempty"`
+	// Mode is "estimate" (default) or "strict"; Overdraft "5%", "0.50"
+	// (USD) or "20000 tokens", default 5 % (package limits).
+	Mode      string `json:"mode,omitempty"`
+	Overdraft string `json:"overdraft,omitempty"`
 }
 
 func (a *API) createBudget(w http.ResponseWriter, r *http.Request) error {
@@ -690,7 +694,7 @@ func (a *API) createBudget(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	b := store.Budget{ScopeKind: kind, ScopeID: ref, LimitTokens: req.LimitTokens, Period: req.Period,
-		Timezone: req.Timezone, Thresholds: req.Thresholds, CreatedAt: a.opts.Now()}
+		Timezone: req.Timezone, Thresholds: req.Thresholds, Mode: req.Mode, Overdraft: req.Overdraft, CreatedAt: a.opts.Now()}
 	if req.LimitUSD != nil {
 		usd, err := parseUSD("limit_usd", *req.LimitUSD)
 		if err != nil {
@@ -774,6 +778,8 @@ type PatchBudgetRequest struct {
 	Period      *string               `json:"period,omitempty"`
 	Timezone    *string               `json:"timezone,omitempty"`
 	Thresholds  Optional[[]int]       `json:"thresholds,omitzero"`
+	Mode        *string               `json:"mode,omitempty"`
+	Overdraft   *string               `json:"overdraft,omitempty"` // "": back to the default
 }
 
 func (a *API) patchBudget(w http.ResponseWriter, r *http.Request) error {
@@ -809,6 +815,12 @@ func (a *API) patchBudget(w http.ResponseWriter, r *http.Request) error {
 		}
 		if req.Thresholds.Set {
 			b.Thresholds = req.Thresholds.V // null: back to the defaults
+		}
+		if req.Mode != nil {
+			b.Mode = *req.Mode
+		}
+		if req.Overdraft != nil {
+			b.Overdraft = *req.Overdraft
 		}
 		return checkPeriodZone(b.Period, b.Timezone)
 	})

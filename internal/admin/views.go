@@ -209,17 +209,21 @@ func (d *directory) key(k store.Key, now time.Time) Key {
 // Budget is a budget as the admin API shows it. USD amounts come twice:
 // as an exact decimal for people and as integer micro-USD for programs.
 type Budget struct {
-	ID             string     `json:"id"`
-	ScopeKind      string     `json:"scope_kind"`
-	ScopeID        string     `json:"scope_id"`
-	Scope          string     `json:"scope"`
-	LimitUSD       *USD       `json:"limit_usd"`
-	LimitUSDMicros *int64     `json:"limit_usd_micros"`
-	LimitTokens    *int64     `json:"limit_tokens"`
-	Period         string     `json:"period"`
-	Timezone       string     `json:"timezone"`
-	Thresholds     []int      `json:"thresholds"`
-	CreatedAt      *time.Time `json:"created_at"`
+	ID             string `json:"id"`
+	ScopeKind      string `json:"scope_kind"`
+	ScopeID        string `json:"scope_id"`
+	Scope          string `json:"scope"`
+	LimitUSD       *USD   `json:"limit_usd"`
+	LimitUSDMicros *int64 `json:"limit_usd_micros"`
+	LimitTokens    *int64 `json:"limit_tokens"`
+	Period         string `json:"period"`
+	Timezone       string `json:"timezone"`
+	Thresholds     []int  `json:"thresholds"`
+	// Mode is "estimate" or "strict"; Overdraft is how far spend may pass
+	// the limit in estimate mode, as configured ("5%" when defaulted).
+	Mode      string     `json:"mode"`
+	Overdraft string     `json:"overdraft"`
+	CreatedAt *time.Time `json:"created_at"`
 }
 
 func usdPtr(micros *int64) *USD {
@@ -231,9 +235,17 @@ func usdPtr(micros *int64) *USD {
 }
 
 func (d *directory) budget(b store.Budget) Budget {
-	return Budget{ID: b.ID, ScopeKind: b.ScopeKind, ScopeID: b.ScopeID, Scope: d.scopeName(b.ScopeKind, b.ScopeID),
+	v := Budget{ID: b.ID, ScopeKind: b.ScopeKind, ScopeID: b.ScopeID, Scope: d.scopeName(b.ScopeKind, b.ScopeID),
 		LimitUSD: usdPtr(b.LimitUSDMicros), LimitUSDMicros: b.LimitUSDMicros, LimitTokens: b.LimitTokens,
-		Period: b.Period, Timezone: b.Timezone, Thresholds: b.Thresholds, CreatedAt: timeJSON(b.CreatedAt)}
+		Period: b.Period, Timezone: b.Timezone, Thresholds: b.Thresholds, Mode: b.Mode, Overdraft: b.Overdraft,
+		CreatedAt: timeJSON(b.CreatedAt)}
+	if v.Mode == "" {
+		v.Mode = store.ModeEstimate
+	}
+	if v.Overdraft == "" {
+		v.Overdraft = strconv.Itoa(limits.DefaultOverdraftPercent) + "%"
+	}
+	return v
 }
 
 // Limit is a rate limit as the admin API shows it; 0 means no limit.

@@ -90,3 +90,58 @@ func PromptTokenBound(body []byte) int64 {
 	walk(root.Get("system"))
 	return min(n, MaxPromptTokens)
 }
+
+// Realistic sizes for PromptTokenEstimate: what content typically costs,
+// not what it can cost at most.
+const (
+	// textBytesPerToken is a realistic density of Claude's tokenizer on the
+	// text, code and JSON of a prompt (about 3.5–4 bytes a token on
+	// English and code); 3 errs on the high side.
+	textBytesPerToken = 3
+	// imageTokensTypical is a typical image: about 1,600 tokens at the
+	// largest size before downscaling.
+	imageTokensTypical = 1_600
+	// pdfBytesPerToken: a PDF page of 30–100 KB of base64 costs about
+	// 3,000 tokens (its text plus an image of the page).
+	pdfBytesPerToken = 20
+)
+
+// PromptTokenEstimate returns a realistic count of the input tokens a
+// Messages body will be billed for, for budget estimates: text at about
+// three bytes a token, images at a typical size, PDFs by their size. It is
+// never above PromptTokenBound, which stays the worst case; being cheap, it
+// is no substitute for the provider's count.
+func PromptTokenEstimate(body []byte) int64 {
+	root := gjson.ParseBytes(body)
+	var binary, extra int64
+	if root.Get("tools.#").Int() > 0 {
+		extra += 500 // the tool-use system prompt
+	}
+	var walk func(v gjson.Result)
+	walk = func(v gjson.Result) {
+		if v.IsObject() {
+			switch v.Get("type").Str {
+			case "image":
+				binary += int64(len(v.Get("source.data").Raw))
+				extra += imageTokensTypical
+				return
+			case "document":
+				switch v.Get("source.type").Str {
+				case "text", "content":
+				default:
+					data := int64(len(v.Get("source.data").Raw))
+					binary += data
+					extra += max(data/pdfBytesPerToken, 3_000)
+					return
+				}
+			}
+		}
+		if v.IsObject() || v.IsArray() {
+			v.ForEach(func(_, c gjson.Result) bool { walk(c); return true })
+		}
+	}
+	walk(root.Get("messages"))
+	walk(root.Get("system"))
+	n := max(int64(len(body))-binary, 0)/textBytesPerToken + extra
+	return min(n, PromptTokenBound(body))
+}

@@ -60,5 +60,30 @@ func FuzzPromptTokenBound(f *testing.F) {
 		if got < min(int64(len(body)), MaxPromptTokens) || got > MaxPromptTokens {
 			t.Fatalf("PromptTokenBound(%q) = %d, want between min(len %d, max) and %d", body, got, len(body), MaxPromptTokens)
 		}
+		if est := PromptTokenEstimate(body); est < 0 || est > got {
+			t.Fatalf("PromptTokenEstimate(%q) = %d, want between 0 and the bound %d", body, est, got)
+		}
 	})
+}
+
+// TestPromptTokenEstimate: realistic counts, well below the bound for text
+// and far below it for a PDF, never above it.
+func TestPromptTokenEstimate(t *testing.T) {
+	text := []byte(`{"model":"m","max_tokens":32000,"messages":[{"role":"user","content":"` + strings.Repeat("word ", 3000) + `"}]}`)
+	pdf := []byte(`{"messages":[{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"` + strings.Repeat("QUJD", 25_000) + `"}}]}]}`)
+	tests := []struct {
+		name     string
+		body     []byte
+		min, max int64
+	}{
+		{"15 KB of text", text, 4_000, 6_000},
+		{"a 100 KB PDF", pdf, 3_000, 10_000},
+		{"say hi", []byte(`{"messages":[{"role":"user","content":"say hi"}]}`), 1, 30},
+	}
+	for _, tt := range tests {
+		got, bound := PromptTokenEstimate(tt.body), PromptTokenBound(tt.body)
+		if got < tt.min || got > tt.max || got > bound {
+			t.Errorf("%s: PromptTokenEstimate = %d (bound %d), want %d to %d", tt.name, got, bound, tt.min, tt.max)
+		}
+	}
 }

@@ -99,7 +99,7 @@ func TestClaudeCodeSpendWarnings(t *testing.T) {
 				if tt.mode.name == apiKeyMode.name {
 					prefix = "API Error: Request rejected (429) · "
 				}
-				if want := prefix + `over budget: daily budget`; res.Exit != 1 || !strings.HasPrefix(out, want) {
+				if want := prefix + `over budget: budget "`; res.Exit != 1 || !strings.HasPrefix(out, want) {
 					t.Errorf("claude -p at the cap = exit %d, stdout %q; want exit 1 and a message starting %q", res.Exit, out, want)
 				}
 				calls, _ := g.settle(t)

@@ -45,6 +45,7 @@ type Accounts struct {
 type BudgetLedger interface {
 	Load(budgets []limits.Budget, spent limits.SpentFunc) error
 	Reserve(ctx context.Context, scopes []limits.Scope, worst limits.Amount) (*limits.Reservation, error)
+	Admit(ctx context.Context, scopes []limits.Scope, ask limits.Ask) (*limits.Reservation, error)
 	Remaining(ctx context.Context, scopes []limits.Scope) (limits.BudgetStatus, bool)
 	Covering(ctx context.Context, scopes []limits.Scope) []limits.BudgetStatus
 	Status(id string) (limits.BudgetStatus, bool)
@@ -221,6 +222,14 @@ func ledgerBudget(b store.Budget) (limits.Budget, error) {
 	}
 	if b.LimitTokens != nil {
 		lb.LimitTokens = *b.LimitTokens
+	}
+	lb.Strict = b.Mode == store.ModeStrict
+	if !lb.Strict {
+		od, err := limits.ParseOverdraft(b.Overdraft)
+		if err != nil {
+			return limits.Budget{}, fmt.Errorf("overdraft %q: %w", b.Overdraft, err)
+		}
+		lb.Overdraft = od.Resolve(limits.Amount{Micros: lb.LimitMicros, Tokens: lb.LimitTokens})
 	}
 	return lb, nil
 }

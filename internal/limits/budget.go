@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -149,6 +151,19 @@ type Budget struct {
 	// spend reaches it.
 	Thresholds []int
 
+	// Strict makes the budget admit a call only when its worst case fits
+	// under the limit (spent + worst cases in flight + this worst case <=
+	// limit): spend can never pass the limit, at the price of refusing
+	// calls near the end of a period that would in fact have fitted.
+	// Otherwise (estimate mode, the default in configuration) a call is
+	// admitted on its realistic estimate and its worst case is bounded by
+	// the limit plus Overdraft. See the package documentation.
+	Strict bool
+	// Overdraft is how far settled spend may go past the limit in estimate
+	// mode, per unit (resolved from a percentage by the caller); ignored
+	// when Strict. Zero makes estimate mode as tight as strict mode.
+	Overdraft Amount
+
 	// ScopeName is the scope's name for people — the key's alias, the
 	// user's or team's name — used in the over-budget message instead of
 	// the opaque id; empty, the message names the id. A rename does not
@@ -156,12 +171,142 @@ type Budget struct {
 	ScopeName string
 }
 
-// scope names the budget's scope in messages: key "ci", else key "key_…".
-func (b *Budget) scope() string {
-	if b.ScopeName == "" {
-		return b.Scope.String()
+// ceiling is what settled spend plus the worst cases in flight may reach,
+// per unit: the limit plus the overdraft (strict: the limit). 0 means no
+// limit in that unit.
+func (b *Budget) ceiling() Amount {
+	c := Amount{b.LimitMicros, b.LimitTokens}
+	if b.Strict {
+		return c
 	}
-	return fmt.Sprintf("%s %q", b.Scope.Kind, b.ScopeName)
+	if c.Micros > 0 {
+		c.Micros = satAdd(c.Micros, max(b.Overdraft.Micros, 0))
+	}
+	if c.Tokens > 0 {
+		c.Tokens = satAdd(c.Tokens, max(b.Overdraft.Tokens, 0))
+	}
+	return c
+}
+
+// Ask is what one call asks of the budgets that cover it.
+type Ask struct {
+	// Estimate is the call's realistic cost: what it will most likely be
+	// charged. In estimate mode, settled spend plus the estimates in flight
+	// plus this one must fit under the limit.
+	Estimate Amount
+	// Worst bounds what the call can be charged at the max_tokens it asked
+	// for. Settled spend plus the worst cases in flight plus this one must
+	// fit under the limit plus the overdraft (strict: the limit).
+	Worst Amount
+	// Shrink, when set, says what the call's worst case would be if its
+	// max_tokens were lowered to fit room (per unit, the most any budget
+	// can still hold): the largest worst case not above room, or false
+	// when even the smallest max_tokens the gateway allows does not fit.
+	// It is called with locks held, so it must be quick and pure. Nil
+	// means the call cannot be shrunk.
+	Shrink func(room Amount) (Amount, bool)
+	// Floor is the worst case at the smallest max_tokens Shrink allows
+	// (Worst when Shrink is nil): what a replica sharing the budget must at
+	// least lease.
+	Floor Amount
+}
+
+// normal clamps the ask's amounts at zero and makes Estimate <= Floor <=
+// Worst.
+func (k Ask) normal() Ask {
+	k.Worst = k.Worst.nonNegative()
+	if k.Shrink == nil {
+		k.Floor = k.Worst
+	}
+	k.Floor = minAmount(k.Floor.nonNegative(), k.Worst)
+	k.Estimate = minAmount(k.Estimate.nonNegative(), k.Worst)
+	return k
+}
+
+func minAmount(a, b Amount) Amount { return Amount{min(a.Micros, b.Micros), min(a.Tokens, b.Tokens)} }
+
+// within reports whether v <= room in every unit that limit limits (a
+// non-zero unit of limit).
+func within(v, room, limit Amount) bool {
+	return (limit.Micros == 0 || v.Micros <= room.Micros) && (limit.Tokens == 0 || v.Tokens <= room.Tokens)
+}
+
+// DefaultOverdraftPercent is the overdraft of a budget in estimate mode
+// that does not set one: 5 % of its limit. Small enough that the worst a
+// period can end at is close to what was configured ($5.25 for $5.00), and
+// large enough to hold one typical call's worst case beyond the realistic
+// estimates, which is what keeps the last dollars of a period usable.
+const DefaultOverdraftPercent = 5
+
+// Overdraft is a budget's overdraft as configured: a percentage of its
+// limit, or an amount in USD or tokens.
+type Overdraft struct {
+	// Percent of the limit, in each unit the budget limits; used when
+	// Set is "%".
+	Percent float64
+	// Micros and Tokens are absolute amounts.
+	Micros, Tokens int64
+	// Unit says which form was given: "%", "usd" or "tokens"; empty means
+	// the default (DefaultOverdraftPercent).
+	Unit string
+}
+
+// ParseOverdraft parses "5%", "0.50" or "$0.50" (USD), or "20000 tokens".
+// The empty string is the default.
+func ParseOverdraft(s string) (Overdraft, error) {
+	t := strings.TrimSpace(s)
+	switch {
+	case t == "":
+		return Overdraft{}, nil
+	case strings.HasSuffix(t, "%"):
+		v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(t, "%")), 64)
+		if err != nil || v < 0 || v > 100 || math.IsNaN(v) {
+			return Overdraft{}, fmt.Errorf("limits: overdraft %q: want a percentage from 0%% to 100%%", s)
+		}
+		return Overdraft{Percent: v, Unit: "%"}, nil
+	case strings.HasSuffix(t, "tokens"):
+		v, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(t, "tokens")), 10, 64)
+		if err != nil || v < 0 {
+			return Overdraft{}, fmt.Errorf("limits: overdraft %q: want a whole number of tokens, e.g. \"20000 tokens\"", s)
+		}
+		return Overdraft{Tokens: v, Unit: "tokens"}, nil
+	}
+	v, err := strconv.ParseFloat(strings.TrimPrefix(t, "$"), 64)
+	if err != nil || v < 0 || v > 1e9 || math.IsNaN(v) {
+		return Overdraft{}, fmt.Errorf("limits: overdraft %q: want a percentage (\"5%%\"), USD (\"0.50\") or tokens (\"20000 tokens\")", s)
+	}
+	return Overdraft{Micros: int64(math.Round(v * 1e6)), Unit: "usd"}, nil
+}
+
+// String returns the overdraft in the form ParseOverdraft reads; empty for
+// the default.
+func (o Overdraft) String() string {
+	switch o.Unit {
+	case "%":
+		return strconv.FormatFloat(o.Percent, 'f', -1, 64) + "%"
+	case "usd":
+		return strconv.FormatFloat(float64(o.Micros)/1e6, 'f', -1, 64)
+	case "tokens":
+		return strconv.FormatInt(o.Tokens, 10) + " tokens"
+	}
+	return ""
+}
+
+// Resolve is the overdraft of a budget with the given limits, per unit. A
+// percentage applies to each unit; an amount in one unit leaves the other
+// with none (strict in that unit).
+func (o Overdraft) Resolve(limit Amount) Amount {
+	switch o.Unit {
+	case "usd":
+		return Amount{Micros: o.Micros}
+	case "tokens":
+		return Amount{Tokens: o.Tokens}
+	}
+	pct := o.Percent
+	if o.Unit == "" {
+		pct = DefaultOverdraftPercent
+	}
+	return Amount{int64(float64(limit.Micros) * pct / 100), int64(float64(limit.Tokens) * pct / 100)}
 }
 
 func (b *Budget) location() *time.Location {

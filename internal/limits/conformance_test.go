@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,6 +19,7 @@ import (
 type budgets interface {
 	Load(bs []limits.Budget, spent limits.SpentFunc) error
 	Reserve(ctx context.Context, scopes []limits.Scope, worst limits.Amount) (*limits.Reservation, error)
+	Admit(ctx context.Context, scopes []limits.Scope, ask limits.Ask) (*limits.Reservation, error)
 	Remaining(ctx context.Context, scopes []limits.Scope) (limits.BudgetStatus, bool)
 	Status(id string) (limits.BudgetStatus, bool)
 }
@@ -262,6 +264,96 @@ func TestBudgetsConformance(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			implementations(t, tt.run)
+		})
+	}
+}
+
+// shrinkable is a Messages-like ask: worst case in + maxOut × per, which
+// may be lowered to floorOut output tokens.
+func shrinkable(est, in, per, maxOut, floorOut int64) limits.Ask {
+	worst := func(m int64) limits.Amount { return limits.Amount{Micros: in + m*per, Tokens: in + m} }
+	return limits.Ask{
+		Estimate: limits.Amount{Micros: est, Tokens: est / per},
+		Worst:    worst(maxOut),
+		Floor:    worst(floorOut),
+		Shrink: func(room limits.Amount) (limits.Amount, bool) {
+			m := min(maxOut, (room.Micros-in)/per, room.Tokens-in)
+			if m < floorOut {
+				return limits.Amount{}, false
+			}
+			return worst(m), true
+		},
+	}
+}
+
+// TestBudgetsNeverPastCeiling is a property test: random concurrent calls
+// — random estimates, max_tokens and actual costs up to the worst case
+// held, spread over the replicas in several waves — never push settled
+// spend past limit + overdraft (estimate mode) or the limit (strict), and
+// leave at most 10 % of the limit unused once traffic stops being
+// admitted.
+func TestBudgetsNeverPastCeiling(t *testing.T) {
+	ctx := context.Background()
+	const limit = 2_000_000
+	for _, strict := range []bool{false, true} {
+		t.Run(fmt.Sprintf("strict=%v", strict), func(t *testing.T) {
+			implementations(t, func(t *testing.T, f *fixture) {
+				b := limits.Budget{ID: "b", Scope: cKey, LimitMicros: limit, LimitTokens: 1 << 40,
+					Strict: strict, Overdraft: limits.Amount{Micros: limit / 20}}
+				f.load(t, b)
+				ceiling := int64(limit)
+				if !strict {
+					ceiling += limit / 20
+				}
+				rng := rand.New(rand.NewPCG(1, uint64(len(f.replicas))))
+				type plan struct {
+					ask    limits.Ask
+					actual func(worst limits.Amount) limits.Amount
+				}
+				for wave := range 4 {
+					plans := make([]plan, 150)
+					for i := range plans {
+						in, per := 200+rng.Int64N(2_000), int64(15)
+						maxOut := 1_000 + rng.Int64N(30_000)
+						out := rng.Int64N(min(maxOut, 3_000)) // realistic: far below max_tokens
+						long := rng.IntN(10) == 0             // some calls run to max_tokens
+						plans[i] = plan{
+							ask: shrinkable(in+2_000*per, in, per, maxOut, 500),
+							actual: func(w limits.Amount) limits.Amount {
+								if long {
+									return w
+								}
+								return limits.Amount{Micros: min(in+out*per, w.Micros), Tokens: min(in+out, w.Tokens)}
+							},
+						}
+					}
+					var wg sync.WaitGroup
+					for i, p := range plans {
+						wg.Go(func() {
+							r, err := f.pick(i+wave).Admit(ctx, []limits.Scope{cKey}, p.ask)
+							if err != nil {
+								if !errors.Is(err, limits.ErrOverBudget) {
+									t.Errorf("Admit = %v, want admitted or over budget", err)
+								}
+								return
+							}
+							if w := r.Worst(); w.Micros > p.ask.Worst.Micros || w.Micros < p.ask.Floor.Micros {
+								t.Errorf("held worst %d outside [%d, %d]", w.Micros, p.ask.Floor.Micros, p.ask.Worst.Micros)
+							}
+							r.Settle(p.actual(r.Worst()))
+						})
+					}
+					wg.Wait()
+					if got := f.spent(t, "b").Micros; got > ceiling {
+						t.Fatalf("after wave %d: spent %d, past the ceiling %d", wave, got, ceiling)
+					}
+				}
+				got := f.spent(t, "b").Micros
+				t.Logf("spent %d of %d (ceiling %d)", got, limit, ceiling)
+				if got < limit*9/10 {
+					t.Errorf("spent %d, want at least 90 %% of %d", got, limit)
+				}
+			})
 		})
 	}
 }

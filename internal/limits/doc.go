@@ -27,6 +27,49 @@
 // reservation (an estimate that was too low): the sum over calls of
 // max(0, actual - reserved).
 //
+// # Estimate mode and strict mode: usable to the end
+//
+// Worst-case reservations alone are exact but leave the end of a period
+// unusable: Claude Code asks for max_tokens of 32,000–64,000, so a "say hi"
+// call on Opus reserves dollars it will never spend, and the last few
+// dollars of every period refuse everything. Each budget therefore keeps
+// two sums of its calls in flight, estimates and worst cases, and admits a
+// call (Admit, with an Ask) only when, in every unit it limits,
+//
+//	(E) spent + estimates in flight + estimate <= limit
+//	(W) spent + worst cases in flight + worst <= limit + overdraft
+//
+// In strict mode (Budget.Strict) the overdraft is zero and (E) is not
+// checked: it follows from (W), since an estimate never exceeds its worst
+// case. Early in a period both pass; near its end (W) caps how much can be
+// in flight. When only (W) fails and the ask can be shrunk (Ask.Shrink:
+// the gateway may lower the call's max_tokens, never below a floor and
+// always above a thinking budget), the call is admitted with the largest
+// worst case that fits every covering budget; it is refused only when even
+// the floor does not fit.
+//
+// The guarantee: settled spend never exceeds limit + overdraft (strict:
+// the limit), except by what calls were charged beyond their worst case
+// (content the gateway cannot see, such as MCP tool definitions; counted as
+// overruns). Proof sketch: (W) makes spent + worst cases in flight <=
+// ceiling an invariant — it holds at the start of a period (nothing spent
+// or held), admission preserves it by the check, and settlement replaces a
+// held worst case w by the call's actual cost a <= w, which cannot
+// increase the sum. Since worst cases in flight are never negative,
+// spent <= ceiling at every instant. Estimates only decide who is admitted
+// and never enter the bound, so a bad estimate (a long answer, a cache
+// miss) costs at most usable headroom, never the guarantee. Actual spend
+// above a call's estimate is charged in full: metering stays exact, and
+// the overdraft is what bounds it.
+//
+// Usability: a call is refused by (E) only when the budget is, by the
+// estimates, spent; by (W) only when not even the floor fits in what the
+// worst cases in flight leave. Once calls settle, their worst cases come
+// back, so at most one floor-sized worst case of the limit stays unused in
+// strict mode (in estimate mode, (E) stops at the limit while (W) still
+// has the overdraft); with 500 concurrent calls over 3 replicas the tests
+// use 99 % of a budget in either mode.
+//
 // # Locking
 //
 // Each budget has its own account with its own mutex. Reserve locks the
@@ -76,13 +119,21 @@
 // Replicas sharing PostgreSQL use Shared instead of Ledger. The database
 // holds, per budget and period, the settled spend of every replica
 // (budget_spend) and each replica's lease (budget_leases: an amount and an
-// expiry). A lease is granted in one transaction that locks the period's
-// spend row, reclaims expired leases and grants as much as fits:
+// expiry). Leases are of worst cases, against the budget's ceiling (limit
+// plus overdraft; the limit in strict mode), the quantity (W) bounds. A
+// lease is granted in one transaction that locks the period's spend row,
+// reclaims expired leases and grants as much as fits:
 //
-//	grant = min(want, limit - spent - sum(live leases)), refused if < need
+//	grant = min(want, ceiling - spent - sum(live leases)), refused if < need
 //
-// so spent + sum(leases) <= limit after every commit, whatever the number
-// of replicas. want is SharePercent (default 10 %) of what the budget has
+// so spent + sum(leases) <= ceiling after every commit, whatever the number
+// of replicas; a replica holds worst cases only from its lease, so the
+// invariant of (W), and with it the guarantee, holds across replicas. The
+// estimate check (E) is per replica: against the database's spend as of
+// the last exchange, this replica's unflushed charges and its own
+// estimates in flight. It may admit more than one replica would, never
+// past what the leases bound. A call is shrunk only after the database was
+// asked for its whole worst case (need = the floor, want = the worst). want is SharePercent (default 10 %) of what the budget has
 // left, capped by MaxLease, and never less than the call's need: near the
 // end of a budget, leases shrink to exactly one call's worst case.
 //
@@ -98,8 +149,9 @@
 //
 // Guarantees and tolerances:
 //
-//   - Recorded spend never passes a limit, across all replicas, except by
-//     what calls used beyond their reservation (as in process).
+//   - Recorded spend never passes a budget's ceiling (limit + overdraft;
+//     strict: the limit), across all replicas, except by what calls used
+//     beyond their worst case (as in process).
 //   - Unused: while calls hold reservations, up to one call's worst case per
 //     replica can be unusable (lease fragments); an idle replica holds its
 //     lease for at most two flush intervals. With 500 concurrent calls over

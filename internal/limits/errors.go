@@ -3,6 +3,7 @@ package limits
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -34,35 +35,49 @@ type OverBudgetError struct {
 	// ResetAt is when the period ends and spend starts over; zero for a
 	// Total budget, which never resets.
 	ResetAt time.Time
+	// KeyName is the alias of the key that called, named in the message
+	// when set; the ledger does not know it, the gateway sets it.
+	KeyName string
 }
 
-// Error reads, for example: `over budget: monthly budget of team "acme"
-// (b1) has $0.98 of $1.00 spent and $0.01 held by calls in progress, not
-// enough for this request (up to $0.05); it resets at 2026-03-01 00:00 CET`.
-// The scope is named by its alias or name when the budget has one
-// (Budget.ScopeName), so that the person refused can tell which budget it
-// is; the id in parentheses is what `tollgate budgets update` takes.
+// Error reads, for example: `over budget: budget "team-ml daily" of key
+// "alice-laptop" has $0.42 left of $5.00 this period (resets
+// 2026-12-04T00:00Z); this call could cost up to $3.36`. The budget is
+// named by its scope's alias or name and its period, and the key by its
+// alias (KeyName, set by the gateway, which knows who called), so that
+// the person refused can tell which budget it is without an id. What is
+// left is the limit less settled spend and what calls in progress are
+// expected to cost.
 func (e *OverBudgetError) Error() string {
-	var used string
+	name := e.Budget.ScopeName
+	if name == "" {
+		name = e.Budget.Scope.ID
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "over budget: budget %q", name+" "+e.Budget.Period.adjective())
+	if e.Budget.Scope.Kind != KindKey {
+		fmt.Fprintf(&b, " (%s)", e.Budget.Scope.Kind)
+	}
+	if e.KeyName != "" {
+		fmt.Fprintf(&b, " of key %q", e.KeyName)
+	}
+	left := e.Limit.sub(e.Spent).sub(e.Reserved).nonNegative()
 	if e.Unit == "tokens" {
-		used = fmt.Sprintf("%d of %d tokens used", e.Spent.Tokens, e.Limit.Tokens)
-		if e.Reserved.Tokens > 0 {
-			used += fmt.Sprintf(" and %d held by calls in progress", e.Reserved.Tokens)
-		}
-		used += fmt.Sprintf(", not enough for this request (up to %d tokens)", e.Requested.Tokens)
+		fmt.Fprintf(&b, " has %d tokens left of %d", left.Tokens, e.Limit.Tokens)
 	} else {
-		used = fmt.Sprintf("%s of %s spent", usd(e.Spent.Micros), usd(e.Limit.Micros))
-		if e.Reserved.Micros > 0 {
-			used += fmt.Sprintf(" and %s held by calls in progress", usd(e.Reserved.Micros))
-		}
-		used += fmt.Sprintf(", not enough for this request (up to %s)", usd(e.Requested.Micros))
+		fmt.Fprintf(&b, " has %s left of %s", usd(left.Micros), usd(e.Limit.Micros))
 	}
-	reset := "it never resets"
-	if !e.ResetAt.IsZero() {
-		reset = "it resets at " + e.ResetAt.Format("2006-01-02 15:04 MST")
+	if e.ResetAt.IsZero() {
+		b.WriteString(" (it never resets)")
+	} else {
+		fmt.Fprintf(&b, " this period (resets %s)", e.ResetAt.UTC().Format("2006-01-02T15:04Z"))
 	}
-	return fmt.Sprintf("over budget: %s budget of %s (%s) has %s; %s",
-		e.Budget.Period.adjective(), e.Budget.scope(), e.Budget.ID, used, reset)
+	if e.Unit == "tokens" {
+		fmt.Fprintf(&b, "; this call could use up to %d tokens", e.Requested.Tokens)
+	} else {
+		fmt.Fprintf(&b, "; this call could cost up to %s", usd(e.Requested.Micros))
+	}
+	return b.String()
 }
 
 // Is makes errors.Is(err, ErrOverBudget) true.

@@ -62,7 +62,8 @@ type account struct {
 	start, end time.Time // current period; zero for Total
 	epoch      uint64    // incremented when a new period starts
 	spent      Amount    // settled this period
-	reserved   Amount    // held by calls in flight this period
+	reserved   Amount    // worst cases held by calls in flight this period
+	estimated  Amount    // estimates held by calls in flight this period
 	announced  []int     // thresholds announced this period
 }
 
@@ -171,12 +172,14 @@ func cmpOrd(x, y uint64) int {
 	return 0
 }
 
-// Reservation is the worst-case cost of one call held against every budget
-// that covers it. Exactly one of Settle and Release takes effect; later
-// calls do nothing. A nil *Reservation is valid and does nothing.
+// Reservation is what one call holds against every budget that covers it:
+// its worst case, and its estimate. Exactly one of Settle and Release takes
+// effect; later calls do nothing. A nil *Reservation is valid and does
+// nothing.
 type Reservation struct {
 	l      *Ledger
 	worst  Amount
+	est    Amount
 	holds  []hold
 	inline [3]hold // key, user and team: no second allocation
 	done   atomic.Bool
@@ -191,7 +194,8 @@ type hold struct {
 	epoch uint64
 }
 
-// Worst returns the amount reserved.
+// Worst returns the worst case held: the call's, or less when the call was
+// shrunk to fit (Ask.Shrink).
 func (r *Reservation) Worst() Amount {
 	if r == nil {
 		return Amount{}
@@ -199,17 +203,38 @@ func (r *Reservation) Worst() Amount {
 	return r.worst
 }
 
-// Reserve holds worst against every budget that covers any of scopes, or
-// against none: if any budget cannot cover it (spent + reserved + worst
-// exceeds the limit in a unit that has one), nothing is held and the error
-// is an *OverBudgetError for the refusing budget that resets last. Negative
-// units in worst count as zero. With no budget covering the scopes, the
+// Estimate returns the estimate held.
+func (r *Reservation) Estimate() Amount {
+	if r == nil {
+		return Amount{}
+	}
+	return r.est
+}
+
+// Reserve holds worst as both the estimate and the worst case of a call
+// that cannot be shrunk: Admit(ctx, scopes, Ask{Estimate: worst, Worst:
+// worst}).
+func (l *Ledger) Reserve(ctx context.Context, scopes []Scope, worst Amount) (*Reservation, error) {
+	return l.Admit(ctx, scopes, Ask{Estimate: worst, Worst: worst})
+}
+
+// Admit holds a call's estimate and worst case against every budget that
+// covers any of scopes, or against none. A budget admits the call when
+//
+//	spent + estimates in flight + estimate <= limit            (estimate mode)
+//	spent + worst cases in flight + worst <= limit + overdraft (strict: limit)
+//
+// in each unit it limits. When only the second fails and the ask can be
+// shrunk, the call is admitted with the largest worst case that fits every
+// budget (Reservation.Worst tells which). Otherwise nothing is held and the
+// error is an *OverBudgetError for the refusing budget that resets last.
+// Negative units count as zero. With no budget covering the scopes, the
 // reservation is empty and the call is allowed. The in-process ledger never
 // blocks and ignores ctx; it is there for a ledger shared across replicas,
 // which asks the database.
-func (l *Ledger) Reserve(ctx context.Context, scopes []Scope, worst Amount) (*Reservation, error) {
-	worst = worst.nonNegative()
-	r := &Reservation{l: l, worst: worst}
+func (l *Ledger) Admit(ctx context.Context, scopes []Scope, ask Ask) (*Reservation, error) {
+	ask = ask.normal()
+	r := &Reservation{l: l, worst: ask.Worst, est: ask.Estimate}
 	var buf [8]*account
 	accts := l.snap.Load().collect(buf[:0], scopes)
 	if len(accts) == 0 {
@@ -219,17 +244,13 @@ func (l *Ledger) Reserve(ctx context.Context, scopes []Scope, worst Amount) (*Re
 	for _, a := range accts {
 		a.mu.Lock()
 	}
-	var refusal *OverBudgetError
-	for _, a := range accts {
-		a.roll(now)
-		if e := a.check(worst); e != nil && (refusal == nil || resetsLater(e.ResetAt, refusal.ResetAt)) {
-			refusal = e
-		}
-	}
+	refusal := l.admitLocked(accts, &ask, now)
 	if refusal == nil {
+		r.worst, r.est = ask.Worst, ask.Estimate
 		r.holds = r.inline[:0]
 		for _, a := range accts {
-			a.reserved = a.reserved.add(worst)
+			a.reserved = a.reserved.add(ask.Worst)
+			a.estimated = a.estimated.add(ask.Estimate)
 			r.holds = append(r.holds, hold{a, a.epoch})
 		}
 	}
@@ -243,6 +264,65 @@ func (l *Ledger) Reserve(ctx context.Context, scopes []Scope, worst Amount) (*Re
 		return nil, refusal
 	}
 	return r, nil
+}
+
+// admitLocked decides an ask against accounts whose mutexes are held: nil
+// when admitted (ask.Worst and ask.Estimate then say what to hold, shrunk if
+// need be), else the refusal of the budget that resets last.
+func (l *Ledger) admitLocked(accts []*account, ask *Ask, now time.Time) *OverBudgetError {
+	var refusal *OverBudgetError
+	refuse := func(e *OverBudgetError) {
+		if refusal == nil || resetsLater(e.ResetAt, refusal.ResetAt) {
+			refusal = e
+		}
+	}
+	room := Amount{math.MaxInt64, math.MaxInt64}
+	for _, a := range accts {
+		a.roll(now)
+		if e := a.checkEstimate(ask.Estimate, ask.Worst); e != nil {
+			refuse(e)
+			continue
+		}
+		room = minAmount(room, a.room())
+	}
+	if refusal != nil {
+		return refusal
+	}
+	if w, ok := fitAsk(ask, room); ok {
+		if w != ask.Worst {
+			ask.Worst = w
+			ask.Estimate = minAmount(ask.Estimate, w)
+		}
+		return nil
+	}
+	for _, a := range accts {
+		if !within(ask.Floor, a.room(), a.b.ceiling()) {
+			refuse(a.refusal(ask.Worst))
+		}
+	}
+	if refusal == nil {
+		// Each budget holds the floor, but shrinking found nothing for
+		// all of them at once: refuse on the tightest.
+		refusal = accts[0].refusal(ask.Worst)
+	}
+	return refusal
+}
+
+// fitAsk returns the worst case to hold given room, the most every budget
+// can still take per unit: the ask's own when it fits, else what Shrink
+// makes of room, else false.
+func fitAsk(ask *Ask, room Amount) (Amount, bool) {
+	if ask.Worst.Micros <= room.Micros && ask.Worst.Tokens <= room.Tokens {
+		return ask.Worst, true
+	}
+	if ask.Shrink == nil {
+		return Amount{}, false
+	}
+	w, ok := ask.Shrink(room)
+	if !ok || w.Micros > room.Micros || w.Tokens > room.Tokens {
+		return Amount{}, false
+	}
+	return minAmount(w.nonNegative(), ask.Worst), true
 }
 
 // resetsLater reports whether reset time x is later than y; zero (never) is
@@ -300,6 +380,7 @@ func (r *Reservation) Settle(actual Amount) {
 		// next access resets anyway.
 		if a.epoch == h.epoch {
 			a.reserved = a.reserved.sub(r.worst)
+			a.estimated = a.estimated.sub(r.est)
 			a.spent = a.spent.add(actual)
 			if r.l.OnThreshold != nil {
 				for _, pct := range a.newlyReached() {
@@ -324,22 +405,55 @@ func (a *account) roll(now time.Time) {
 		return
 	}
 	a.start, a.end = a.b.PeriodBounds(now)
-	a.spent, a.reserved = Amount{}, Amount{}
+	a.spent, a.reserved, a.estimated = Amount{}, Amount{}, Amount{}
 	a.announced = a.announced[:0]
 	a.epoch++
 }
 
-// check returns a refusal if the account cannot take worst on top of what it
-// holds.
-func (a *account) check(worst Amount) *OverBudgetError {
-	unit := ""
-	switch {
-	case a.b.LimitMicros > 0 && a.spent.add(a.reserved).add(worst).Micros > a.b.LimitMicros:
-		unit = "usd"
-	case a.b.LimitTokens > 0 && a.spent.add(a.reserved).add(worst).Tokens > a.b.LimitTokens:
-		unit = "tokens"
-	default:
+// checkEstimate returns a refusal if, in estimate mode, the account's
+// limit cannot take est on top of the settled spend and the estimates in
+// flight. A strict budget checks worst against the limit in room instead.
+func (a *account) checkEstimate(est, worst Amount) *OverBudgetError {
+	if a.b.Strict {
 		return nil
+	}
+	lim := Amount{a.b.LimitMicros, a.b.LimitTokens}
+	if within(a.spent.add(a.estimated).add(est), lim, lim) {
+		return nil
+	}
+	return a.refusal(worst)
+}
+
+// room is what the account can still hold in worst cases, per unit: its
+// ceiling (limit plus overdraft) less the settled spend and the worst
+// cases in flight; MaxInt64 in a unit without a limit.
+func (a *account) room() Amount {
+	c := a.b.ceiling()
+	r := c.sub(a.spent).sub(a.reserved)
+	if c.Micros == 0 {
+		r.Micros = math.MaxInt64
+	}
+	if c.Tokens == 0 {
+		r.Tokens = math.MaxInt64
+	}
+	return r
+}
+
+// held is what calls in flight hold against the limit as a status shows
+// it: their estimates in estimate mode, their worst cases in strict mode.
+func (a *account) held() Amount {
+	if a.b.Strict {
+		return a.reserved
+	}
+	return a.estimated
+}
+
+// refusal describes a refusal of a call whose worst case is worst.
+func (a *account) refusal(worst Amount) *OverBudgetError {
+	lim := Amount{a.b.LimitMicros, a.b.LimitTokens}
+	unit := "usd"
+	if after := a.spent.add(a.held()).add(worst); lim.Micros == 0 || lim.Tokens > 0 && after.Tokens > lim.Tokens && after.Micros <= lim.Micros {
+		unit = "tokens"
 	}
 	b := a.b
 	b.Thresholds = slices.Clone(b.Thresholds)
@@ -347,9 +461,9 @@ func (a *account) check(worst Amount) *OverBudgetError {
 		Budget:    b,
 		Unit:      unit,
 		Spent:     a.spent,
-		Reserved:  a.reserved,
+		Reserved:  a.held(),
 		Requested: worst,
-		Limit:     Amount{a.b.LimitMicros, a.b.LimitTokens},
+		Limit:     lim,
 		ResetAt:   a.end,
 	}
 }
@@ -464,16 +578,16 @@ func (a *account) status(now time.Time) BudgetStatus {
 		PeriodStart: a.start,
 		ResetAt:     a.end,
 		Spent:       a.spent,
-		Reserved:    a.reserved,
+		Reserved:    a.held(),
 		Remaining:   Amount{-1, -1},
 	}
 	st.Budget.Thresholds = slices.Clone(a.b.Thresholds)
 	if lim := a.b.LimitMicros; lim > 0 {
-		st.Remaining.Micros = max(lim-a.spent.add(a.reserved).Micros, 0)
+		st.Remaining.Micros = max(lim-a.spent.add(a.held()).Micros, 0)
 		st.Percent = percent(a.spent.Micros, lim)
 	}
 	if lim := a.b.LimitTokens; lim > 0 {
-		st.Remaining.Tokens = max(lim-a.spent.add(a.reserved).Tokens, 0)
+		st.Remaining.Tokens = max(lim-a.spent.add(a.held()).Tokens, 0)
 		st.Percent = max(st.Percent, percent(a.spent.Tokens, lim))
 	}
 	for _, t := range a.b.Thresholds {

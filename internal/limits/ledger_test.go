@@ -180,7 +180,7 @@ func TestReserveKeyUserTeam(t *testing.T) {
 	if !errors.As(err, &ob) || ob.Budget.ID != "team" || ob.Unit != "usd" {
 		t.Fatalf("Reserve = %v, want a refusal by budget team", err)
 	}
-	wantMsg := `over budget: monthly budget of team "acme" (team) has $0.00 of $1.00 spent and $0.60 held by calls in progress, not enough for this request (up to $0.50); it resets at 2026-04-01 00:00 CEST`
+	wantMsg := `over budget: budget "acme monthly" (team) has $0.40 left of $1.00 this period (resets 2026-03-31T22:00Z); this call could cost up to $0.50`
 	if ob.Error() != wantMsg {
 		t.Errorf("Error() =\n%s\nwant\n%s", ob.Error(), wantMsg)
 	}
@@ -207,8 +207,14 @@ func TestReserveKeyUserTeam(t *testing.T) {
 	if !errors.As(err, &ob) || ob.Budget.ID != "team-tokens" || ob.Unit != "tokens" || !ob.ResetAt.IsZero() {
 		t.Fatalf("Reserve = %v, want a refusal by team-tokens", err)
 	}
-	// With its scope's name, the message names the team, not its id.
-	if want := `over budget: total budget of team "プラットフォーム" (team-tokens) has 45000 of 50000 tokens used, not enough for this request (up to 6000 tokens); it never resets`; ob.Error() != want {
+	// With its scope's name, the message names the team, not its id; with
+	// the caller's key alias, the key too.
+	ob2 := *ob
+	ob2.KeyName = "alice-laptop"
+	if want := `over budget: budget "プラットフォーム total" (team) of key "alice-laptop" has 5000 tokens left of 50000 (it never resets); this call could use up to 6000 tokens`; ob2.Error() != want {
+		t.Errorf("Error() = %s, want %s", ob2.Error(), want)
+	}
+	if want := `over budget: budget "プラットフォーム total" (team) has 5000 tokens left of 50000 (it never resets); this call could use up to 6000 tokens`; ob.Error() != want {
 		t.Errorf("Error() = %s, want %s", ob.Error(), want)
 	}
 

@@ -149,6 +149,7 @@ type leaseAccount struct {
 	// database minus the charges not yet written. reserved is what calls
 	// in flight hold of it; pending the charges not yet written.
 	lease, reserved, pending Amount
+	estimated                Amount    // estimates of the calls in flight here
 	until                    time.Time // the lease is not used after this
 	totals                   LeaseTotals
 	used                     bool   // reserved since the last flush
@@ -285,7 +286,7 @@ func (s *Shared) roll(a *leaseAccount, now time.Time) {
 	}
 	s.leave(a, a.pending, a.lease)
 	a.start, a.end = a.b.PeriodBounds(now)
-	a.lease, a.reserved, a.pending, a.outage = Amount{}, Amount{}, Amount{}, Amount{}
+	a.lease, a.reserved, a.pending, a.outage, a.estimated = Amount{}, Amount{}, Amount{}, Amount{}, Amount{}
 	a.initial, a.totals = Amount{}, LeaseTotals{}
 	a.until = time.Time{}
 	a.announced = a.announced[:0]
@@ -298,6 +299,19 @@ func (a *leaseAccount) free(now time.Time) Amount {
 		return Amount{}.sub(a.reserved)
 	}
 	return a.lease.sub(a.reserved)
+}
+
+// room is what the account can still hold in worst cases from the lease in
+// hand; MaxInt64 in a unit without a limit.
+func (a *leaseAccount) room(now time.Time) Amount {
+	r := a.free(now)
+	if a.b.LimitMicros == 0 {
+		r.Micros = math.MaxInt64
+	}
+	if a.b.LimitTokens == 0 {
+		r.Tokens = math.MaxInt64
+	}
+	return r
 }
 
 // need is what the account lacks to hold worst, in the units it limits.
@@ -313,15 +327,26 @@ func (a *leaseAccount) need(worst Amount, now time.Time) Amount {
 	return n
 }
 
-// Reserve holds worst against every budget covering scopes, from the leases
-// in hand when they suffice (no database round trip), else after taking a
-// new lease of each budget that lacks one, bounded by ctx and the
-// configured timeout. A refusal is an *OverBudgetError as for Ledger; an
-// unreachable database under the fail-closed policy an error matching
-// ErrUnavailable.
+// Reserve is Admit of a call that cannot be shrunk, whose estimate is its
+// worst case.
 func (s *Shared) Reserve(ctx context.Context, scopes []Scope, worst Amount) (*Reservation, error) {
-	worst = worst.nonNegative()
-	r := &Reservation{worst: worst}
+	return s.Admit(ctx, scopes, Ask{Estimate: worst, Worst: worst})
+}
+
+// Admit holds a call's estimate and worst case against every budget
+// covering scopes, as Ledger.Admit decides, with two differences. The worst
+// cases are held in leases of limit + overdraft (strict: limit) taken in
+// the database, from the leases in hand when they suffice (no database
+// round trip), else after taking a new lease of each budget that lacks one,
+// bounded by ctx and the configured timeout; a call is shrunk only after
+// the database was asked for its whole worst case. The estimates are
+// checked against this replica's view: the database's spend as of the last
+// exchange, its own unflushed charges and its own estimates in flight. A
+// refusal is an *OverBudgetError as for Ledger; an unreachable database
+// under the fail-closed policy an error matching ErrUnavailable.
+func (s *Shared) Admit(ctx context.Context, scopes []Scope, ask Ask) (*Reservation, error) {
+	ask = ask.normal()
+	r := &Reservation{worst: ask.Worst, est: ask.Estimate}
 	var buf [8]*leaseAccount
 	accts := s.snap.Load().collect(buf[:0], scopes)
 	if len(accts) == 0 {
@@ -333,35 +358,59 @@ func (s *Shared) Reserve(ctx context.Context, scopes []Scope, worst Amount) (*Re
 			a.mu.Lock()
 		}
 		var short []*leaseAccount
+		var refusal *OverBudgetError
+		room := Amount{math.MaxInt64, math.MaxInt64}
 		for _, a := range accts {
 			s.roll(a, now)
-			if a.need(worst, now) != (Amount{}) {
+			if !a.b.Strict && !within(a.spent().add(a.estimated).add(ask.Estimate), a.limit(), a.limit()) {
+				if e := a.refusal(ask.Worst); refusal == nil || resetsLater(e.ResetAt, refusal.ResetAt) {
+					refusal = e
+				}
+				continue
+			}
+			room = minAmount(room, a.room(now))
+			if a.need(ask.Worst, now) != (Amount{}) {
 				short = append(short, a)
 			}
 		}
-		if len(short) == 0 {
+		grant, fits := ask.Worst, len(short) == 0
+		if refusal == nil && !fits && attempt > 0 {
+			// The database was asked for the whole worst case and did
+			// not have it: shrink to what the leases hold.
+			grant, fits = fitAsk(&ask, room)
+		}
+		if refusal == nil && fits {
+			est := minAmount(ask.Estimate, grant)
 			holds := make([]sharedHold, len(accts))
 			for i, a := range accts {
-				a.reserved = a.reserved.add(worst)
+				a.reserved = a.reserved.add(grant)
+				a.estimated = a.estimated.add(est)
 				a.used = true
 				holds[i] = sharedHold{a, a.epoch, a.key()}
 			}
 			for _, a := range accts {
 				a.mu.Unlock()
 			}
-			r.settle = func(actual Amount) { s.settle(holds, worst, actual) }
+			r.worst, r.est = grant, est
+			r.settle = func(actual Amount) { s.settle(holds, grant, est, actual) }
 			return r, nil
 		}
 		for _, a := range accts {
 			a.mu.Unlock()
 		}
+		if refusal != nil {
+			if s.OnRefusal != nil {
+				s.OnRefusal(refusal)
+			}
+			return nil, refusal
+		}
 		if attempt >= 64 {
 			// Other calls keep taking what this one leased: refuse rather
 			// than spin.
-			return nil, s.refuse(short[0], worst)
+			return nil, s.refuse(short[0], ask.Worst)
 		}
 		for _, a := range short {
-			if err := s.grow(ctx, a, worst); err != nil {
+			if err := s.grow(ctx, a, ask.Floor, ask.Worst); err != nil {
 				var ob *OverBudgetError
 				if errors.As(err, &ob) && s.OnRefusal != nil {
 					s.OnRefusal(ob)
@@ -402,9 +451,9 @@ func (a *leaseAccount) refusal(worst Amount) *OverBudgetError {
 		Limit: a.limit(), ResetAt: a.end}
 }
 
-// grow takes a new lease for a, big enough for worst, unless another call
-// did so meanwhile.
-func (s *Shared) grow(ctx context.Context, a *leaseAccount, worst Amount) error {
+// grow takes a new lease for a, big enough for worst if the budget has it,
+// and at least for floor, unless another call did so meanwhile.
+func (s *Shared) grow(ctx context.Context, a *leaseAccount, floor, worst Amount) error {
 	select {
 	case a.grow <- struct{}{}:
 	case <-ctx.Done():
@@ -415,18 +464,19 @@ func (s *Shared) grow(ctx context.Context, a *leaseAccount, worst Amount) error 
 	now := s.o.Now()
 	a.mu.Lock()
 	s.roll(a, now)
-	need := a.need(worst, now)
-	if need == (Amount{}) {
+	full := a.need(worst, now)
+	if full == (Amount{}) {
 		a.mu.Unlock()
 		return nil
 	}
+	need := a.need(floor, now)
 	if !now.Before(a.until) {
 		// The lease in hand has ended: the database may have reclaimed it.
 		a.lease = Amount{}.sub(a.pending)
 	}
 	epoch := a.epoch
-	req := LeaseRequest{Key: a.key(), Replica: s.o.Replica, Limit: a.limit(), Initial: a.initial,
-		Min: need, Want: s.size(a, need), Now: now, Expires: now.Add(s.o.TTL)}
+	req := LeaseRequest{Key: a.key(), Replica: s.o.Replica, Limit: a.b.ceiling(), Initial: a.initial,
+		Min: need, Want: s.size(a, full), Now: now, Expires: now.Add(s.o.TTL)}
 	a.mu.Unlock()
 
 	cctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
@@ -455,7 +505,7 @@ func (s *Shared) grow(ctx context.Context, a *leaseAccount, worst Amount) error 
 	}
 	a.lease = g.Totals.Mine.sub(a.pending)
 	a.until = now.Add(s.o.TTL - s.o.TTL/10)
-	a.single = !bigger(g.Granted, need)
+	a.single = !bigger(g.Granted, full)
 	return nil
 }
 
@@ -471,7 +521,7 @@ func bigger(x, y Amount) bool { return x.Micros > y.Micros || x.Tokens > y.Token
 // size is the lease to ask for: a share of what the budget has left, capped,
 // and never less than need.
 func (s *Shared) size(a *leaseAccount, need Amount) Amount {
-	left := a.limit().sub(a.totals.Spent).sub(a.totals.Leased).add(a.totals.Mine).sub(a.pending).nonNegative()
+	left := a.b.ceiling().sub(a.totals.Spent).sub(a.totals.Leased).add(a.totals.Mine).sub(a.pending).nonNegative()
 	want := Amount{left.Micros / 100 * int64(s.o.SharePercent), left.Tokens / 100 * int64(s.o.SharePercent)}
 	if c := s.o.MaxLease; c.Micros > 0 {
 		want.Micros = min(want.Micros, c.Micros)
@@ -497,7 +547,7 @@ type sharedHold struct {
 
 // settle releases worst and charges actual locally; the flush writes the
 // charge to the database.
-func (s *Shared) settle(holds []sharedHold, worst, actual Amount) {
+func (s *Shared) settle(holds []sharedHold, worst, est, actual Amount) {
 	type crossing struct {
 		b   Budget
 		pct int
@@ -509,6 +559,7 @@ func (s *Shared) settle(holds []sharedHold, worst, actual Amount) {
 		a.mu.Lock()
 		if a.epoch == h.epoch && !a.gone {
 			a.reserved = a.reserved.sub(worst)
+			a.estimated = a.estimated.sub(est)
 			a.lease = a.lease.sub(actual)
 			a.pending = a.pending.add(actual)
 			// Near the end of a budget, what a single-call lease did not
@@ -738,6 +789,12 @@ func (a *leaseAccount) status(s *Shared, now time.Time) BudgetStatus {
 func (a *leaseAccount) statusLocked() BudgetStatus {
 	spent := a.spent()
 	reserved := a.totals.Leased.sub(a.totals.Mine).nonNegative().add(a.reserved)
+	if !a.b.Strict {
+		// Estimate mode: what this replica's calls are expected to
+		// cost. Other replicas' leases are worst cases against the limit
+		// plus the overdraft, not spend to come.
+		reserved = a.estimated
+	}
 	st := BudgetStatus{Budget: a.b, PeriodStart: a.start, ResetAt: a.end, Spent: spent, Reserved: reserved,
 		Remaining: Amount{-1, -1}}
 	st.Budget.Thresholds = slices.Clone(a.b.Thresholds)

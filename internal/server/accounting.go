@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -9,6 +10,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tidwall/gjson"
+
+	"github.com/tollgate-gw/tollgate/internal/anthropic"
 	"github.com/tollgate-gw/tollgate/internal/apierror"
 	"github.com/tollgate-gw/tollgate/internal/keys"
 	"github.com/tollgate-gw/tollgate/internal/limits"
@@ -28,7 +32,9 @@ type UsageWriter interface {
 // *limits.Ledger implements it in process; a ledger shared across replicas
 // will too.
 type Budgets interface {
-	Reserve(ctx context.Context, scopes []limits.Scope, worst limits.Amount) (*limits.Reservation, error)
+	// Admit holds a call's estimate and worst case, possibly shrinking the
+	// worst case (limits.Ask).
+	Admit(ctx context.Context, scopes []limits.Scope, ask limits.Ask) (*limits.Reservation, error)
 	// Remaining is the tightest budget's status, for the remaining-budget
 	// headers; false when no budget covers scopes.
 	Remaining(ctx context.Context, scopes []limits.Scope) (limits.BudgetStatus, bool)
@@ -70,6 +76,9 @@ type account struct {
 	// budget (spendheaders.go); the upstream's own rate-limit headers are
 	// then dropped.
 	spendHeaders bool
+	// prefixes are the prompt's prefix hashes, remembered when the call
+	// succeeds: the provider cached them (usage.Estimator).
+	prefixes usage.Prefixes
 }
 
 // allowedModel reports whether the principal's model allowlist admits the
@@ -92,7 +101,11 @@ func allowedModel(r *router.Router, p keys.Principal, rt router.Route) bool {
 
 // admit runs the checks a metered call must pass before any upstream work:
 // model allowlist, rate limits, and a budget reservation of its worst case.
-func (s *Server) admit(w http.ResponseWriter, r *http.Request, c *call, p keys.Principal, rt router.Route, spec callSpec) error {
+//
+// When a budget cannot hold the call's worst case but can hold it with a
+// lower max_tokens, spec.body is rewritten with that max_tokens and the
+// answer carries x-tollgate-max-tokens-clamped.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, c *call, p keys.Principal, rt router.Route, spec *callSpec) error {
 	if !allowedModel(c.routing.Router, p, rt) {
 		s.reject(metrics.ReasonModelNotAllowed)
 		return apierror.Client(http.StatusForbidden, apierror.TypePermission,
@@ -114,14 +127,8 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, c *call, p keys.P
 	c.acct = a
 	// Reserve at the dearest target: a fallback to another target must not
 	// cost more than was reserved.
-	var worst limits.Amount
-	for _, t := range rt.Targets {
-		p, _ := c.routing.pricing(t.Provider, t.Model, rt.Model)
-		tokens, micros := usage.WorstCase(spec.body, spec.maxTokens, p)
-		if micros >= worst.Micros {
-			worst = limits.Amount{Tokens: tokens, Micros: micros}
-		}
-	}
+	plan := s.planCost(c.routing, rt, *spec, a)
+	worst := plan.worst(spec.maxTokens)
 	if s.opts.Limiter != nil {
 		release, err := s.opts.Limiter.Acquire(r.Context(), a.scopes, worst.Tokens)
 		if err != nil {
@@ -139,12 +146,29 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, c *call, p keys.P
 		a.release = release
 	}
 	if s.opts.Budgets != nil {
-		res, err := s.opts.Budgets.Reserve(r.Context(), a.scopes, worst)
+		res, err := s.opts.Budgets.Admit(r.Context(), a.scopes, plan.ask(spec.maxTokens))
 		if err != nil {
 			s.reject(metrics.ReasonBudget)
+			var ob *limits.OverBudgetError
+			if errors.As(err, &ob) {
+				ob.KeyName = p.KeyName
+			}
 			return s.overBudget(w, c, err)
 		}
 		a.res = res
+		if got := res.Worst(); got != worst {
+			// Shrunk to fit what the budget has left: lower max_tokens
+			// to what was reserved, and say so.
+			m := plan.fit(got, spec.maxTokens)
+			body, err := setMaxTokens(spec.body, m)
+			if err != nil {
+				res.Release()
+				a.res = nil
+				return apierror.Gateway(err, "lower max_tokens to fit the budget")
+			}
+			spec.body = body
+			w.Header().Set("x-tollgate-max-tokens-clamped", strconv.FormatInt(m, 10))
+		}
 		s.setSpendHeaders(r.Context(), w, c, a)
 		if st, ok := s.opts.Budgets.Remaining(r.Context(), a.scopes); ok {
 			h := w.Header()
@@ -204,6 +228,10 @@ func (s *Server) finish(c *call, status int, origin apierror.Origin) *usage.Reco
 		}
 	}
 	rec := usage.NewRecord(f)
+	if c.usage != nil && status < 300 {
+		s.estimator.ObserveOutput(a.principal.KeyID, c.routed, rec.Tokens.Output)
+		s.estimator.RememberPrefixes(a.principal.KeyID, a.prefixes)
+	}
 	actual := limits.Amount{Micros: rec.CostMicros, Tokens: rec.Tokens.Total()}
 	if w := a.res.Worst(); a.res != nil && (actual.Micros > w.Micros || actual.Tokens > w.Tokens) {
 		// The upstream billed more than the worst case the call reserved
@@ -274,4 +302,90 @@ func mergeTags(keyTags map[string]string, header string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// minClampedMaxTokens is the smallest max_tokens the gateway lowers a call
+// to when its worst case does not fit what a budget has left: below it, an
+// answer is likely cut short to the point of being useless, and the call is
+// refused instead.
+const minClampedMaxTokens = 1_024
+
+// costPlan is a call's cost as a function of its max_tokens, priced at the
+// dearest of its route's targets.
+type costPlan struct {
+	price    usage.Price
+	bound    int64 // worst-case prompt tokens
+	estimate int64 // realistic prompt tokens
+	cached   float64
+	outEst   int64 // realistic output, before the cap of max_tokens
+	floor    int64 // the smallest max_tokens the call may be lowered to
+}
+
+func (s *Server) planCost(rg *Routing, rt router.Route, spec callSpec, a *account) costPlan {
+	pl := costPlan{bound: anthropic.PromptTokenBound(spec.body), estimate: usage.PromptEstimate(spec.body)}
+	first := true
+	for _, t := range rt.Targets {
+		p, _ := rg.pricing(t.Provider, t.Model, rt.Model)
+		if first || usage.WorstCost(p, pl.bound, spec.maxTokens) >= usage.WorstCost(pl.price, pl.bound, spec.maxTokens) {
+			pl.price, first = p, false
+		}
+	}
+	a.prefixes = s.estimator.PromptPrefixes(spec.body)
+	pl.cached = s.estimator.CachedShare(a.principal.KeyID, a.prefixes)
+	pl.outEst = s.estimator.Output(a.principal.KeyID, rt.Model, spec.maxTokens)
+	pl.floor = minClampedMaxTokens
+	if th := gjson.GetBytes(spec.body, "thinking"); th.Get("type").Str == "enabled" {
+		// max_tokens must stay above the thinking budget.
+		pl.floor = max(pl.floor, th.Get("budget_tokens").Int()+1)
+	}
+	pl.floor = min(pl.floor, spec.maxTokens)
+	return pl
+}
+
+// worst is the call's worst case at max_tokens m.
+func (pl *costPlan) worst(m int64) limits.Amount {
+	return limits.Amount{Tokens: pl.bound + max(m, 0), Micros: usage.WorstCost(pl.price, pl.bound, m)}
+}
+
+// ask is what the call asks of its budgets at max_tokens m.
+func (pl *costPlan) ask(m int64) limits.Ask {
+	_, est := usage.EstimateCost(pl.price, pl.estimate, pl.cached, min(pl.outEst, m))
+	return limits.Ask{
+		Estimate: limits.Amount{Tokens: pl.estimate + min(pl.outEst, m), Micros: est},
+		Worst:    pl.worst(m),
+		Floor:    pl.worst(pl.floor),
+		Shrink: func(room limits.Amount) (limits.Amount, bool) {
+			if w := pl.worst(pl.floor); w.Micros > room.Micros || w.Tokens > room.Tokens {
+				return limits.Amount{}, false
+			}
+			return pl.worst(pl.fit(room, m)), true
+		},
+	}
+}
+
+// fit is the largest max_tokens from floor to m whose worst case is within
+// room (floor when none is).
+func (pl *costPlan) fit(room limits.Amount, m int64) int64 {
+	lo, hi := pl.floor, m
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		if w := pl.worst(mid); w.Micros <= room.Micros && w.Tokens <= room.Tokens {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo
+}
+
+// setMaxTokens rewrites the top-level max_tokens of a JSON body to m.
+func setMaxTokens(body []byte, m int64) ([]byte, error) {
+	v := gjson.GetBytes(body, "max_tokens")
+	if !v.Exists() || v.Index <= 0 || v.Index+len(v.Raw) > len(body) {
+		return nil, fmt.Errorf("server: no max_tokens to lower in the body")
+	}
+	out := make([]byte, 0, len(body))
+	out = append(out, body[:v.Index]...)
+	out = strconv.AppendInt(out, m, 10)
+	return append(out, body[v.Index+len(v.Raw):]...), nil
 }

@@ -233,7 +233,7 @@ func TestKeyUserTeamBudgets(t *testing.T) {
 		statuses = append(statuses, status)
 		if status == 429 {
 			msg := gjson.Get(resp, "error.message").String()
-			if !strings.Contains(msg, `user "dave"`) || !strings.Contains(msg, "resets at") || hdr.Get("x-should-retry") != "false" {
+			if !strings.Contains(msg, `budget "dave daily" (user) of key "dave-key" has $`) || !strings.Contains(msg, "this period (resets ") || hdr.Get("x-should-retry") != "false" {
 				t.Errorf("refusal = %s (x-should-retry %q), want the user budget named by the user's name, with its reset", msg, hdr.Get("x-should-retry"))
 			}
 			break

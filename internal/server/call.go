@@ -138,7 +138,7 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, c *call, spec 
 	if err != nil {
 		return err
 	}
-	if err := s.admit(w, r, c, p, rt, spec); err != nil {
+	if err := s.admit(w, r, c, p, rt, &spec); err != nil {
 		return err
 	}
 	c.stream = spec.stream

@@ -15,6 +15,7 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/adminclient"
 	"github.com/tollgate-gw/tollgate/internal/anthropic"
 	"github.com/tollgate-gw/tollgate/internal/config"
+	"github.com/tollgate-gw/tollgate/internal/limits"
 	"github.com/tollgate-gw/tollgate/internal/store"
 	"github.com/tollgate-gw/tollgate/internal/store/storetest"
 	"github.com/tollgate-gw/tollgate/internal/testutil"
@@ -68,6 +69,15 @@ func exactCall(t *testing.T, maxTokens int) (body string, cost int64) {
 // counts what was admitted and what refused for budget.
 func burst(t *testing.T, hs []*testutil.Harness, n int, key, body string) (ok, refused int64) {
 	t.Helper()
+	ok, refused, _ = burstOf(t, hs, n, key, func(int) string { return body })
+	return ok, refused
+}
+
+// burstOf is burst with the i-th call's body from body(i); clamped counts
+// the calls whose max_tokens the gateway lowered.
+func burstOf(t *testing.T, hs []*testutil.Harness, n int, key string, body func(i int) string) (ok, refused, clamped int64) {
+	t.Helper()
+	var clampedN atomic.Int64
 	var okN, refusedN, other atomic.Int64
 	var wg sync.WaitGroup
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
@@ -76,7 +86,7 @@ func burst(t *testing.T, hs []*testutil.Harness, n int, key, body string) (ok, r
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			req, _ := http.NewRequest(http.MethodPost, hs[i%len(hs)].URL+"/v1/messages", strings.NewReader(body))
+			req, _ := http.NewRequest(http.MethodPost, hs[i%len(hs)].URL+"/v1/messages", strings.NewReader(body(i)))
 			req.Header.Set("x-api-key", key)
 			req.Header.Set("Content-Type", "application/json")
 			resp, err := client.Do(req)
@@ -85,6 +95,9 @@ func burst(t *testing.T, hs []*testutil.Harness, n int, key, body string) (ok, r
 				return
 			}
 			defer resp.Body.Close()
+			if resp.Header.Get("x-tollgate-max-tokens-clamped") != "" {
+				clampedN.Add(1)
+			}
 			b := new(strings.Builder)
 			bufio.NewReader(resp.Body).WriteTo(b)
 			switch {
@@ -103,7 +116,7 @@ func burst(t *testing.T, hs []*testutil.Harness, n int, key, body string) (ok, r
 	if other.Load() != 0 {
 		t.Fatalf("%d calls neither succeeded nor were refused for budget", other.Load())
 	}
-	return okN.Load(), refusedN.Load()
+	return okN.Load(), refusedN.Load(), clampedN.Load()
 }
 
 // replicaSpend waits until the usage rows of the key (written
@@ -130,10 +143,34 @@ func replicaSpend(t *testing.T, st *store.Store, keyID string, want int64) int64
 	}
 }
 
-// TestReplicasShareOneBudget: three gateways on one PostgreSQL serve one key
-// budget. 500 concurrent calls spread over them never spend more than the
-// budget, and use at least 90 % of it; a budget spent through one replica
-// stays spent on the others.
+// replicaSpendOf waits until the usage rows of the key record ok
+// successful calls, and returns what they cost.
+func replicaSpendOf(t *testing.T, st *store.Store, keyID string, ok int64) int64 {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rows, err := st.Usage(context.Background(), store.UsageQuery{By: store.ByKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cost, done int64
+		for _, r := range rows {
+			if r.Group == keyID {
+				cost += r.CostMicros
+				done += r.Requests - r.Errors
+			}
+		}
+		if done >= ok || time.Now().After(deadline) {
+			return cost
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestReplicasShareOneBudget: three gateways on one PostgreSQL serve one
+// strict key budget. 500 concurrent calls spread over them never spend more
+// than the budget, and use at least 90 % of it; a budget spent through one
+// replica stays spent on the others.
 func TestReplicasShareOneBudget(t *testing.T) {
 	hs := replicas(t, 3)
 	ctx := context.Background()
@@ -151,7 +188,7 @@ func TestReplicasShareOneBudget(t *testing.T) {
 	}
 
 	t.Run("500 concurrent calls over 3 replicas", func(t *testing.T) {
-		p := hs[0].NewPrincipal(t, "spread", testutil.PrincipalSpec{KeyUSD: limitUSD})
+		p := hs[0].NewPrincipal(t, "spread", testutil.PrincipalSpec{KeyUSD: limitUSD, Mode: store.ModeStrict})
 		reloadAll()
 		ok, refused := burst(t, hs, 500, p.Secret, body)
 		spent := replicaSpend(t, hs[0].Gateway.Store, p.KeyID, ok*cost)
@@ -171,7 +208,7 @@ func TestReplicasShareOneBudget(t *testing.T) {
 	})
 
 	t.Run("spent on one replica, then traffic moves to the others", func(t *testing.T) {
-		p := hs[0].NewPrincipal(t, "moving", testutil.PrincipalSpec{KeyUSD: limitUSD})
+		p := hs[0].NewPrincipal(t, "moving", testutil.PrincipalSpec{KeyUSD: limitUSD, Mode: store.ModeStrict})
 		reloadAll()
 		okA, _ := burst(t, hs[:1], 300, p.Secret, body)
 		okBC, _ := burst(t, hs[1:], 300, p.Secret, body)
@@ -191,6 +228,95 @@ func TestReplicasShareOneBudget(t *testing.T) {
 			t.Errorf("replica C after the budget was spent = %d %.200s, want 429", status, got)
 		}
 	})
+}
+
+// agentCall returns the body of the i-th call of a Claude Code-like
+// workload: max_tokens 32000, as Claude Code asks, and an answer whose
+// length varies from call to call (a few hundred tokens mostly, a few
+// thousand now and then) — the simulator answers the text markers, cut at
+// max_tokens, and counts input by the prompt's bytes, so every call's cost
+// is within its worst case.
+func agentCall(i int) string {
+	out := 100 + (i*7919)%900 // tokens
+	if i%20 == 0 {
+		out = 6_000
+	}
+	text := strings.Repeat("abcd", out)
+	return fmt.Sprintf(`{"model":"claude-haiku-4-5","max_tokens":32000,"stream":true,"messages":[{"role":"user","content":"go [[sim:text %s]]"}]}`, text)
+}
+
+// TestReplicasUsableBudget: the issue's acceptance test for estimate mode
+// and strict mode with realistic calls. Three gateways on one PostgreSQL
+// serve one key budget; 500 concurrent Claude Code-like calls spread over
+// them (max_tokens 32000, answers of a few hundred tokens) spend no more
+// than limit + overdraft (estimate mode; the limit in strict mode) and at
+// least 90 % of the limit; the same when the budget is first spent through
+// one replica and traffic then moves to the others. Worst-case
+// reservations alone would admit only a handful of these calls at a time.
+func TestReplicasUsableBudget(t *testing.T) {
+	hs := replicas(t, 3)
+	ctx := context.Background()
+	const limitUSD = 0.60
+	limit := int64(limitUSD * 1e6)
+	reloadAll := func() {
+		t.Helper()
+		for _, h := range hs {
+			if err := h.Gateway.Accounts.Reload(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, mode := range []string{store.ModeEstimate, store.ModeStrict} {
+		ceiling := limit
+		if mode == store.ModeEstimate {
+			ceiling += limit * limits.DefaultOverdraftPercent / 100
+		}
+		check := func(t *testing.T, what string, keyID string, ok, refused, clamped int64) {
+			t.Helper()
+			spent := replicaSpendOf(t, hs[0].Gateway.Store, keyID, ok)
+			t.Logf("%s: %d ok (%d with max_tokens lowered), %d refused; recorded %d of %d µUSD (%.1f %%), ceiling %d",
+				what, ok, clamped, refused, spent, limit, 100*float64(spent)/float64(limit), ceiling)
+			if spent > ceiling {
+				t.Errorf("recorded spend %d µUSD exceeds the ceiling %d (%s mode)", spent, ceiling, mode)
+			}
+			if spent < limit*9/10 {
+				t.Errorf("recorded spend %d µUSD is below 90 %% of the budget %d", spent, limit)
+			}
+			if refused == 0 {
+				t.Error("no call was refused: the budget was not enforced")
+			}
+		}
+		t.Run(mode+"/500 concurrent calls over 3 replicas", func(t *testing.T) {
+			p := hs[0].NewPrincipal(t, "spread-"+mode, testutil.PrincipalSpec{KeyUSD: limitUSD, Mode: mode})
+			reloadAll()
+			var ok, refused, clamped int64
+			// Smaller waves until the budget refuses every call: a first
+			// wave leaves room (worst cases held, then given back) that
+			// the calls of the next can use.
+			for wave, n := 0, 500; wave < 6; wave, n = wave+1, 100 {
+				o, r, c := burstOf(t, hs, n, p.Secret, func(i int) string { return agentCall(i + wave*500) })
+				ok, refused, clamped = ok+o, refused+r, clamped+c
+				if o == 0 {
+					break
+				}
+			}
+			check(t, mode, p.KeyID, ok, refused, clamped)
+		})
+		t.Run(mode+"/spent on one replica, then traffic moves to the others", func(t *testing.T) {
+			p := hs[0].NewPrincipal(t, "moving-"+mode, testutil.PrincipalSpec{KeyUSD: limitUSD, Mode: mode})
+			reloadAll()
+			var ok, refused, clamped int64
+			for wave, n := 0, 300; wave < 6; wave, n = wave+1, 100 {
+				o, r, c := burstOf(t, hs[:1], n, p.Secret, func(i int) string { return agentCall(i + wave*300) })
+				ok, refused, clamped = ok+o, refused+r, clamped+c
+				if o == 0 {
+					break
+				}
+			}
+			o, r, c := burstOf(t, hs[1:], 300, p.Secret, agentCall)
+			check(t, mode, p.KeyID, ok+o, refused+r, clamped+c)
+		})
+	}
 }
 
 // TestReplicasHearChanges: a key created through one replica's admin API

@@ -23,6 +23,7 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/metrics"
 	"github.com/tollgate-gw/tollgate/internal/provider"
 	"github.com/tollgate-gw/tollgate/internal/router"
+	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
 // Authenticator turns a client key into a principal.
@@ -110,16 +111,17 @@ type Server struct {
 	routing atomic.Pointer[Routing]
 	// access is the access-rules middleware in force around inner
 	// (SetAccess).
-	access   atomic.Pointer[http.Handler]
-	inner    http.Handler
-	health   *router.Health
-	auth     Authenticator
-	log      *slog.Logger
-	opts     Options
-	mux      *http.ServeMux
-	handler  http.Handler   // mux behind the access rules
-	unpriced sync.Map       // upstream model ids already warned about
-	active   sync.WaitGroup // handlers running, for Drain
+	access    atomic.Pointer[http.Handler]
+	inner     http.Handler
+	health    *router.Health
+	auth      Authenticator
+	log       *slog.Logger
+	opts      Options
+	mux       *http.ServeMux
+	handler   http.Handler     // mux behind the access rules
+	unpriced  sync.Map         // upstream model ids already warned about
+	estimator *usage.Estimator // realistic estimates for budgets in estimate mode
+	active    sync.WaitGroup   // handlers running, for Drain
 
 	// cut ends when the shutdown grace has run out; calls still running
 	// then end with an error in their own format (see Serve).
@@ -188,7 +190,8 @@ func New(o Options) (*Server, error) {
 	case o.MaxRetryAfter <= 0:
 		return nil, errors.New("server: MaxRetryAfter must be positive")
 	}
-	s := &Server{health: o.TargetHealth, auth: o.Auth, log: o.Logger, opts: o}
+	s := &Server{health: o.TargetHealth, auth: o.Auth, log: o.Logger, opts: o,
+		estimator: usage.NewEstimator(nil)}
 	s.routing.Store(routingFrom(o))
 	if s.health == nil {
 		s.health = router.NewHealth(nil, nil)

@@ -19,7 +19,10 @@ func (s *Server) setSpendHeaders(ctx context.Context, w http.ResponseWriter, c *
 	if !c.door.tellsSpend() || s.opts.Budgets == nil {
 		return
 	}
-	l, ok := spend.Nearest(s.opts.Budgets.Covering(ctx, a.scopes), a.res.Worst())
+	// What calls in flight hold, as a status reports it, is their
+	// estimates (estimate mode) or worst cases (strict); taking off this
+	// call's estimate never shows a budget emptier than it is.
+	l, ok := spend.Nearest(s.opts.Budgets.Covering(ctx, a.scopes), a.res.Estimate())
 	if !ok {
 		return
 	}

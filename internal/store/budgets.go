@@ -68,7 +68,24 @@ func (b *Budget) Limits() (limits.Budget, error) {
 	if b.LimitTokens != nil {
 		lb.LimitTokens = *b.LimitTokens
 	}
+	if err := b.applyMode(&lb); err != nil {
+		return limits.Budget{}, err
+	}
 	return lb, nil
+}
+
+// applyMode sets the budget's mode and overdraft on lb, whose limits are
+// set: strict, or estimate mode with the overdraft resolved against them.
+func (b *Budget) applyMode(lb *limits.Budget) error {
+	lb.Strict = b.Mode == ModeStrict
+	od, err := limits.ParseOverdraft(b.Overdraft)
+	if err != nil {
+		return err
+	}
+	if !lb.Strict {
+		lb.Overdraft = od.Resolve(limits.Amount{Micros: lb.LimitMicros, Tokens: lb.LimitTokens})
+	}
+	return nil
 }
 
 // checkBudget validates and normalises b.
@@ -97,6 +114,18 @@ func checkBudget(b *Budget) error {
 	if b.Thresholds == nil {
 		b.Thresholds = slices.Clone(DefaultThresholds)
 	}
+	switch b.Mode {
+	case "":
+		b.Mode = ModeEstimate
+	case ModeEstimate, ModeStrict:
+	default:
+		return invalid("unknown budget mode %q: want estimate or strict", b.Mode)
+	}
+	od, err := limits.ParseOverdraft(b.Overdraft)
+	if err != nil {
+		return invalid("budget overdraft %q: want a percentage (\"5%%\"), USD (\"0.50\") or tokens (\"20000 tokens\")", b.Overdraft)
+	}
+	b.Overdraft = od.String()
 	for _, t := range b.Thresholds {
 		if t < 1 || t > 1000 {
 			return invalid("budget threshold %d%% is out of range 1-1000", t)
@@ -155,10 +184,10 @@ func (s *Store) prepareBudget(b *Budget) error {
 // the scope in a conflict's message, as the caller gave it.
 func insertBudget(ctx context.Context, tx *sql.Tx, b *Budget, ref string) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO budgets
-		(id, scope_kind, scope_id, limit_usd_micros, limit_tokens, period, timezone, thresholds, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		(id, scope_kind, scope_id, limit_usd_micros, limit_tokens, period, timezone, thresholds, created_at, mode, overdraft)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		b.ID, b.ScopeKind, b.ScopeID, nullInt(b.LimitUSDMicros), nullInt(b.LimitTokens), b.Period, b.Timezone,
-		encodeJSON(b.Thresholds), ms(b.CreatedAt))
+		encodeJSON(b.Thresholds), ms(b.CreatedAt), b.Mode, b.Overdraft)
 	if isUnique(err) {
 		return conflict("%s %q already has a %s budget", b.ScopeKind, ref, b.Period)
 	}
@@ -168,14 +197,14 @@ func insertBudget(ctx context.Context, tx *sql.Tx, b *Budget, ref string) error 
 	return nil
 }
 
-const budgetCols = `id, scope_kind, scope_id, limit_usd_micros, limit_tokens, period, timezone, thresholds, created_at`
+const budgetCols = `id, scope_kind, scope_id, limit_usd_micros, limit_tokens, period, timezone, thresholds, created_at, mode, overdraft`
 
 func scanBudget(sc scanner) (Budget, error) {
 	var b Budget
 	var usd, tokens sql.NullInt64
 	var thresholds string
 	var created int64
-	if err := sc.Scan(&b.ID, &b.ScopeKind, &b.ScopeID, &usd, &tokens, &b.Period, &b.Timezone, &thresholds, &created); err != nil {
+	if err := sc.Scan(&b.ID, &b.ScopeKind, &b.ScopeID, &usd, &tokens, &b.Period, &b.Timezone, &thresholds, &created, &b.Mode, &b.Overdraft); err != nil {
 		return Budget{}, err
 	}
 	b.LimitUSDMicros, b.LimitTokens = intPtr(usd), intPtr(tokens)
@@ -255,8 +284,8 @@ func (s *Store) UpdateBudget(ctx context.Context, id string, fn func(*Budget) er
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE budgets SET limit_usd_micros = $2, limit_tokens = $3, period = $4,
-			timezone = $5, thresholds = $6 WHERE id = $1`,
-			b.ID, nullInt(b.LimitUSDMicros), nullInt(b.LimitTokens), b.Period, b.Timezone, encodeJSON(b.Thresholds))
+			timezone = $5, thresholds = $6, mode = $7, overdraft = $8 WHERE id = $1`,
+			b.ID, nullInt(b.LimitUSDMicros), nullInt(b.LimitTokens), b.Period, b.Timezone, encodeJSON(b.Thresholds), b.Mode, b.Overdraft)
 		if isUnique(err) {
 			return conflict("%s %q already has a %s budget", b.ScopeKind, b.ScopeID, b.Period)
 		}

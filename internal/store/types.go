@@ -81,8 +81,21 @@ type Budget struct {
 	Period         string // PeriodDay, PeriodWeek, PeriodMonth or PeriodTotal
 	Timezone       string // IANA zone the period resets in; default "UTC"
 	Thresholds     []int  // soft thresholds in percent, ascending; default 50, 80, 100
-	CreatedAt      time.Time
+	// Mode is ModeEstimate (the default for new budgets) or ModeStrict;
+	// see package limits.
+	Mode string
+	// Overdraft is how far spend may pass the limit in estimate mode: "5%",
+	// "0.50" (USD) or "20000 tokens"; "" is the default,
+	// limits.DefaultOverdraftPercent.
+	Overdraft string
+	CreatedAt time.Time
 }
+
+// Budget modes.
+const (
+	ModeEstimate = "estimate"
+	ModeStrict   = "strict"
+)
 
 // Limit is a rate limit on a key, user or team. Zero means unlimited.
 type Limit struct {

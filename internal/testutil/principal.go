@@ -30,6 +30,9 @@ type PrincipalSpec struct {
 	// KeyLimit, when set, adds rate limits on the key; its scope is filled
 	// in.
 	KeyLimit *store.Limit
+	// Mode and Overdraft apply to every budget made (store.Budget's);
+	// empty takes the store's defaults (estimate mode, 5 %).
+	Mode, Overdraft string
 }
 
 // NewPrincipal creates the user name, the team name-team and the key
@@ -55,7 +58,8 @@ func (h *Harness) NewPrincipal(t testing.TB, name string, spec PrincipalSpec) Pr
 		if usd == 0 && tokens == 0 {
 			return
 		}
-		b := store.Budget{ScopeKind: kind, ScopeID: id, Period: store.PeriodDay, Timezone: "UTC"}
+		b := store.Budget{ScopeKind: kind, ScopeID: id, Period: store.PeriodDay, Timezone: "UTC",
+			Mode: spec.Mode, Overdraft: spec.Overdraft}
 		if usd > 0 {
 			m := int64(usd * 1e6)
 			b.LimitUSDMicros = &m
