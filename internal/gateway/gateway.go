@@ -34,6 +34,7 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/router"
 	"github.com/tollgate-gw/tollgate/internal/server"
 	"github.com/tollgate-gw/tollgate/internal/store"
+	"github.com/tollgate-gw/tollgate/internal/ui"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
@@ -189,6 +190,12 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 			}
 		},
 	})
+	console, err := ui.New(ui.Options{Store: st, Admin: adminAPI, ClientIP: rules.ClientIP, Logger: log})
+	if err != nil {
+		writer.Close(ctx)
+		st.Close()
+		return nil, fmt.Errorf("console: %w", err)
+	}
 	m := metrics.New(bo.Build)
 	m.RegisterBudgets(accts.BudgetSamples)
 	m.RegisterOpenMode(accts.Keys.OpenNow)
@@ -246,6 +253,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		ProviderRegions: regions,
 		Access:          rules,
 		Admin:           adminAPI,
+		Console:         console,
 		Ready:           ready,
 		Health:          health,
 		Budgets:         accts.Ledger,
