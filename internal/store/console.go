@@ -179,7 +179,13 @@ func (s *Store) RecentCalls(ctx context.Context, f CallFilter, limit int) ([]Cal
 // CallByRequestID returns the call with the gateway's request id, or
 // ErrNotFound.
 func (s *Store) CallByRequestID(ctx context.Context, requestID string) (Call, error) {
-	c, err := scanCall(s.r.QueryRowContext(ctx, `SELECT `+callCols+` FROM usage_records WHERE request_id = $1`, requestID))
+	if requestID == "" {
+		return Call{}, notFound("no call with an empty request id")
+	}
+	// "request_id <> ''" lets SQLite use the partial unique index
+	// usage_records_request, which it cannot prove a parameter satisfies.
+	c, err := scanCall(s.r.QueryRowContext(ctx, `SELECT `+callCols+` FROM usage_records
+		WHERE request_id = $1 AND request_id <> ''`, requestID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, notFound("no call with request id %q", requestID)
 	}

@@ -30,7 +30,17 @@ func floorHour(v int64) int64 {
 	return v - v%hourMS
 }
 
-// counters are the additive columns of both rollup tables.
+const dayMS = 24 * hourMS
+
+// floorDay returns the start of the UTC day containing unix ms v.
+func floorDay(v int64) int64 {
+	if v < 0 {
+		return v - (dayMS+v%dayMS)%dayMS
+	}
+	return v - v%dayMS
+}
+
+// counters are the additive columns of the rollup tables.
 type counters struct {
 	requests, errors, unpriced int64
 	tokens                     tokens.Counts
@@ -47,6 +57,14 @@ func (c *counters) add(r *usage.Record) {
 	}
 	c.tokens.Add(r.Tokens)
 	c.cost += r.CostMicros
+}
+
+func (c *counters) merge(o *counters) {
+	c.requests += o.requests
+	c.errors += o.errors
+	c.unpriced += o.unpriced
+	c.tokens.Add(o.tokens)
+	c.cost += o.cost
 }
 
 func (c *counters) args() []any {
@@ -247,6 +265,34 @@ func (s *Store) insertUsage(ctx context.Context, dirty []usage.Record) error {
 			hourlyCols, hourlyArgs)
 		if err != nil {
 			return fmt.Errorf("store: update hourly rollup: %w", err)
+		}
+		// The daily rollup is the hourly one summed by UTC day, in the
+		// same order, so it cannot deadlock either.
+		daily := map[hourKey]*counters{}
+		for _, k := range hourKeys {
+			dk := k
+			dk.hour = floorDay(k.hour)
+			c := daily[dk]
+			if c == nil {
+				c = &counters{}
+				daily[dk] = c
+			}
+			c.merge(hourly[k])
+		}
+		dayKeys := sortedKeys(daily, func(a, b hourKey) int {
+			return cmp.Or(cmp.Compare(a.hour, b.hour), cmp.Compare(a.key, b.key), cmp.Compare(a.user, b.user),
+				cmp.Compare(a.team, b.team), cmp.Compare(a.model, b.model))
+		})
+		dailyArgs := make([]any, 0, len(dayKeys)*hourlyCols)
+		for _, k := range dayKeys {
+			dailyArgs = append(dailyArgs, k.hour, k.key, k.user, k.team, k.model)
+			dailyArgs = append(dailyArgs, daily[k].args()...)
+		}
+		err = s.insertRows(ctx, tx, `INSERT INTO usage_daily (day_ms, key_id, user_id, team_id, model, `+counterCols+`)`,
+			` ON CONFLICT (day_ms, key_id, user_id, team_id, model) DO UPDATE SET `+fmt.Sprintf(counterUpdate, "usage_daily"),
+			hourlyCols, dailyArgs)
+		if err != nil {
+			return fmt.Errorf("store: update daily rollup: %w", err)
 		}
 		err = s.insertRows(ctx, tx, `INSERT INTO usage_tag_hourly (hour_ms, tag_key, tag_value, model, `+counterCols+`)`,
 			` ON CONFLICT (hour_ms, tag_key, tag_value, model) DO UPDATE SET `+fmt.Sprintf(counterUpdate, "usage_tag_hourly"),

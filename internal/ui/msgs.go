@@ -22,7 +22,7 @@ var msgsEN = map[string]string{
 
 	"overview.title": "Overview", "overview.today": "Today (UTC)", "overview.period": "This month (UTC)",
 	"overview.spend": "Spend", "overview.tokens": "Tokens", "overview.requests": "Requests", "overview.errors": "Errors",
-	"overview.chart": "Spend over the last 7 days, by %s", "overview.top": "Top spenders this month",
+	"overview.chart": "Spend per day over the last 14 days, by %s", "overview.top": "Top spenders this month",
 	"overview.budgets": "Budgets", "overview.nodata": "No usage yet.", "overview.live": "Updates every few seconds.",
 	"chart.label": "Spend by %s over time",
 
@@ -85,6 +85,7 @@ var msgsEN = map[string]string{
 	"budgets.bar": "%s of %s", "limits.title": "Rate limits", "limits.new": "New limit",
 	"usage.title": "Usage explorer", "usage.run": "Show", "usage.csv": "Download CSV", "usage.empty": "No usage in this range.",
 	"usage.total": "Total", "page.next": "Next page",
+	"usage.hourcap": "Hourly buckets cover the last 24 hours; choose daily buckets for longer ranges.",
 }
 
 // msgsJA is the Japanese catalog.
@@ -108,7 +109,7 @@ var msgsJA = map[string]string{
 
 	"overview.title": "概要", "overview.today": "今日（UTC）", "overview.period": "今月（UTC）",
 	"overview.spend": "支出", "overview.tokens": "トークン", "overview.requests": "リクエスト", "overview.errors": "エラー",
-	"overview.chart": "過去 7 日間の支出（%s別）", "overview.top": "今月の支出上位",
+	"overview.chart": "過去 14 日間の日別支出（%s別）", "overview.top": "今月の支出上位",
 	"overview.budgets": "予算", "overview.nodata": "まだ使用量はありません。", "overview.live": "数秒ごとに更新されます。",
 	"chart.label": "%s別の支出の推移",
 
@@ -171,4 +172,5 @@ var msgsJA = map[string]string{
 	"budgets.bar": "%[2]s 中 %[1]s", "limits.title": "レート制限", "limits.new": "新しい制限",
 	"usage.title": "使用量エクスプローラー", "usage.run": "表示", "usage.csv": "CSV をダウンロード", "usage.empty": "この範囲に使用量はありません。",
 	"usage.total": "合計", "page.next": "次のページ",
+	"usage.hourcap": "1 時間ごとの集計は過去 24 時間のみです。より長い範囲には 1 日ごとを選んでください。",
 }
