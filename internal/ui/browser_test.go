@@ -17,6 +17,8 @@ import (
 
 	"github.com/tollgate-gw/tollgate/internal/store"
 	"github.com/tollgate-gw/tollgate/internal/testutil"
+	"github.com/tollgate-gw/tollgate/internal/tokens"
+	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
 // chromium returns the browser the tests drive: TOLLGATE_TEST_CHROMIUM
@@ -139,6 +141,12 @@ func TestBrowser(t *testing.T) {
 			chromedp.WaitVisible(css(`#secret`)),
 		)
 		secret := strings.TrimSpace(value(t, ctx, "secret", chromedp.Text(css(`#secret`))))
+		if dir := os.Getenv("TOLLGATE_SCREENSHOTS"); dir != "" {
+			png := value(t, ctx, "screenshot", chromedp.FullScreenshot(100))
+			if err := os.WriteFile(filepath.Join(dir, "secret-en.png"), png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if secret == "" || secret == carol.Secret {
 			t.Fatalf("secret shown = %q", secret)
 		}
@@ -242,6 +250,22 @@ func TestBrowserJapanese(t *testing.T) {
 		}
 	}
 	waitWritten(t, h, int64(n))
+	// Two weeks of earlier usage, so the charts have history to show.
+	var past []usage.Record
+	now := time.Now().UTC()
+	models := []string{"claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001", "claude-opus-4-1-20250805"}
+	for d := 1; d < 14; d++ {
+		for i, who := range []testutil.Principal{p, q} {
+			for j, m := range models {
+				past = append(past, usage.Record{RequestID: fmt.Sprintf("past-%d-%d-%d", d, i, j), Time: now.Add(-time.Duration(d) * 24 * time.Hour),
+					KeyID: who.KeyID, KeyAlias: "key", UserID: who.UserID, TeamID: who.TeamID, Model: m, Status: 200,
+					Tokens: tokens.Counts{Input: int64(1000 * (d%5 + 1)), Output: 300}, CostMicros: int64((d%7 + 1) * (j + 1) * (i + 2) * 9000)})
+			}
+		}
+	}
+	if err := h.Gateway.Store.InsertUsage(context.Background(), past); err != nil {
+		t.Fatal(err)
+	}
 	calls, err := h.Gateway.Store.RecentCalls(context.Background(), store.CallFilter{}, 1)
 	if err != nil || len(calls) == 0 {
 		t.Fatalf("recent calls: %v", err)

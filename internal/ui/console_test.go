@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tollgate-gw/tollgate/internal/access"
+	"github.com/tollgate-gw/tollgate/internal/config"
 	"github.com/tollgate-gw/tollgate/internal/testutil"
 	"github.com/tollgate-gw/tollgate/internal/ui"
 )
@@ -168,4 +170,34 @@ func TestAdminErrorOnForm(t *testing.T) {
 		}
 	}
 	t.Errorf("creating a team twice: no 400 with the admin API's message")
+}
+
+// TestConsoleBehindAdminRules: an access rule that fences /admin/ in
+// fences the console in too, though no rule names /ui.
+func TestConsoleBehindAdminRules(t *testing.T) {
+	const secret = "access-secret-0123456789"
+	h := startGateway(t, testutil.WithConfig(func(c *config.Config) {
+		c.Access.Rules = []access.Rule{{Name: "admin", Paths: []string{"/admin/*"}, AllowCIDRs: []string{"192.0.2.1"},
+			AllowHeader: &access.Header{Secrets: []string{secret}}}}
+	}))
+	for _, tc := range []struct {
+		name, header string
+		want         int
+	}{
+		{"without the header", "", http.StatusForbidden},
+		{"with the header", secret, http.StatusOK},
+	} {
+		req, _ := http.NewRequest("GET", h.URL+"/ui/signin", nil)
+		if tc.header != "" {
+			req.Header.Set("X-Tollgate-Access", tc.header)
+		}
+		resp, err := h.Server.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("GET /ui/signin %s = %s, want %d", tc.name, resp.Status, tc.want)
+		}
+	}
 }
