@@ -167,7 +167,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, c *call, p keys.P
 // it queued (nil for a call that was never admitted). It runs once per call,
 // after the response, whatever happened; origin is the error's, if the call
 // failed.
-func (s *Server) finish(c *call, status int, origin apierror.Origin) *usage.Record {
+func (s *Server) finish(c *call, status int, origin apierror.Origin, errMsg string) *usage.Record {
 	if c == nil || c.acct == nil {
 		return nil
 	}
@@ -190,6 +190,9 @@ func (s *Server) finish(c *call, status int, origin apierror.Origin) *usage.Reco
 			Stream:         c.stream,
 			Status:         status,
 			ErrorOrigin:    string(origin),
+			ErrorMessage:   errMsg,
+			// The upstream's id of the last attempt, for support cases.
+			UpstreamRequestID: c.upstream,
 		},
 		Start:        c.start,
 		Latency:      time.Since(c.start),

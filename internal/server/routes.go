@@ -155,7 +155,7 @@ func (a *adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		// Settle and record first, whatever happened: a reservation or
 		// a rate-limit slot must never leak.
-		rec := s.finish(x.call, rw.status, x.origin)
+		rec := s.finish(x.call, rw.status, x.origin, x.errMsg)
 		s.observe(x, rec, rw.status)
 		s.logExchange(r, rw, x, rec)
 		s.active.Done()

@@ -108,6 +108,10 @@ type Call struct {
 	Tokens         tokens.Counts
 	CostMicros     int64
 	Unpriced       bool
+	// ErrorMessage is what the client was told of an error; "" on success.
+	ErrorMessage string
+	// UpstreamRequestID is the provider's id of the last attempt.
+	UpstreamRequestID string
 }
 
 // CallFilter selects recent calls; "" matches everything. Key, user and
@@ -126,7 +130,8 @@ type CallFilter struct {
 
 const callCols = `request_id, ts_ms, key_id, key_alias, user_id, team_id, session_id, tags, model_requested, model,
 	upstream_model, provider, region, door, stream, status, error_origin, latency_ms, ttft_ms, input_tokens,
-	output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, cost_micros, unpriced`
+	output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, cost_micros, unpriced,
+	error_message, upstream_request_id`
 
 // RecentCalls returns up to limit calls matching f, newest first. It walks
 // the time index backwards, so its cost is that of the rows it returns
@@ -203,7 +208,7 @@ func scanCall(sc scanner) (Call, error) {
 	err := sc.Scan(&c.RequestID, &ts, &c.KeyID, &c.KeyAlias, &c.UserID, &c.TeamID, &c.SessionID, &tags,
 		&c.ModelRequested, &c.Model, &c.UpstreamModel, &c.Provider, &c.Region, &c.Door, &stream, &c.Status,
 		&c.ErrorOrigin, &c.LatencyMs, &c.TTFTMs, &c.Tokens.Input, &c.Tokens.Output, &c.Tokens.CacheWrite5m,
-		&c.Tokens.CacheWrite1h, &c.Tokens.CacheRead, &c.CostMicros, &unpriced)
+		&c.Tokens.CacheWrite1h, &c.Tokens.CacheRead, &c.CostMicros, &unpriced, &c.ErrorMessage, &c.UpstreamRequestID)
 	if err != nil {
 		return c, err
 	}

@@ -3,8 +3,11 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -70,13 +73,14 @@ func TestRecentCalls(t *testing.T) {
 			if i%2 == 1 {
 				team = "team_b"
 			}
-			status := 200
+			status, msg := 200, ""
 			if i == 4 {
-				status = 429
+				status, msg = 429, "over budget: "+strings.Repeat("é", usage.MaxErrorMessage)
 			}
 			recs = append(recs, usage.Record{RequestID: "req_" + string(rune('0'+i)), Time: base.Add(time.Duration(i) * time.Minute),
 				KeyID: "key_1", KeyAlias: "k", UserID: "user_1", TeamID: team, Model: "claude-x", Status: status,
-				Tags: map[string]string{"repo": "a/b"}, Tokens: tokens.Counts{Input: int64(i + 1)}, CostMicros: 10})
+				Tags: map[string]string{"repo": "a/b"}, Tokens: tokens.Counts{Input: int64(i + 1)}, CostMicros: 10,
+				ErrorMessage: msg, UpstreamRequestID: fmt.Sprintf("up-%d", i)})
 		}
 		if err := s.InsertUsage(ctx, recs); err != nil {
 			t.Fatal(err)
@@ -112,8 +116,15 @@ func TestRecentCalls(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Status != 429 || c.Tags["repo"] != "a/b" || c.Tokens.Input != 5 || !c.Time.Equal(base.Add(4*time.Minute)) {
+		if c.Status != 429 || c.Tags["repo"] != "a/b" || c.Tokens.Input != 5 || !c.Time.Equal(base.Add(4*time.Minute)) ||
+			c.UpstreamRequestID != "up-4" {
 			t.Errorf("CallByRequestID(req_4) = %+v", c)
+		}
+		// The error text is kept, cut to a bounded length on a character
+		// boundary.
+		if !strings.HasPrefix(c.ErrorMessage, "over budget: é") || len(c.ErrorMessage) > usage.MaxErrorMessage || !utf8.ValidString(c.ErrorMessage) {
+			t.Errorf("ErrorMessage = %q (%d bytes), want the message cut to at most %d bytes of valid UTF-8",
+				c.ErrorMessage, len(c.ErrorMessage), usage.MaxErrorMessage)
 		}
 		if _, err := s.CallByRequestID(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("CallByRequestID(nope): err = %v, want ErrNotFound", err)

@@ -91,8 +91,9 @@ type tagKey struct {
 const (
 	usageCols = `request_id, ts_ms, key_id, key_alias, user_id, team_id, session_id, tags, model_requested, model,
 		upstream_model, provider, region, door, stream, status, error_origin, latency_ms, ttft_ms, input_tokens,
-		output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, cost_micros, unpriced`
-	usageNCols  = 26
+		output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, cost_micros, unpriced,
+		error_message, upstream_request_id`
+	usageNCols  = 28
 	counterCols = `requests, errors, unpriced, input_tokens, output_tokens, cache_write_5m_tokens,
 		cache_write_1h_tokens, cache_read_tokens, cost_micros`
 	counterUpdate = `requests = %[1]s.requests + excluded.requests, errors = %[1]s.errors + excluded.errors,
@@ -102,7 +103,7 @@ const (
 		cache_write_1h_tokens = %[1]s.cache_write_1h_tokens + excluded.cache_write_1h_tokens,
 		cache_read_tokens = %[1]s.cache_read_tokens + excluded.cache_read_tokens,
 		cost_micros = %[1]s.cost_micros + excluded.cost_micros`
-	// chunkRows bounds the rows of one multi-row INSERT: 200 × 26 = 5,200
+	// chunkRows bounds the rows of one multi-row INSERT: 200 × 28 = 5,600
 	// parameters, well under SQLite's 32,766 and PostgreSQL's 65,535.
 	chunkRows = 200
 )
@@ -199,7 +200,7 @@ func (s *Store) insertUsage(ctx context.Context, dirty []usage.Record) error {
 			encodeJSON(nonNilMap(r.Tags)), r.ModelRequested, r.Model, r.UpstreamModel, r.Provider, r.Region, r.Door,
 			r.Stream, int64(r.Status), r.ErrorOrigin, r.LatencyMs, r.TTFTMs)
 		raw = append(raw, tokenArgs(r.Tokens)...)
-		raw = append(raw, r.CostMicros, r.Unpriced)
+		raw = append(raw, r.CostMicros, r.Unpriced, r.ErrorMessage, r.UpstreamRequestID)
 	}
 
 	return s.write(ctx, func(tx *sql.Tx) error {
@@ -362,8 +363,12 @@ func cleanText(v string) string {
 // usage must be written even when something slips past them.
 func cleanRecord(r usage.Record) usage.Record {
 	for _, f := range []*string{&r.RequestID, &r.KeyID, &r.KeyAlias, &r.UserID, &r.TeamID, &r.SessionID,
-		&r.ModelRequested, &r.Model, &r.UpstreamModel, &r.Provider, &r.Region, &r.Door, &r.ErrorOrigin} {
+		&r.ModelRequested, &r.Model, &r.UpstreamModel, &r.Provider, &r.Region, &r.Door, &r.ErrorOrigin,
+		&r.ErrorMessage, &r.UpstreamRequestID} {
 		*f = cleanText(*f)
+	}
+	if len(r.ErrorMessage) > usage.MaxErrorMessage {
+		r.ErrorMessage = strings.ToValidUTF8(r.ErrorMessage[:usage.MaxErrorMessage], "")
 	}
 	if len(r.Tags) > 0 {
 		tags := make(map[string]string, len(r.Tags))

@@ -201,3 +201,38 @@ func TestConsoleBehindAdminRules(t *testing.T) {
 		}
 	}
 }
+
+// TestCallPage: the page of a call shows the upstream's request id of a
+// call that reached it, and the error the client was told of one that was
+// refused.
+func TestCallPage(t *testing.T) {
+	h := startGateway(t)
+	ok := h.NewPrincipal(t, "olga", testutil.PrincipalSpec{})
+	if s := call(t, h, ok.Secret, "claude-haiku-4-5", "in=10 out=2"); s != 200 {
+		t.Fatalf("call = %d", s)
+	}
+	broke := h.NewPrincipal(t, "pete", testutil.PrincipalSpec{KeyUSD: 0.000001})
+	if s := call(t, h, broke.Secret, "claude-haiku-4-5", "in=10 out=2"); s != 429 {
+		t.Fatalf("call over budget = %d, want 429", s)
+	}
+	waitWritten(t, h, 2)
+	c := browser(t, h)
+	signIn(t, h, c)
+	calls, err := h.Gateway.Store.RecentCalls(context.Background(), storeFilterNone(), 2)
+	if err != nil || len(calls) != 2 {
+		t.Fatalf("recent calls = %d, %v", len(calls), err)
+	}
+	for _, call := range calls {
+		_, body := get(t, c, h.URL+"/ui/requests/"+call.RequestID)
+		switch call.Status {
+		case 200:
+			if call.UpstreamRequestID == "" || !strings.Contains(body, call.UpstreamRequestID) {
+				t.Errorf("page of a served call does not show its upstream request id %q", call.UpstreamRequestID)
+			}
+		case 429:
+			if !strings.Contains(call.ErrorMessage, "budget") || !strings.Contains(body, "over budget") {
+				t.Errorf("page of a refused call does not show the error; stored %q", call.ErrorMessage)
+			}
+		}
+	}
+}

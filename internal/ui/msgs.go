@@ -50,7 +50,7 @@ var msgsEN = map[string]string{
 	"request.provider": "Provider", "request.region": "Region", "request.door": "Front door", "request.stream": "Streamed",
 	"request.modelrequested": "Model requested", "request.upstreammodel": "Upstream model", "request.total": "Total",
 	"request.unpriced":  "No price was known for this model.",
-	"request.notstored": "The gateway does not record the upstream request id or the error text of a call yet; see the gateway log for this request id.",
+	"request.upstreamid": "Upstream request id", "request.error": "Error",
 	"yes":               "yes", "no": "no",
 
 	"keys.title": "Keys", "keys.new": "New key", "keys.create": "Create key",
@@ -137,7 +137,7 @@ var msgsJA = map[string]string{
 	"request.provider": "プロバイダー", "request.region": "リージョン", "request.door": "入口", "request.stream": "ストリーミング",
 	"request.modelrequested": "要求されたモデル", "request.upstreammodel": "上流のモデル", "request.total": "合計",
 	"request.unpriced":  "このモデルの価格は不明でした。",
-	"request.notstored": "ゲートウェイは呼び出しの上流リクエスト ID とエラー本文をまだ記録していません。このリクエスト ID でゲートウェイのログを参照してください。",
+	"request.upstreamid": "上流のリクエスト ID", "request.error": "エラー",
 	"yes":               "はい", "no": "いいえ",
 
 	"keys.title": "キー", "keys.new": "新しいキー", "keys.create": "キーを作成",

@@ -45,3 +45,10 @@ SELECT (hour_ms / 86400000) * 86400000, key_id, user_id, team_id, model, SUM(req
     SUM(input_tokens), SUM(output_tokens), SUM(cache_write_5m_tokens), SUM(cache_write_1h_tokens),
     SUM(cache_read_tokens), SUM(cost_micros)
 FROM usage_hourly GROUP BY (hour_ms / 86400000) * 86400000, key_id, user_id, team_id, model;
+
+-- What the console's page of a call shows beyond the counters: the error
+-- the client was told (bounded, see usage.MaxErrorMessage) and the
+-- upstream's request id, for support cases. Rows written before this
+-- migration have neither.
+ALTER TABLE usage_records ADD COLUMN error_message TEXT NOT NULL DEFAULT '';
+ALTER TABLE usage_records ADD COLUMN upstream_request_id TEXT NOT NULL DEFAULT '';
