@@ -49,9 +49,9 @@ var msgsEN = map[string]string{
 	"request.attribution": "Attribution", "request.routing": "Routing", "request.requestid": "Request id",
 	"request.provider": "Provider", "request.region": "Region", "request.door": "Front door", "request.stream": "Streamed",
 	"request.modelrequested": "Model requested", "request.upstreammodel": "Upstream model", "request.total": "Total",
-	"request.unpriced":  "No price was known for this model.",
+	"request.unpriced":   "No price was known for this model.",
 	"request.upstreamid": "Upstream request id", "request.error": "Error",
-	"yes":               "yes", "no": "no",
+	"yes": "yes", "no": "no",
 
 	"keys.title": "Keys", "keys.new": "New key", "keys.create": "Create key",
 	"keys.secret.title": "Key %s created", "keys.rotated.title": "Key %s rotated",
@@ -136,9 +136,9 @@ var msgsJA = map[string]string{
 	"request.attribution": "帰属", "request.routing": "ルーティング", "request.requestid": "リクエスト ID",
 	"request.provider": "プロバイダー", "request.region": "リージョン", "request.door": "入口", "request.stream": "ストリーミング",
 	"request.modelrequested": "要求されたモデル", "request.upstreammodel": "上流のモデル", "request.total": "合計",
-	"request.unpriced":  "このモデルの価格は不明でした。",
+	"request.unpriced":   "このモデルの価格は不明でした。",
 	"request.upstreamid": "上流のリクエスト ID", "request.error": "エラー",
-	"yes":               "はい", "no": "いいえ",
+	"yes": "はい", "no": "いいえ",
 
 	"keys.title": "キー", "keys.new": "新しいキー", "keys.create": "キーを作成",
 	"keys.secret.title": "キー %s を作成しました", "keys.rotated.title": "キー %s をローテーションしました",

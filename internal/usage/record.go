@@ -42,8 +42,8 @@ type Record struct {
 	// UpstreamRequestID is the provider's request id of the last attempt
 	// (Bedrock's x-amzn-requestid), for support cases; "" when none.
 	UpstreamRequestID string
-	LatencyMs   int64  // whole request
-	TTFTMs      int64  // time to first byte/token; 0 when none was sent
+	LatencyMs         int64 // whole request
+	TTFTMs            int64 // time to first byte/token; 0 when none was sent
 
 	// Tokens are what the call used, by kind; Tokens.Total() is the unit
 	// of token budgets and rate limits.
