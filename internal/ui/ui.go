@@ -184,6 +184,10 @@ func (c *Console) routes() {
 func (c *Console) page(pattern string, h handler) {
 	c.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, err := c.session(r)
+		if err != nil && !errors.Is(err, errNoSession) {
+			c.renderError(w, r, nil, err) // the store failed: not a reason to sign in again
+			return
+		}
 		if err != nil {
 			if r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/ui/fragments/") {
 				http.Redirect(w, r, "/ui/signin?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
