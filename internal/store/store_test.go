@@ -105,9 +105,9 @@ func TestMigrationsIdempotentAndConcurrent(t *testing.T) {
 			t.Fatalf("re-Open: %v", err)
 		}
 		defer s.Close()
-		// The latest migration's number, and their count (numbers may have
-		// gaps: each branch of work is given its own).
-		latest, migrations := migrationFiles(t)
+		// The latest migration's number, and one row per migration file
+		// (numbers may have gaps: each branch is assigned its own).
+		latest, files := migrationFiles(t, s.Engine())
 		if v, err := s.SchemaVersion(ctx); err != nil || v != latest {
 			t.Errorf("SchemaVersion() = %d, %v, want %d", v, err, latest)
 		}
@@ -115,8 +115,8 @@ func TestMigrationsIdempotentAndConcurrent(t *testing.T) {
 		if err := rawDB(t, dsn).QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&count); err != nil {
 			t.Fatal(err)
 		}
-		if count != migrations {
-			t.Errorf("schema_migrations has %d rows, want %d", count, migrations)
+		if count != files {
+			t.Errorf("schema_migrations has %d rows, want %d", count, files)
 		}
 		if _, err := s.CreateUser(ctx, store.User{Name: "alice"}); err != nil {
 			t.Errorf("CreateUser after re-open: %v", err)
@@ -662,22 +662,24 @@ func TestRotateKey(t *testing.T) {
 	})
 }
 
-// migrationFiles returns the highest migration number in the repository
-// and the number of migrations, read from the sqlite directory (the
-// engines have the same numbers).
-func migrationFiles(t *testing.T) (latest, count int) {
+// migrationFiles returns the highest migration number of engine and the
+// number of its migration files, read from the source tree.
+func migrationFiles(t *testing.T, engine string) (latest, files int) {
 	t.Helper()
-	names, err := filepath.Glob("migrations/sqlite/*.sql")
+	entries, err := os.ReadDir(filepath.Join("migrations", engine))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range names {
-		v, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])
-		if err != nil {
-			t.Fatalf("migration %s: no number: %v", name, err)
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		if !ok || !strings.HasSuffix(e.Name(), ".sql") {
+			continue
 		}
-		latest = max(latest, v)
-		count++
+		n, err := strconv.Atoi(num)
+		if err != nil {
+			t.Fatalf("migration %s: %v", e.Name(), err)
+		}
+		latest, files = max(latest, n), files+1
 	}
-	return latest, count
+	return latest, files
 }
