@@ -91,6 +91,62 @@ func parseInts(field, s string) ([]int, error) {
 	return out, nil
 }
 
+// forbidden reports whether err is the admin API refusing the principal's
+// role.
+func forbidden(err error) bool {
+	var ae *apiError
+	return errors.As(err, &ae) && ae.Status == http.StatusForbidden
+}
+
+// usage runs an admin usage query. A team admin of several teams sees the
+// usage of each of them (the API answers one team at a time), merged.
+func (c *Console) usage(r *http.Request, s *session, q url.Values) (admin.UsageResponse, error) {
+	var out admin.UsageResponse
+	teams := teamScope(s.Principal)
+	if len(teams) < 2 || q.Get("team") != "" {
+		err := c.admin(r.Context(), s, "GET", "/admin/usage", q, nil, &out)
+		return out, err
+	}
+	type key struct {
+		t     int64
+		group string
+	}
+	index := map[key]int{}
+	for _, t := range teams {
+		tq := url.Values{}
+		for k, v := range q {
+			tq[k] = v
+		}
+		tq.Set("team", t)
+		var part admin.UsageResponse
+		if err := c.admin(r.Context(), s, "GET", "/admin/usage", tq, nil, &part); err != nil {
+			return out, err
+		}
+		rows := out.Rows
+		out, out.Rows = part, rows
+		for _, row := range part.Rows {
+			k := key{group: row.Group}
+			if row.Time != nil {
+				k.t = row.Time.UnixMilli()
+			}
+			if i, ok := index[k]; ok {
+				m := &out.Rows[i]
+				m.Requests += row.Requests
+				m.Errors += row.Errors
+				m.Unpriced += row.Unpriced
+				m.Counts.Add(row.Counts)
+				m.TotalTokens += row.TotalTokens
+				m.CostUSDMicros += row.CostUSDMicros
+				m.CostUSD = admin.USD(m.CostUSDMicros)
+				continue
+			}
+			index[k] = len(out.Rows)
+			out.Rows = append(out.Rows, row)
+		}
+	}
+	return out, nil
+}
+
 // directory names users and teams for tables of ids.
 type directory struct {
 	Users []admin.User
@@ -102,10 +158,12 @@ type directory struct {
 func (c *Console) directory(r *http.Request, s *session) (*directory, error) {
 	var us admin.UsersResponse
 	var ts admin.TeamsResponse
-	if err := c.admin(r.Context(), s, "GET", "/admin/users", nil, nil, &us); err != nil {
+	// A role that may not list users or teams still gets its page, with
+	// ids where the names would be.
+	if err := c.admin(r.Context(), s, "GET", "/admin/users", nil, nil, &us); err != nil && !forbidden(err) {
 		return nil, err
 	}
-	if err := c.admin(r.Context(), s, "GET", "/admin/teams", nil, nil, &ts); err != nil {
+	if err := c.admin(r.Context(), s, "GET", "/admin/teams", nil, nil, &ts); err != nil && !forbidden(err) {
 		return nil, err
 	}
 	d := &directory{Users: us.Users, Teams: ts.Teams, user: map[string]string{}, team: map[string]string{}}
@@ -161,17 +219,19 @@ func (c *Console) overviewData(r *http.Request, s *session) (*overviewData, erro
 	}
 	d := &overviewData{By: by, Bys: []string{store.ByModel, store.ByUser, store.ByTeam}, Generated: now,
 		FragmentSource: "/ui/fragments/overview?by=" + by}
-	var today, monthly, series admin.UsageResponse
-	if err := c.admin(ctx, s, "GET", "/admin/usage", url.Values{"by": {"model"}, "since": {rfc(day)}}, nil, &today); err != nil {
+	today, err := c.usage(r, s, url.Values{"by": {"model"}, "since": {rfc(day)}})
+	if err != nil {
 		return nil, err
 	}
-	if err := c.admin(ctx, s, "GET", "/admin/usage", url.Values{"by": {"user"}, "since": {rfc(month)}}, nil, &monthly); err != nil {
+	monthly, err := c.usage(r, s, url.Values{"by": {"user"}, "since": {rfc(month)}})
+	if err != nil {
 		return nil, err
 	}
 	// Daily bars over two weeks: whole days come from the daily rollup,
 	// and a hundred users make 1,400 points rather than 33,600 hourly ones.
 	since := day.Add(-13 * 24 * time.Hour)
-	if err := c.admin(ctx, s, "GET", "/admin/usage", url.Values{"by": {by}, "since": {rfc(since)}, "granularity": {"day"}}, nil, &series); err != nil {
+	series, err := c.usage(r, s, url.Values{"by": {by}, "since": {rfc(since)}, "granularity": {"day"}})
+	if err != nil {
 		return nil, err
 	}
 	var spend admin.SpendResponse
@@ -775,8 +835,8 @@ func (c *Console) explorer(w http.ResponseWriter, r *http.Request, s *session) e
 	if d.By == "tag" && d.Tag == "" {
 		return c.render(w, r, s, http.StatusOK, "usage", "usage", d, "")
 	}
-	var u admin.UsageResponse
-	if err := c.admin(r.Context(), s, "GET", "/admin/usage", aq, nil, &u); err != nil {
+	u, err := c.usage(r, s, aq)
+	if err != nil {
 		msg, err := failed(err)
 		if err != nil {
 			return err
