@@ -190,9 +190,6 @@ func (s *Server) finish(c *call, status int, origin apierror.Origin, errMsg stri
 			Stream:         c.stream,
 			Status:         status,
 			ErrorOrigin:    string(origin),
-			ErrorMessage:   errMsg,
-			// The upstream's id of the last attempt, for support cases.
-			UpstreamRequestID: c.upstream,
 		},
 		Start:        c.start,
 		Latency:      time.Since(c.start),
@@ -200,6 +197,9 @@ func (s *Server) finish(c *call, status int, origin apierror.Origin, errMsg stri
 		Reported:     c.usage,
 		RelayedBytes: a.deltaBytes,
 	}
+	// What the client was told, and the upstream's id of the last attempt,
+	// for the console's page of the call.
+	f.ErrorMessage, f.UpstreamRequestID = errMsg, c.upstream
 	if c.target != "" {
 		f.Price, f.Priced = s.pricing(c.provider, c.target, c.routed)
 		if !f.Priced {

@@ -59,14 +59,6 @@ func (c *counters) add(r *usage.Record) {
 	c.cost += r.CostMicros
 }
 
-func (c *counters) merge(o *counters) {
-	c.requests += o.requests
-	c.errors += o.errors
-	c.unpriced += o.unpriced
-	c.tokens.Add(o.tokens)
-	c.cost += o.cost
-}
-
 func (c *counters) args() []any {
 	return append(append([]any{c.requests, c.errors, c.unpriced}, tokenArgs(c.tokens)...), c.cost)
 }
@@ -200,7 +192,8 @@ func (s *Store) insertUsage(ctx context.Context, dirty []usage.Record) error {
 			encodeJSON(nonNilMap(r.Tags)), r.ModelRequested, r.Model, r.UpstreamModel, r.Provider, r.Region, r.Door,
 			r.Stream, int64(r.Status), r.ErrorOrigin, r.LatencyMs, r.TTFTMs)
 		raw = append(raw, tokenArgs(r.Tokens)...)
-		raw = append(raw, r.CostMicros, r.Unpriced, r.ErrorMessage, r.UpstreamRequestID)
+		raw = append(raw, r.CostMicros, r.Unpriced)
+		raw = append(raw, r.ErrorMessage, r.UpstreamRequestID)
 	}
 
 	return s.write(ctx, func(tx *sql.Tx) error {
@@ -209,6 +202,7 @@ func (s *Store) insertUsage(ctx context.Context, dirty []usage.Record) error {
 			return fmt.Errorf("store: insert usage: %w", err)
 		}
 		hourly := map[hourKey]*counters{}
+		daily := map[hourKey]*counters{} // hour is the UTC day here
 		tagged := map[tagKey]*counters{}
 		lastUsed := map[string]int64{}
 		for i := range recs {
@@ -224,6 +218,12 @@ func (s *Store) insertUsage(ctx context.Context, dirty []usage.Record) error {
 				hourly[hk] = c
 			}
 			c.add(r)
+			dk := hk
+			dk.hour = floorDay(ts[i])
+			if daily[dk] == nil {
+				daily[dk] = &counters{}
+			}
+			daily[dk].add(r)
 			for k, v := range r.Tags {
 				tk := tagKey{hour, k, v, r.Model}
 				c := tagged[tk]
@@ -267,19 +267,8 @@ func (s *Store) insertUsage(ctx context.Context, dirty []usage.Record) error {
 		if err != nil {
 			return fmt.Errorf("store: update hourly rollup: %w", err)
 		}
-		// The daily rollup is the hourly one summed by UTC day, in the
-		// same order, so it cannot deadlock either.
-		daily := map[hourKey]*counters{}
-		for _, k := range hourKeys {
-			dk := k
-			dk.hour = floorDay(k.hour)
-			c := daily[dk]
-			if c == nil {
-				c = &counters{}
-				daily[dk] = c
-			}
-			c.merge(hourly[k])
-		}
+		// The daily rollup is upserted in the same order as the hourly
+		// one, so it cannot deadlock either.
 		dayKeys := sortedKeys(daily, func(a, b hourKey) int {
 			return cmp.Or(cmp.Compare(a.hour, b.hour), cmp.Compare(a.key, b.key), cmp.Compare(a.user, b.user),
 				cmp.Compare(a.team, b.team), cmp.Compare(a.model, b.model))

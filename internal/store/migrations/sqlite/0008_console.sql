@@ -37,6 +37,9 @@ CREATE TABLE usage_daily (
     cache_write_1h_tokens BIGINT NOT NULL,
     cache_read_tokens     BIGINT NOT NULL,
     cost_micros           BIGINT NOT NULL,
+    -- Upstream attempts, as in usage_hourly from migration 0010 on (that
+    -- migration adds the column to the hourly rollups only).
+    attempts              BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (day_ms, key_id, user_id, team_id, model)
 ) WITHOUT ROWID;
 INSERT INTO usage_daily (day_ms, key_id, user_id, team_id, model, requests, errors, unpriced, input_tokens,
