@@ -83,9 +83,8 @@ type tagKey struct {
 const (
 	usageCols = `request_id, ts_ms, key_id, key_alias, user_id, team_id, session_id, tags, model_requested, model,
 		upstream_model, provider, region, door, stream, status, error_origin, latency_ms, ttft_ms, input_tokens,
-		output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, cost_micros, unpriced,
-		error_message, upstream_request_id`
-	usageNCols  = 28
+		output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, cost_micros, unpriced`
+	usageNCols  = 26
 	counterCols = `requests, errors, unpriced, input_tokens, output_tokens, cache_write_5m_tokens,
 		cache_write_1h_tokens, cache_read_tokens, cost_micros`
 	counterUpdate = `requests = %[1]s.requests + excluded.requests, errors = %[1]s.errors + excluded.errors,
@@ -95,9 +94,16 @@ const (
 		cache_write_1h_tokens = %[1]s.cache_write_1h_tokens + excluded.cache_write_1h_tokens,
 		cache_read_tokens = %[1]s.cache_read_tokens + excluded.cache_read_tokens,
 		cost_micros = %[1]s.cost_micros + excluded.cost_micros`
-	// chunkRows bounds the rows of one multi-row INSERT: 200 × 28 = 5,600
+	// chunkRows bounds the rows of one multi-row INSERT: 200 × 26 = 5,200
 	// parameters, well under SQLite's 32,766 and PostgreSQL's 65,535.
 	chunkRows = 200
+)
+
+// The columns of a call's details, after the others in every usage row
+// insert (see insertUsage): what the console's page of a call shows.
+const (
+	detailCols  = `error_message, upstream_request_id`
+	detailNCols = 2
 )
 
 // values returns "($1, …, $cols), (…)" for n rows of cols parameters. On
@@ -181,7 +187,7 @@ func (s *Store) insertUsage(ctx context.Context, dirty []usage.Record) error {
 	}
 	now := s.now().UnixMilli()
 	ts := make([]int64, len(recs))
-	raw := make([]any, 0, len(recs)*usageNCols)
+	raw := make([]any, 0, len(recs)*(usageNCols+detailNCols))
 	for i := range recs {
 		r := &recs[i]
 		ts[i] = now
@@ -306,10 +312,11 @@ func (s *Store) insertUsage(ctx context.Context, dirty []usage.Record) error {
 // waits for a concurrent transaction inserting the same request id, so of
 // two replicas racing with one record exactly one inserts it.
 func (s *Store) insertUsageRows(ctx context.Context, tx *sql.Tx, args []any) (map[string]bool, error) {
-	inserted := make(map[string]bool, len(args)/usageNCols)
-	for start := 0; start < len(args); start += chunkRows * usageNCols {
-		end := min(start+chunkRows*usageNCols, len(args))
-		q := `INSERT INTO usage_records (` + usageCols + `) VALUES ` + s.values((end-start)/usageNCols, usageNCols) +
+	const cols = usageNCols + detailNCols
+	inserted := make(map[string]bool, len(args)/cols)
+	for start := 0; start < len(args); start += chunkRows * cols {
+		end := min(start+chunkRows*cols, len(args))
+		q := `INSERT INTO usage_records (` + usageCols + `, ` + detailCols + `) VALUES ` + s.values((end-start)/cols, cols) +
 			` ON CONFLICT DO NOTHING RETURNING request_id`
 		rows, err := tx.QueryContext(ctx, q, args[start:end]...)
 		if err != nil {
