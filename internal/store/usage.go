@@ -99,7 +99,7 @@ const (
 	chunkRows = 200
 )
 
-// The columns of a call's details, after the others in every usage row
+// The columns of a call's details, before the others in every usage row
 // insert (see insertUsage): what the console's page of a call shows.
 const (
 	detailCols  = `error_message, upstream_request_id`
@@ -194,12 +194,12 @@ func (s *Store) insertUsage(ctx context.Context, dirty []usage.Record) error {
 		if !r.Time.IsZero() {
 			ts[i] = r.Time.UnixMilli()
 		}
+		raw = append(raw, r.ErrorMessage, r.UpstreamRequestID) // detailCols come first
 		raw = append(raw, r.RequestID, ts[i], r.KeyID, r.KeyAlias, r.UserID, r.TeamID, r.SessionID,
 			encodeJSON(nonNilMap(r.Tags)), r.ModelRequested, r.Model, r.UpstreamModel, r.Provider, r.Region, r.Door,
 			r.Stream, int64(r.Status), r.ErrorOrigin, r.LatencyMs, r.TTFTMs)
 		raw = append(raw, tokenArgs(r.Tokens)...)
 		raw = append(raw, r.CostMicros, r.Unpriced)
-		raw = append(raw, r.ErrorMessage, r.UpstreamRequestID)
 	}
 
 	return s.write(ctx, func(tx *sql.Tx) error {
@@ -316,7 +316,7 @@ func (s *Store) insertUsageRows(ctx context.Context, tx *sql.Tx, args []any) (ma
 	inserted := make(map[string]bool, len(args)/cols)
 	for start := 0; start < len(args); start += chunkRows * cols {
 		end := min(start+chunkRows*cols, len(args))
-		q := `INSERT INTO usage_records (` + usageCols + `, ` + detailCols + `) VALUES ` + s.values((end-start)/cols, cols) +
+		q := `INSERT INTO usage_records (` + detailCols + `, ` + usageCols + `) VALUES ` + s.values((end-start)/cols, cols) +
 			` ON CONFLICT DO NOTHING RETURNING request_id`
 		rows, err := tx.QueryContext(ctx, q, args[start:end]...)
 		if err != nil {
