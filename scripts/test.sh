@@ -49,6 +49,13 @@ if [ -z "${TOLLGATE_TEST_POSTGRES_URL:-}" ]; then
 fi
 export TOLLGATE_TEST_POSTGRES_URL
 
+log "Chromium (web console browser tests)"
+if [ -z "${TOLLGATE_TEST_CHROMIUM:-}" ]; then
+  chromium_env=$(./scripts/chromium.sh)   # assigned first, so a failure stops the script
+  eval "$chromium_env"
+fi
+export TOLLGATE_TEST_CHROMIUM
+
 log "Claude Code and the Node SDKs (conformance suite)"
 cc_env=$(./scripts/claude-code.sh)   # assigned first, so a failure stops the script
 eval "$cc_env"

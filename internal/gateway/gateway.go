@@ -35,6 +35,7 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/router"
 	"github.com/tollgate-gw/tollgate/internal/server"
 	"github.com/tollgate-gw/tollgate/internal/store"
+	"github.com/tollgate-gw/tollgate/internal/ui"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
@@ -182,6 +183,12 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 			}
 		},
 	})
+	console, err := ui.New(ui.Options{Store: st, Admin: adminAPI, ClientIP: rules.ClientIP, Logger: log})
+	if err != nil {
+		writer.Close(ctx)
+		st.Close()
+		return nil, fmt.Errorf("console: %w", err)
+	}
 	m := metrics.New(bo.Build)
 	m.RegisterBudgets(accts.BudgetSamples)
 	m.RegisterOpenMode(accts.Keys.OpenNow)
@@ -243,6 +250,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		ProviderRegions: routing.ProviderRegions,
 		Access:          rules,
 		Admin:           adminAPI,
+		Console:         console,
 		Ready:           ready,
 		Health:          health,
 		Budgets:         accts.Ledger,

@@ -190,7 +190,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, c *call, p keys.P
 // it queued (nil for a call that was never admitted). It runs once per call,
 // after the response, whatever happened; origin is the error's, if the call
 // failed.
-func (s *Server) finish(c *call, status int, origin apierror.Origin) *usage.Record {
+func (s *Server) finish(c *call, status int, origin apierror.Origin, errMsg string) *usage.Record {
 	if c == nil || c.acct == nil {
 		return nil
 	}
@@ -221,6 +221,9 @@ func (s *Server) finish(c *call, status int, origin apierror.Origin) *usage.Reco
 		Reported:     c.usage,
 		RelayedBytes: a.deltaBytes,
 	}
+	// What the client was told, and the upstream's id of the last attempt,
+	// for the console's page of the call.
+	f.ErrorMessage, f.UpstreamRequestID = errMsg, c.upstream
 	if c.target != "" {
 		f.Price, f.Priced = c.routing.pricing(c.provider, c.target, c.routed)
 		if !f.Priced {

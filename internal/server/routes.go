@@ -93,8 +93,31 @@ func (s *Server) routes() *http.ServeMux {
 	}
 
 	mux.Handle("/admin", s.handle(a, notFound))
+	if s.opts.Console != nil {
+		console := s.handle(a, func(w http.ResponseWriter, r *http.Request, x *exchange) error {
+			if d := s.opts.Access.Check(asAdmin(r)); !d.Allowed {
+				s.opts.Metrics.AccessDenied(d.Rule)
+				return apierror.Client(http.StatusForbidden, apierror.TypePermission,
+					"access denied by rule %q: this client may not reach the console, which the rules of /admin/ guard (ask the gateway operator for the access header or an allowlisted network)", d.Rule).NoRetry()
+			}
+			s.opts.Console.ServeHTTP(w, r)
+			return nil
+		})
+		mux.Handle("/ui/", console)
+		mux.Handle("/ui", console)
+	}
 	mux.Handle("/", s.handle(a, notFound))
 	return mux
+}
+
+// asAdmin returns r as if it were addressed to /admin/, for checking the
+// console against the access rules of the admin API.
+func asAdmin(r *http.Request) *http.Request {
+	r2 := r.Clone(r.Context())
+	u := *r.URL
+	u.Path, u.RawPath = "/admin/", ""
+	r2.URL = &u
+	return r2
 }
 
 // adapter is a handlerFunc adapted into an http.Handler by handle, with the
@@ -132,7 +155,7 @@ func (a *adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		// Settle and record first, whatever happened: a reservation or
 		// a rate-limit slot must never leak.
-		rec := s.finish(x.call, rw.status, x.origin)
+		rec := s.finish(x.call, rw.status, x.origin, x.errMsg)
 		s.observe(x, rec, rw.status)
 		s.logExchange(r, rw, x, rec)
 		s.active.Done()

@@ -93,6 +93,11 @@ type Options struct {
 
 	// Admin serves /admin/ (the admin REST API); nil leaves it unmounted.
 	Admin http.Handler
+	// Console serves /ui/ (the web console); nil leaves it unmounted. It
+	// sits behind the access rules that guard /admin/ as well as any rule
+	// matching /ui itself: the console is the admin API with a face, and an
+	// operator who fenced /admin/ in must not find it open under /ui/.
+	Console http.Handler
 
 	// Access rules, checked before anything else; nil allows all.
 	Access *access.Rules

@@ -138,16 +138,44 @@ func (s *Store) Usage(ctx context.Context, q UsageQuery) ([]UsageRow, error) {
 		var args []any
 		switch q.By {
 		case ByKey, ByUser, ByTeam, ByModel:
+			// Whole UTC days are read from the daily rollup when the
+			// buckets allow it (totals, or days in UTC); the hours before
+			// the first and after the last whole day from the hourly one.
 			group := map[string]string{ByKey: "key_id", ByUser: "user_id", ByTeam: "team_id", ByModel: "model"}[q.By]
-			bucket := "CAST(0 AS BIGINT)"
-			groupBy := group
-			if bucketed {
-				bucket, groupBy = "hour_ms", "hour_ms, "+group
+			from, to := floorHour(since), until
+			d0, d1 := wholeDays(from, to)
+			daily := d0 < d1 && (q.Granularity == GranularityTotal || (q.Granularity == GranularityDay && loc == time.UTC))
+			parts := [][3]any{{"usage_hourly", from, to}}
+			if daily {
+				parts = [][3]any{{"usage_hourly", from, d0}, {"usage_daily", d0, d1}, {"usage_hourly", d1, to}}
 			}
-			query = `SELECT ` + bucket + `, ` + group + `, ` + sumCounters + ` FROM usage_hourly
-				WHERE hour_ms >= $1 AND hour_ms < $2 AND ($3 = '' OR key_id = $3) AND ($4 = '' OR user_id = $4)
-				AND ($5 = '' OR team_id = $5) AND ($6 = '' OR model = $6) GROUP BY ` + groupBy
-			args = []any{floorHour(since), until, q.KeyID, q.UserID, q.TeamID, q.Model}
+			for _, p := range parts {
+				table, lo, hi := p[0].(string), p[1].(int64), p[2].(int64)
+				if lo >= hi {
+					continue
+				}
+				col := "hour_ms"
+				if table == "usage_daily" {
+					col = "day_ms"
+				}
+				bucket := "CAST(0 AS BIGINT)"
+				groupBy := group
+				if bucketed {
+					bucket, groupBy = col, col+", "+group
+				}
+				part, err := queryAll(ctx, tx, "usage query", scanUsageRow, `SELECT `+bucket+`, `+group+`, `+sumCounters+` FROM `+table+`
+					WHERE `+col+` >= $1 AND `+col+` < $2 AND ($3 = '' OR key_id = $3) AND ($4 = '' OR user_id = $4)
+					AND ($5 = '' OR team_id = $5) AND ($6 = '' OR model = $6) GROUP BY `+groupBy,
+					lo, hi, q.KeyID, q.UserID, q.TeamID, q.Model)
+				if err != nil {
+					return err
+				}
+				rows = append(rows, part...)
+			}
+			if daily && !bucketed {
+				rows = mergeGroups(rows)
+			}
+			return s.nameRows(ctx, tx, q.By, rows)
 		case ByTag:
 			if q.Tag == "" {
 				return invalid("a usage query by tag needs the tag name")
@@ -229,6 +257,41 @@ func (s *Store) nameRows(ctx context.Context, tx *sql.Tx, by string, rows []Usag
 		rows[i].Name = names[rows[i].Group]
 	}
 	return nil
+}
+
+// wholeDays returns the UTC days [d0, d1) whose every hour an hourly query
+// of [from, to) would include (an hour h is included when from <= h < to);
+// d0 >= d1 when there is none.
+func wholeDays(from, to int64) (d0, d1 int64) {
+	if to == math.MaxInt64 || to <= from {
+		return 0, 0
+	}
+	d0 = floorDay(from)
+	if d0 < from {
+		d0 += dayMS
+	}
+	// Day d is whole when its last hour, d+23h, is before to.
+	last := to - 23*hourMS - 1
+	if last < 0 {
+		return 0, 0
+	}
+	d1 = floorDay(last) + dayMS
+	return d0, d1
+}
+
+// mergeGroups sums rows of the same group (totals read from two rollups).
+func mergeGroups(rows []UsageRow) []UsageRow {
+	index := map[string]int{}
+	out := rows[:0:0]
+	for _, r := range rows {
+		if i, ok := index[r.Group]; ok {
+			out[i].add(&r)
+			continue
+		}
+		index[r.Group] = len(out)
+		out = append(out, r)
+	}
+	return out
 }
 
 // foldDays merges hourly rows into days starting at midnight in loc.

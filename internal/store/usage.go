@@ -30,7 +30,17 @@ func floorHour(v int64) int64 {
 	return v - v%hourMS
 }
 
-// counters are the additive columns of both rollup tables.
+const dayMS = 24 * hourMS
+
+// floorDay returns the start of the UTC day containing unix ms v.
+func floorDay(v int64) int64 {
+	if v < 0 {
+		return v - (dayMS+v%dayMS)%dayMS
+	}
+	return v - v%dayMS
+}
+
+// counters are the additive columns of the rollup tables.
 type counters struct {
 	requests, errors, unpriced int64
 	tokens                     tokens.Counts
@@ -89,6 +99,13 @@ const (
 	// chunkRows bounds the rows of one multi-row INSERT: 200 × 27 = 5,400
 	// parameters, well under SQLite's 32,766 and PostgreSQL's 65,535.
 	chunkRows = 200
+)
+
+// The columns of a call's details, before the others in every usage row
+// insert (see insertUsage): what the console's page of a call shows.
+const (
+	detailCols  = `error_message, upstream_request_id`
+	detailNCols = 2
 )
 
 // values returns "($1, …, $cols), (…)" for n rows of cols parameters. On
@@ -172,13 +189,14 @@ func (s *Store) insertUsage(ctx context.Context, dirty []usage.Record) error {
 	}
 	now := s.now().UnixMilli()
 	ts := make([]int64, len(recs))
-	raw := make([]any, 0, len(recs)*usageNCols)
+	raw := make([]any, 0, len(recs)*(usageNCols+detailNCols))
 	for i := range recs {
 		r := &recs[i]
 		ts[i] = now
 		if !r.Time.IsZero() {
 			ts[i] = r.Time.UnixMilli()
 		}
+		raw = append(raw, r.ErrorMessage, r.UpstreamRequestID) // detailCols come first
 		raw = append(raw, r.RequestID, ts[i], r.KeyID, r.KeyAlias, r.UserID, r.TeamID, r.SessionID,
 			encodeJSON(nonNilMap(r.Tags)), r.ModelRequested, r.Model, r.UpstreamModel, r.Provider, r.Region, r.Door,
 			r.Stream, int64(r.Status), r.ErrorOrigin, r.LatencyMs, r.TTFTMs)
@@ -192,6 +210,7 @@ func (s *Store) insertUsage(ctx context.Context, dirty []usage.Record) error {
 			return fmt.Errorf("store: insert usage: %w", err)
 		}
 		hourly := map[hourKey]*counters{}
+		daily := map[hourKey]*counters{} // hour is the UTC day here
 		tagged := map[tagKey]*counters{}
 		lastUsed := map[string]int64{}
 		for i := range recs {
@@ -207,6 +226,12 @@ func (s *Store) insertUsage(ctx context.Context, dirty []usage.Record) error {
 				hourly[hk] = c
 			}
 			c.add(r)
+			dk := hk
+			dk.hour = floorDay(ts[i])
+			if daily[dk] == nil {
+				daily[dk] = &counters{}
+			}
+			daily[dk].add(r)
 			for k, v := range r.Tags {
 				tk := tagKey{hour, k, v, r.Model}
 				c := tagged[tk]
@@ -250,6 +275,23 @@ func (s *Store) insertUsage(ctx context.Context, dirty []usage.Record) error {
 		if err != nil {
 			return fmt.Errorf("store: update hourly rollup: %w", err)
 		}
+		// The daily rollup is upserted in the same order as the hourly
+		// one, so it cannot deadlock either.
+		dayKeys := sortedKeys(daily, func(a, b hourKey) int {
+			return cmp.Or(cmp.Compare(a.hour, b.hour), cmp.Compare(a.key, b.key), cmp.Compare(a.user, b.user),
+				cmp.Compare(a.team, b.team), cmp.Compare(a.model, b.model))
+		})
+		dailyArgs := make([]any, 0, len(dayKeys)*hourlyCols)
+		for _, k := range dayKeys {
+			dailyArgs = append(dailyArgs, k.hour, k.key, k.user, k.team, k.model)
+			dailyArgs = append(dailyArgs, daily[k].args()...)
+		}
+		err = s.insertRows(ctx, tx, `INSERT INTO usage_daily (day_ms, key_id, user_id, team_id, model, `+counterCols+`)`,
+			` ON CONFLICT (day_ms, key_id, user_id, team_id, model) DO UPDATE SET `+fmt.Sprintf(counterUpdate, "usage_daily"),
+			hourlyCols, dailyArgs)
+		if err != nil {
+			return fmt.Errorf("store: update daily rollup: %w", err)
+		}
 		err = s.insertRows(ctx, tx, `INSERT INTO usage_tag_hourly (hour_ms, tag_key, tag_value, model, `+counterCols+`)`,
 			` ON CONFLICT (hour_ms, tag_key, tag_value, model) DO UPDATE SET `+fmt.Sprintf(counterUpdate, "usage_tag_hourly"),
 			tagCols, tagArgs)
@@ -272,10 +314,11 @@ func (s *Store) insertUsage(ctx context.Context, dirty []usage.Record) error {
 // waits for a concurrent transaction inserting the same request id, so of
 // two replicas racing with one record exactly one inserts it.
 func (s *Store) insertUsageRows(ctx context.Context, tx *sql.Tx, args []any) (map[string]bool, error) {
-	inserted := make(map[string]bool, len(args)/usageNCols)
-	for start := 0; start < len(args); start += chunkRows * usageNCols {
-		end := min(start+chunkRows*usageNCols, len(args))
-		q := `INSERT INTO usage_records (` + usageCols + `) VALUES ` + s.values((end-start)/usageNCols, usageNCols) +
+	const cols = usageNCols + detailNCols
+	inserted := make(map[string]bool, len(args)/cols)
+	for start := 0; start < len(args); start += chunkRows * cols {
+		end := min(start+chunkRows*cols, len(args))
+		q := `INSERT INTO usage_records (` + detailCols + `, ` + usageCols + `) VALUES ` + s.values((end-start)/cols, cols) +
 			` ON CONFLICT DO NOTHING RETURNING request_id`
 		rows, err := tx.QueryContext(ctx, q, args[start:end]...)
 		if err != nil {
@@ -318,8 +361,12 @@ func cleanText(v string) string {
 // usage must be written even when something slips past them.
 func cleanRecord(r usage.Record) usage.Record {
 	for _, f := range []*string{&r.RequestID, &r.KeyID, &r.KeyAlias, &r.UserID, &r.TeamID, &r.SessionID,
-		&r.ModelRequested, &r.Model, &r.UpstreamModel, &r.Provider, &r.Region, &r.Door, &r.ErrorOrigin} {
+		&r.ModelRequested, &r.Model, &r.UpstreamModel, &r.Provider, &r.Region, &r.Door, &r.ErrorOrigin,
+		&r.ErrorMessage, &r.UpstreamRequestID} {
 		*f = cleanText(*f)
+	}
+	if len(r.ErrorMessage) > usage.MaxErrorMessage {
+		r.ErrorMessage = strings.ToValidUTF8(r.ErrorMessage[:usage.MaxErrorMessage], "")
 	}
 	if len(r.Tags) > 0 {
 		tags := make(map[string]string, len(r.Tags))

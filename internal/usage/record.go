@@ -41,8 +41,14 @@ type Record struct {
 	// before routing).
 	Attempts    int
 	ErrorOrigin string // "", "client", "gateway" or "upstream"
-	LatencyMs   int64  // whole request
-	TTFTMs      int64  // time to first byte/token; 0 when none was sent
+	// ErrorMessage is the error the client was told (already scrubbed of
+	// credentials), cut to MaxErrorMessage bytes; "" on success.
+	ErrorMessage string
+	// UpstreamRequestID is the provider's request id of the last attempt
+	// (Bedrock's x-amzn-requestid), for support cases; "" when none.
+	UpstreamRequestID string
+	LatencyMs         int64 // whole request
+	TTFTMs            int64 // time to first byte/token; 0 when none was sent
 
 	// Tokens are what the call used, by kind; Tokens.Total() is the unit
 	// of token budgets and rate limits.
@@ -54,3 +60,7 @@ type Record struct {
 	// kept, flagged, and never silently costed at zero.
 	Unpriced bool
 }
+
+// MaxErrorMessage bounds Record.ErrorMessage: enough for any message the
+// gateway writes, not a place to keep an upstream's whole answer.
+const MaxErrorMessage = 500

@@ -1,0 +1,54 @@
+package ui
+
+import (
+	"fmt"
+	"github.com/tollgate-gw/tollgate/internal/admin"
+	"html/template"
+	"strings"
+	"time"
+)
+
+// funcs are the templates' helpers; formatting that depends on the
+// language is a method of lang (.L.Money, .L.Num, .L.Time) instead.
+var funcs = template.FuncMap{
+	"join": strings.Join,
+	"f2":   func(v float64) string { return fmt.Sprintf("%.2f", v) },
+	// bar is the filled share of a budget bar, 0-100.
+	"bar": func(pct float64) string { return fmt.Sprintf("%.2f", min(max(pct, 0), 100)) },
+	// mark is a threshold's place on a budget bar, 0-100.
+	"mark": func(t int) int { return min(max(t, 0), 100) },
+	"str": func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	},
+	"i64": func(p *int64) int64 {
+		if p == nil {
+			return 0
+		}
+		return *p
+	},
+	"ms":     func(t time.Time) int64 { return t.UnixMilli() },
+	"ints":   func(v []int) string { return strings.Trim(strings.Join(strings.Fields(fmt.Sprint(v)), ", "), "[]") },
+	"isErr":  func(status int, origin string) bool { return status >= 400 || origin != "" },
+	"hasPfx": strings.HasPrefix,
+	"string": func(v any) string { return fmt.Sprint(v) },
+	"list2":  func(a, b any) []any { return []any{a, b} },
+	"usd": func(p *int64) string {
+		if p == nil {
+			return ""
+		}
+		return admin.FormatUSD(*p)
+	},
+	"list4": func(a, b, c, d string) []string { return []string{a, b, c, d} },
+	// navItems is the console's navigation, in order: the name of each
+	// section (its message key nav.<name>) and its address. Sections added
+	// later (models, audit) go here.
+	"navItems": func() [][2]string { return nav },
+}
+
+var nav = [][2]string{
+	{"overview", "/ui/"}, {"requests", "/ui/requests"}, {"keys", "/ui/keys"}, {"users", "/ui/users"},
+	{"teams", "/ui/teams"}, {"budgets", "/ui/budgets"}, {"limits", "/ui/limits"}, {"usage", "/ui/usage"},
+}
