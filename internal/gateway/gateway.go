@@ -183,7 +183,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 			}
 		},
 	})
-	console, err := ui.New(ui.Options{Store: st, Admin: adminAPI, ClientIP: rules.ClientIP, Logger: log})
+	console, err := ui.New(ui.Options{Store: st, Admin: adminAPI, Accounts: adminAPI, ClientIP: rules.ClientIP, Logger: log})
 	if err != nil {
 		writer.Close(ctx)
 		st.Close()
