@@ -278,7 +278,9 @@ func (v *validator) autoBudget(p string, b *AutoBudget) {
 	if b.USD < 0 || b.Tokens < 0 {
 		v.add(p, "must not be negative")
 	}
-	v.oneOf(p+".period", b.Period, []string{"day", "week", "month", "total"})
+	if b.Period != "" { // empty: the default of where it is used
+		v.oneOf(p+".period", b.Period, []string{"day", "week", "month", "total"})
+	}
 }
 
 func (v *validator) autoLimit(p string, l *AutoLimit) {

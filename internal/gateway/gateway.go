@@ -50,6 +50,10 @@ type BuildOptions struct {
 	// TargetHealth, when set, holds the router's target cooldowns and
 	// in-flight counts (tests set its clock); nil makes a fresh one.
 	TargetHealth *router.Health
+
+	// Clock, when set, is the clock of key expiry and of the credential
+	// exchanges (tests move it instead of sleeping); nil: time.Now.
+	Clock func() time.Time
 }
 
 // Gateway is a running Tollgate: the HTTP handler and what it owns — the
@@ -140,6 +144,9 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		ks = append(ks, keys.StaticKey{Name: k.Name, Secret: k.Secret})
 	}
 	accts := NewAccounts(st, keys.NewStatic(ks), log)
+	if bo.Clock != nil {
+		accts.Keys.SetClock(bo.Clock)
+	}
 	var (
 		shared        *limits.Shared
 		sharedLimiter *limits.SharedLimiter
@@ -171,24 +178,27 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		st.Close()
 		return nil, fmt.Errorf("admin credential: %w", err)
 	}
+	// onChange reloads the accounts before an admin call (or a key
+	// exchange) answers, so that a key created by the CLI works on the very
+	// next request, and tells the other replicas.
+	onChange := func() {
+		if err := accts.Reload(context.WithoutCancel(ctx)); err != nil {
+			log.Error("reloading keys and budgets after an admin change failed", "err", err)
+		}
+		// And on every other replica, at once.
+		nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Replicas.DatabaseTimeout)
+		defer cancel()
+		if err := st.NotifyChange(nctx); err != nil {
+			log.Warn("announcing an admin change to the other replicas failed; they apply it at their next periodic reload", "err", err)
+		}
+	}
 	adminAPI := admin.New(st, admin.Options{
 		Logger:   log,
 		Live:     writer.Subscribe,
 		Enforcer: accts.Ledger,
-		// Reload before the admin call answers, so that a key created by
-		// the CLI works on the very next request.
-		OnChange: func() {
-			if err := accts.Reload(context.WithoutCancel(ctx)); err != nil {
-				log.Error("reloading keys and budgets after an admin change failed", "err", err)
-			}
-			// And on every other replica, at once.
-			nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Replicas.DatabaseTimeout)
-			defer cancel()
-			if err := st.NotifyChange(nctx); err != nil {
-				log.Warn("announcing an admin change to the other replicas failed; they apply it at their next periodic reload", "err", err)
-			}
-		},
+		OnChange: onChange,
 	})
+	exchanges := newExchanges(cfg, st, bo.Clock, func(context.Context) { onChange() }, log)
 	m := metrics.New(bo.Build)
 	m.RegisterBudgets(accts.BudgetSamples)
 	m.RegisterOpenMode(accts.Keys.OpenNow)
@@ -246,6 +256,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		ProviderRegions: regions,
 		Access:          rules,
 		Admin:           adminAPI,
+		Exchanges:       exchanges,
 		Ready:           ready,
 		Health:          health,
 		Budgets:         accts.Ledger,

@@ -88,6 +88,10 @@ type Options struct {
 
 	// Admin serves /admin/ (the admin REST API); nil leaves it unmounted.
 	Admin http.Handler
+	// Exchanges serve /v1/auth/ (credential exchanges such as GitHub
+	// Actions OIDC tokens for keys), answering in their own OAuth-style
+	// JSON; nil leaves it unmounted.
+	Exchanges http.Handler
 
 	// Access rules, checked before anything else; nil allows all.
 	Access *access.Rules
