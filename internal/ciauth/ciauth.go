@@ -222,7 +222,7 @@ func (e *Exchanger) exchange(r *http.Request) (*Response, error) {
 	tok, err := e.verifier.Verify(ctx, raw)
 	if err != nil {
 		return nil, &oauthError{status: http.StatusUnauthorized, code: "invalid_token",
-			desc: "the token is not a valid GitHub Actions OIDC token for this gateway: " + verifyReason(err),
+			desc:   "the token is not a valid GitHub Actions OIDC token for this gateway: " + verifyReason(err),
 			origin: apierror.OriginClient, cause: err}
 	}
 	var claims map[string]any

@@ -58,9 +58,9 @@ func (g *GitHubIssuer) Claims(repository, runID, audience string, now time.Time)
 		"iat": now.Unix(), "nbf": now.Add(-5 * time.Second).Unix(), "exp": now.Add(time.Hour).Unix(),
 		"jti": rand.Text(), "repository": repository, "repository_owner": owner, "ref": "refs/heads/main",
 		"ref_type": "branch", "sha": "0123456789abcdef0123456789abcdef01234567", "workflow": "ci",
-		"workflow_ref": repository + "/.github/workflows/ci.yml@refs/heads/main",
+		"workflow_ref":     repository + "/.github/workflows/ci.yml@refs/heads/main",
 		"job_workflow_ref": repository + "/.github/workflows/ci.yml@refs/heads/main",
-		"event_name": "push", "run_id": runID, "run_number": "7", "run_attempt": "1", "actor": "octocat",
+		"event_name":       "push", "run_id": runID, "run_number": "7", "run_attempt": "1", "actor": "octocat",
 		"runner_environment": "github-hosted",
 	}
 }
