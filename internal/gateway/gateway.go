@@ -33,6 +33,7 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/provider"
 	"github.com/tollgate-gw/tollgate/internal/router"
 	"github.com/tollgate-gw/tollgate/internal/server"
+	"github.com/tollgate-gw/tollgate/internal/signin"
 	"github.com/tollgate-gw/tollgate/internal/store"
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
@@ -65,6 +66,9 @@ type Gateway struct {
 	Writer   *usage.Writer
 	// Alerts delivers budget alerts; closed before the store.
 	Alerts *alerts.Notifier
+	// SignIn is the OIDC relying party (config sign_in) that the console
+	// and Claude Code's /login build on; nil when sign-in is off.
+	SignIn *signin.RP
 	// AdminSecret is a newly generated admin key, set only on the first
 	// start of a database without TOLLGATE_ADMIN_KEY; print it once.
 	AdminSecret string
@@ -271,6 +275,9 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		return nil, err
 	}
 	g := &Gateway{Server: srv, Store: st, Accounts: accts, Writer: writer, Alerts: notifier, AdminSecret: adminSecret, cfg: cfg, log: log, tls: tlsCerts, providers: providers}
+	if cfg.SignIn.Enabled() {
+		g.SignIn = signin.New(cfg.SignIn, st, signin.Options{Now: bo.Clock})
+	}
 	g.startBackground(feed, shared, sharedLimiter)
 	return g, nil
 }
