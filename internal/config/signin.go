@@ -272,11 +272,11 @@ func (v *validator) autoBudget(p string, b *AutoBudget) {
 	if b == nil {
 		return
 	}
-	if b.USD <= 0 && b.Tokens <= 0 {
+	switch {
+	case b.USD < 0 || b.Tokens < 0:
+		v.add(p, "usd and tokens must not be negative")
+	case b.USD == 0 && b.Tokens == 0:
 		v.add(p, "needs usd or tokens above zero")
-	}
-	if b.USD < 0 || b.Tokens < 0 {
-		v.add(p, "must not be negative")
 	}
 	if b.Period != "" { // empty: the default of where it is used
 		v.oneOf(p+".period", b.Period, []string{"day", "week", "month", "total"})
