@@ -93,7 +93,7 @@ func New(opts Options) (*Provider, error) {
 	}
 	var cryptoKey [32]byte
 	rand.Read(cryptoKey[:])
-	o, err := op.NewOpenIDProvider(opts.Issuer, &op.Config{
+	o, err := op.NewProvider(&op.Config{
 		CryptoKey:                cryptoKey,
 		CodeMethodS256:           true,
 		AuthMethodPost:           true,
@@ -101,7 +101,7 @@ func New(opts Options) (*Provider, error) {
 		SupportedScopes:          []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess, "groups"},
 		SupportedClaims:          []string{"sub", "email", "email_verified", "name", "groups"},
 		DefaultLogoutRedirectURI: "/",
-	}, st, op.WithAllowInsecure(), op.WithLogger(opts.Logger))
+	}, st, op.StaticIssuer(opts.Issuer), op.WithAllowInsecure(), op.WithLogger(opts.Logger))
 	if err != nil {
 		return nil, fmt.Errorf("devidp: %w", err)
 	}
