@@ -44,6 +44,10 @@ type BuildOptions struct {
 	// Build identifies the running binary, for the build_info metric.
 	Build buildinfo.Info
 
+	// Clock, when set, is the clock of key expiry and of the credential
+	// exchanges (tests move it instead of sleeping); nil: time.Now.
+	Clock func() time.Time
+
 	// Credentials overrides the AWS credential chain per Bedrock provider
 	// name.
 	Credentials map[string]aws.CredentialsProvider
@@ -51,10 +55,6 @@ type BuildOptions struct {
 	// TargetHealth, when set, holds the router's target cooldowns and
 	// in-flight counts (tests set its clock); nil makes a fresh one.
 	TargetHealth *router.Health
-
-	// Clock, when set, is the clock of key expiry and of the credential
-	// exchanges (tests move it instead of sleeping); nil: time.Now.
-	Clock func() time.Time
 }
 
 // Gateway is a running Tollgate: the HTTP handler and what it owns — the
@@ -64,11 +64,11 @@ type Gateway struct {
 	Store    *store.Store
 	Accounts *Accounts
 	Writer   *usage.Writer
-	// Alerts delivers budget alerts; closed before the store.
-	Alerts *alerts.Notifier
 	// SignIn is the OIDC relying party (config sign_in) that the console
 	// and Claude Code's /login build on; nil when sign-in is off.
 	SignIn *signin.RP
+	// Alerts delivers budget alerts; closed before the store.
+	Alerts *alerts.Notifier
 	// AdminSecret is a newly generated admin key, set only on the first
 	// start of a database without TOLLGATE_ADMIN_KEY; print it once.
 	AdminSecret string
@@ -182,27 +182,25 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		st.Close()
 		return nil, fmt.Errorf("admin credential: %w", err)
 	}
-	// onChange reloads the accounts before an admin call (or a key
-	// exchange) answers, so that a key created by the CLI works on the very
-	// next request, and tells the other replicas.
-	onChange := func() {
-		if err := accts.Reload(context.WithoutCancel(ctx)); err != nil {
-			log.Error("reloading keys and budgets after an admin change failed", "err", err)
-		}
-		// And on every other replica, at once.
-		nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Replicas.DatabaseTimeout)
-		defer cancel()
-		if err := st.NotifyChange(nctx); err != nil {
-			log.Warn("announcing an admin change to the other replicas failed; they apply it at their next periodic reload", "err", err)
-		}
-	}
 	adminAPI := admin.New(st, admin.Options{
 		Logger:   log,
 		Live:     writer.Subscribe,
 		Enforcer: accts.Ledger,
-		OnChange: onChange,
+		// Reload before the admin call answers, so that a key created by
+		// the CLI works on the very next request.
+		OnChange: func() {
+			if err := accts.Reload(context.WithoutCancel(ctx)); err != nil {
+				log.Error("reloading keys and budgets after an admin change failed", "err", err)
+			}
+			// And on every other replica, at once.
+			nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Replicas.DatabaseTimeout)
+			defer cancel()
+			if err := st.NotifyChange(nctx); err != nil {
+				log.Warn("announcing an admin change to the other replicas failed; they apply it at their next periodic reload", "err", err)
+			}
+		},
 	})
-	exchanges := newExchanges(cfg, st, bo.Clock, func(context.Context) { onChange() }, log)
+	exchanges := newExchanges(cfg, st, accts, bo.Clock, log)
 	m := metrics.New(bo.Build)
 	m.RegisterBudgets(accts.BudgetSamples)
 	m.RegisterOpenMode(accts.Keys.OpenNow)
@@ -275,10 +273,10 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		return nil, err
 	}
 	g := &Gateway{Server: srv, Store: st, Accounts: accts, Writer: writer, Alerts: notifier, AdminSecret: adminSecret, cfg: cfg, log: log, tls: tlsCerts, providers: providers}
+	g.startBackground(feed, shared, sharedLimiter)
 	if cfg.SignIn.Enabled() {
 		g.SignIn = signin.New(cfg.SignIn, st, signin.Options{Now: bo.Clock})
 	}
-	g.startBackground(feed, shared, sharedLimiter)
 	return g, nil
 }
 
