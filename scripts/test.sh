@@ -27,6 +27,11 @@ if [ -n "$unformatted" ]; then
   echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 
+log "actionlint (example workflows)"
+# The example workflow users copy, and through it the inputs of the
+# tollgate-key action it calls, must be valid GitHub Actions syntax.
+go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 docs/examples/github-actions/*.yml
+
 log "docker compose config"
 ./scripts/compose-check.sh
 

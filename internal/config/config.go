@@ -74,6 +74,12 @@ type Config struct {
 	// and Slack; see Alerts.
 	Alerts Alerts `yaml:"alerts"`
 
+	// SignIn is the OIDC relying party people sign in with; see SignIn.
+	SignIn SignIn `yaml:"sign_in"`
+	// GitHubActions exchanges GitHub Actions OIDC tokens for short-lived
+	// keys; see GitHubActions.
+	GitHubActions GitHubActions `yaml:"github_actions"`
+
 	// Providers are the upstream deployments, by name. Model targets refer to
 	// them by that name. Default: one "bedrock" provider in AWS_REGION
 	// (then AWS_DEFAULT_REGION, then us-east-1) with the default AWS

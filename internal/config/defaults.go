@@ -90,6 +90,8 @@ func (c *Config) applyDefaults(lookup LookupEnv) {
 	u.QuarantinePath = or(u.QuarantinePath, filepath.Join(c.DataDir, "usage-quarantine.jsonl"))
 
 	c.Alerts.applyDefaults()
+	c.SignIn.applyDefaults()
+	c.GitHubActions.applyDefaults()
 
 	s := &c.Server
 	s.MaxBodyBytes = orZero(s.MaxBodyBytes, DefaultMaxBodyBytes)

@@ -73,6 +73,8 @@ func (c *Config) validate(pos *positions) []Problem {
 	v.prices()
 	v.keys()
 	v.alerts()
+	v.signIn()
+	v.githubActions()
 	v.providers()
 	v.routing()
 	v.models()

@@ -34,6 +34,7 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/provider"
 	"github.com/tollgate-gw/tollgate/internal/router"
 	"github.com/tollgate-gw/tollgate/internal/server"
+	"github.com/tollgate-gw/tollgate/internal/signin"
 	"github.com/tollgate-gw/tollgate/internal/store"
 	"github.com/tollgate-gw/tollgate/internal/ui"
 	"github.com/tollgate-gw/tollgate/internal/usage"
@@ -44,6 +45,10 @@ import (
 type BuildOptions struct {
 	// Build identifies the running binary, for the build_info metric.
 	Build buildinfo.Info
+
+	// Clock, when set, is the clock of key expiry and of the credential
+	// exchanges (tests move it instead of sleeping); nil: time.Now.
+	Clock func() time.Time
 
 	// Credentials overrides the AWS credential chain per Bedrock provider
 	// name.
@@ -65,6 +70,9 @@ type Gateway struct {
 	Store    *store.Store
 	Accounts *Accounts
 	Writer   *usage.Writer
+	// SignIn is the OIDC relying party (config sign_in) that the console
+	// and Claude Code's /login build on; nil when sign-in is off.
+	SignIn *signin.RP
 	// Alerts delivers budget alerts; closed before the store.
 	Alerts *alerts.Notifier
 	// Models keeps the routes in step with the config file and the
@@ -122,6 +130,9 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		ks = append(ks, keys.StaticKey{Name: k.Name, Secret: k.Secret})
 	}
 	accts := NewAccounts(st, keys.NewStatic(ks), log)
+	if bo.Clock != nil {
+		accts.Keys.SetClock(bo.Clock)
+	}
 	var (
 		shared        *limits.Shared
 		sharedLimiter *limits.SharedLimiter
@@ -165,7 +176,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 			}
 			return ""
 		},
-		Models:   mods,
+		Models: mods,
 		// Reload before the admin call answers, so that a key created by
 		// the CLI works on the very next request.
 		OnChange: func() {
@@ -189,6 +200,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		st.Close()
 		return nil, fmt.Errorf("console: %w", err)
 	}
+	exchanges := newExchanges(cfg, st, accts, bo.Clock, log)
 	m := metrics.New(bo.Build)
 	m.RegisterBudgets(accts.BudgetSamples)
 	m.RegisterOpenMode(accts.Keys.OpenNow)
@@ -251,6 +263,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 		Access:          rules,
 		Admin:           adminAPI,
 		Console:         console,
+		Exchanges:       exchanges,
 		Ready:           ready,
 		Health:          health,
 		Budgets:         accts.Ledger,
@@ -270,6 +283,9 @@ func FromConfig(ctx context.Context, cfg *config.Config, log *slog.Logger, bo Bu
 	g := &Gateway{Server: srv, Store: st, Accounts: accts, Writer: writer, Alerts: notifier, AdminSecret: adminSecret, Models: mods,
 		cfg: cfg, log: log, tls: tlsCerts, reload: reloads}
 	g.startBackground(feed, shared, sharedLimiter)
+	if cfg.SignIn.Enabled() {
+		g.SignIn = signin.New(cfg.SignIn, st, signin.Options{Now: bo.Clock})
+	}
 	return g, nil
 }
 

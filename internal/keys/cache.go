@@ -150,6 +150,10 @@ func (c *Cache) ConfirmOpenWith(confirm func(ctx context.Context) error) {
 // Call it before the cache serves requests.
 func (c *Cache) RefuseOpen() { c.refuseOpen = true }
 
+// SetClock replaces the clock key expiry is judged by; call it before the
+// cache serves (tests move the clock instead of sleeping).
+func (c *Cache) SetClock(now func() time.Time) { c.now = now }
+
 // OpenNow reports whether the cache would, right now, admit a request
 // without checking its key: no static and no virtual keys, and open mode
 // not refused. It feeds the tollgate_open_mode gauge.

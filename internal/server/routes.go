@@ -92,6 +92,14 @@ func (s *Server) routes() *http.ServeMux {
 		}))
 	}
 
+	if s.opts.Exchanges != nil {
+		// Like the admin API, the exchanges write their own (OAuth) errors.
+		mux.Handle("/v1/auth/", s.handle(a, func(w http.ResponseWriter, r *http.Request, x *exchange) error {
+			s.opts.Exchanges.ServeHTTP(w, r)
+			return nil
+		}))
+	}
+
 	mux.Handle("/admin", s.handle(a, notFound))
 	if s.opts.Console != nil {
 		console := s.handle(a, func(w http.ResponseWriter, r *http.Request, x *exchange) error {

@@ -98,6 +98,10 @@ type Options struct {
 	// matching /ui itself: the console is the admin API with a face, and an
 	// operator who fenced /admin/ in must not find it open under /ui/.
 	Console http.Handler
+	// Exchanges serve /v1/auth/ (credential exchanges such as GitHub
+	// Actions OIDC tokens for keys), answering in their own OAuth-style
+	// JSON; nil leaves it unmounted.
+	Exchanges http.Handler
 
 	// Access rules, checked before anything else; nil allows all.
 	Access *access.Rules

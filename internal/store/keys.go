@@ -114,6 +114,21 @@ type NewKey struct {
 // and limit is set to the new key; see CreateKey, CreateBudget and
 // CreateLimit for the fields.
 func (s *Store) CreateKeyWith(ctx context.Context, k Key, budget *Budget, limit *Limit) (NewKey, error) {
+	var out NewKey
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		out, err = s.createKeyTx(ctx, tx, k, budget, limit)
+		return err
+	})
+	if err != nil {
+		return NewKey{}, err
+	}
+	return out, nil
+}
+
+// createKeyTx is CreateKeyWith inside the caller's transaction, so that a
+// key can be created together with records of its own (CreateCIKey).
+func (s *Store) createKeyTx(ctx context.Context, tx *sql.Tx, k Key, budget *Budget, limit *Limit) (NewKey, error) {
 	secret := NewSecret(KeySecretPrefix)
 	k.ID = newID("key")
 	if k.Alias == "" {
@@ -150,7 +165,7 @@ func (s *Store) CreateKeyWith(ctx context.Context, k Key, budget *Budget, limit 
 		}
 		out.Limit = &l
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := func() error {
 		if err := resolveOwner(ctx, tx, &out.Key); err != nil {
 			return err
 		}
@@ -177,7 +192,7 @@ func (s *Store) CreateKeyWith(ctx context.Context, k Key, budget *Budget, limit 
 			}
 		}
 		return nil
-	})
+	}()
 	if err != nil {
 		return NewKey{}, err
 	}

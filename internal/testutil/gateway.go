@@ -63,6 +63,7 @@ type settings struct {
 	creds      aws.CredentialsProvider
 	regions    []region
 	health     *router.Health
+	clock      func() time.Time
 }
 
 // region is a further Bedrock provider with its own simulator.
@@ -144,6 +145,12 @@ func WithTargetHealth(h *router.Health) Option {
 	return func(s *settings) { s.health = h }
 }
 
+// WithClock gives the gateway a clock for key expiry and the credential
+// exchanges, so that a test moves time instead of sleeping.
+func WithClock(now func() time.Time) Option {
+	return func(s *settings) { s.clock = now }
+}
+
 // WithMiddleware wraps the gateway's handler, for tests that observe every
 // request reaching it. The first wrapper given is the outermost.
 func WithMiddleware(mw func(http.Handler) http.Handler) Option {
@@ -216,6 +223,7 @@ func Start(t testing.TB, opts ...Option) *Harness {
 	gwy, err := gateway.FromConfig(context.Background(), cfg, log, gateway.BuildOptions{
 		Credentials:  credMap,
 		TargetHealth: set.health,
+		Clock:        set.clock,
 	})
 	if err != nil {
 		t.Fatalf("FromConfig: %v", err)
