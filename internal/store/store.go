@@ -108,7 +108,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 		err = s.openPostgres(dsn)
 	default:
 		s.engine = EngineSQLite
-		err = s.openSQLite(dsn)
+		err = s.openSQLite(ctx, dsn)
 	}
 	if err != nil {
 		return nil, err
@@ -147,7 +147,7 @@ func sqlitePath(dsn string) (string, error) {
 	return path, nil
 }
 
-func (s *Store) openSQLite(dsn string) error {
+func (s *Store) openSQLite(ctx context.Context, dsn string) error {
 	path, err := sqlitePath(dsn)
 	if err != nil {
 		return err
@@ -173,7 +173,7 @@ func (s *Store) openSQLite(dsn string) error {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	// Create the file and switch it to WAL before any reader opens it.
-	if err := w.Ping(); err != nil {
+	if err := pingSQLite(ctx, w); err != nil {
 		w.Close()
 		return fmt.Errorf("store: open sqlite %s: %w", path, err)
 	}
@@ -194,6 +194,26 @@ func (s *Store) openSQLite(dsn string) error {
 	r.SetMaxIdleConns(n)
 	s.w, s.r = w, r
 	return nil
+}
+
+// pingSQLite opens the writer's connection. Switching a database to WAL
+// can fail at once with SQLITE_BUSY, without waiting on busy_timeout, while
+// another process opens the same new file (replicas or a CLI starting
+// together); it is retried for as long as busy_timeout would have waited.
+func pingSQLite(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
 }
 
 // Close closes the database pools.
