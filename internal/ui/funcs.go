@@ -46,9 +46,24 @@ var funcs = template.FuncMap{
 	// section (its message key nav.<name>) and its address. Sections added
 	// later (models, audit) go here.
 	"navItems": func() [][2]string { return nav },
+	"i2": func(p *int) int {
+		if p == nil {
+			return 0
+		}
+		return *p
+	},
 }
 
 var nav = [][2]string{
 	{"overview", "/ui/"}, {"requests", "/ui/requests"}, {"keys", "/ui/keys"}, {"users", "/ui/users"},
 	{"teams", "/ui/teams"}, {"budgets", "/ui/budgets"}, {"limits", "/ui/limits"}, {"usage", "/ui/usage"},
+	{"models", "/ui/models"}, {"audit", "/ui/audit"}, {"admins", "/ui/admins"},
 }
+
+// navResource is the resource a section needs to be shown in the
+// navigation: the admins section is for those who may change admins (the
+// owner), and a section the role cannot read is left out.
+var navResource = map[string]struct {
+	res   string
+	write bool
+}{"models": {"models", false}, "audit": {"audit", false}, "admins": {"admins", true}}

@@ -39,6 +39,19 @@ type session struct {
 // them regardless).
 func (s *session) CanWrite() bool { return s != nil && s.Principal.Role != authz.Viewer }
 
+// Can reports whether the principal's role may change resource (a name of
+// authz.Resource), so pages hide the forms it could not submit. It is
+// cosmetic: the admin API checks the same rule on every call.
+func (s *session) Can(resource string) bool {
+	return s != nil && s.Principal.Role.Can(authz.Write(authz.Resource(resource)))
+}
+
+// CanRead reports whether the principal's role may read resource, for the
+// navigation.
+func (s *session) CanRead(resource string) bool {
+	return s != nil && s.Principal.Role.Can(authz.Read(authz.Resource(resource)))
+}
+
 // secureRequest reports whether the browser reached the gateway over
 // HTTPS: directly, or through a TLS-terminating proxy that says so. A
 // forged X-Forwarded-Proto only makes the cookie Secure, which a plain
