@@ -62,8 +62,9 @@ var nav = [][2]string{
 
 // navResource is the resource a section needs to be shown in the
 // navigation: the admins section is for those who may change admins (the
-// owner), and a section the role cannot read is left out.
+// owner), and a section the role cannot read (users, for a team admin) is
+// left out.
 var navResource = map[string]struct {
 	res   string
 	write bool
-}{"models": {"models", false}, "audit": {"audit", false}, "admins": {"admins", true}}
+}{"users": {"users", false}, "models": {"models", false}, "audit": {"audit", false}, "admins": {"admins", true}}

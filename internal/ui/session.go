@@ -34,11 +34,6 @@ type session struct {
 	CSRF      string
 }
 
-// CanWrite reports whether the principal may change anything, so pages
-// can hide forms a viewer could not submit anyway (the admin API refuses
-// them regardless).
-func (s *session) CanWrite() bool { return s != nil && s.Principal.Role != authz.Viewer }
-
 // Can reports whether the principal's role may change resource (a name of
 // authz.Resource), so pages hide the forms it could not submit. It is
 // cosmetic: the admin API checks the same rule on every call.
