@@ -3,6 +3,7 @@ package ui_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -346,6 +347,35 @@ func consolePages(h *testutil.Harness, p testutil.Principal, requestID string) [
 		{"overview", "/ui/"}, {"requests", "/ui/requests"}, {"request", "/ui/requests/" + requestID}, {"keys", "/ui/keys"},
 		{"key", "/ui/keys/" + p.KeyID}, {"users", "/ui/users"}, {"teams", "/ui/teams"}, {"budgets", "/ui/budgets"},
 		{"limits", "/ui/limits"}, {"usage", "/ui/usage?by=model&range=7d&granularity=hour"},
+		{"models", "/ui/models"}, {"model", "/ui/models/" + consoleModel}, {"audit", "/ui/audit"}, {"admins", "/ui/admins"},
+	}
+}
+
+// consoleModel is the database model seedAdmin adds, whose page the
+// overflow test and the screenshots visit.
+const consoleModel = "チーム-sonnet-長い名前のモデル"
+
+// seedAdmin makes, through the admin API, what the models, audit and
+// admins pages show: a database model with its own price, admin accounts
+// of each role, a scoped token, and changes to audit.
+func seedAdmin(t *testing.T, h *testutil.Harness, p testutil.Principal) {
+	t.Helper()
+	auth := map[string]string{"Authorization": "Bearer " + adminKey}
+	for _, c := range []struct{ method, path, body string }{
+		{"POST", "/admin/models", `{"name":"` + consoleModel + `","display_name":"Sonnet（チーム専用）","strategy":"weighted","targets":[` +
+			`{"provider":"bedrock","model":"us.anthropic.claude-sonnet-4-5-20250929-v1:0","weight":3},` +
+			`{"provider":"bedrock","model":"global.anthropic.claude-sonnet-4-5-20250929-v1:0","weight":1}],` +
+			`"price":{"input":3,"output":15,"cache_write_5m":3.75,"cache_write_1h":6,"cache_read":0.3}}`},
+		{"PATCH", "/admin/models/" + url.PathEscape(consoleModel), `{"price":{"input":2.5,"output":12,"cache_write_5m":3.1,"cache_write_1h":5,"cache_read":0.25}}`},
+		{"POST", "/admin/accounts", `{"name":"佐藤花子","password":"hanako-password-1234","role":"admin"}`},
+		{"POST", "/admin/accounts", `{"name":"team-lead","password":"lead-password-1234","role":"team_admin","teams":["` + p.TeamID + `"]}`},
+		{"POST", "/admin/accounts", `{"name":"finance","password":"finance-password-1234","role":"viewer"}`},
+		{"POST", "/admin/tokens", `{"name":"ci-automation","role":"admin","expires_in":"90d"}`},
+		{"PATCH", "/admin/keys/" + p.KeyID, `{"alias":"山田の作業用キー"}`},
+	} {
+		if status, _, body := h.Do(t, c.method, c.path, c.body, auth); status >= 300 {
+			t.Fatalf("%s %s = %d: %s", c.method, c.path, status, body)
+		}
 	}
 }
 
@@ -382,6 +412,7 @@ func TestBrowserJapanese(t *testing.T) {
 	if err := h.Gateway.Store.InsertUsage(context.Background(), past); err != nil {
 		t.Fatal(err)
 	}
+	seedAdmin(t, h, p)
 	calls, err := h.Gateway.Store.RecentCalls(context.Background(), store.CallFilter{}, 1)
 	if err != nil || len(calls) == 0 {
 		t.Fatalf("recent calls: %v", err)

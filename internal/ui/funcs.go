@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/tollgate-gw/tollgate/internal/admin"
 	"html/template"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -46,6 +47,9 @@ var funcs = template.FuncMap{
 	// section (its message key nav.<name>) and its address. Sections added
 	// later (models, audit) go here.
 	"navItems": func() [][2]string { return nav },
+	// path escapes a name for one segment of a console address (a model
+	// name may hold a slash).
+	"path": url.PathEscape,
 	"i2": func(p *int) int {
 		if p == nil {
 			return 0
