@@ -74,8 +74,11 @@ func TestModelsPage(t *testing.T) {
 			t.Errorf("models page lacks %q", want)
 		}
 	}
-	if strings.Contains(body, `action="/ui/models/claude-haiku-4-5/delete"`) {
+	if strings.Contains(body, `action="/ui/models/claude-haiku-4-5-20251001/delete"`) {
 		t.Errorf("a catalog model has a remove button")
+	}
+	if !strings.Contains(body, `action="/ui/models/claude-haiku-4-5-20251001/test"`) {
+		t.Errorf("a catalog model has no test button")
 	}
 	if !strings.Contains(body, "built-in catalog") && !strings.Contains(body, "config file:") {
 		t.Errorf("read-only models do not say why")
@@ -89,6 +92,23 @@ func TestModelsPage(t *testing.T) {
 	status, body = post(t, c, h.URL+"/ui/models/team-sonnet", url.Values{"csrf": {csrf}, "targets": {"bedrock"}})
 	if status != http.StatusBadRequest || !strings.Contains(body, "provider upstream-id") {
 		t.Errorf("edit with a bad target line = %d, want 400 naming the form of a line", status)
+	}
+	status, _ = post(t, c, h.URL+"/ui/models/team-sonnet", url.Values{"csrf": {csrf}, "strategy": {"ordered"},
+		"targets": {"bedrock global.anthropic.claude-sonnet-4-5-20250929-v1:0"}, "price_input": {"4"}, "price_output": {"20"}})
+	if status != http.StatusSeeOther {
+		t.Fatalf("edit = %d, want 303", status)
+	}
+	_, body = get(t, c, h.URL+"/ui/models/team-sonnet")
+	if !strings.Contains(body, "global.anthropic.claude-sonnet-4-5-20250929-v1:0") || !strings.Contains(body, "4.00 / 20.00") ||
+		!strings.Contains(body, `id="edit-model"`) {
+		t.Errorf("the model's page does not show the edit:\n%s", body)
+	}
+	if s := call(t, h, p.Secret, "team-sonnet", "in=10 out=1"); s != 200 {
+		t.Errorf("call after the edit = %d, want 200", s)
+	}
+	_, body = get(t, c, h.URL+"/ui/models/claude-haiku-4-5-20251001")
+	if strings.Contains(body, `id="edit-model"`) || !strings.Contains(body, "built-in catalog") {
+		t.Errorf("a catalog model's page offers an edit form or does not say why not:\n%s", body)
 	}
 	status, _ = post(t, c, h.URL+"/ui/models/team-sonnet/delete", url.Values{"csrf": {csrf}})
 	if status != http.StatusSeeOther {
