@@ -176,6 +176,30 @@ func TestViewerAndAudit(t *testing.T) {
 	if strings.Contains(body, password) {
 		t.Errorf("the audit page shows the account's password")
 	}
+	// The owner changes vera's role on her row: the next page she loads
+	// offers the forms of an admin.
+	_, body = get(t, owner, h.URL+"/ui/admins")
+	id := regexp.MustCompile(`<tr data-account="vera"><td>vera</td><td><form method="post" action="/ui/admins/accounts/([^"]+)"`).FindStringSubmatch(body)
+	if id == nil {
+		t.Fatalf("no role form on vera's row:\n%s", body)
+	}
+	if status, _ := post(t, owner, h.URL+"/ui/admins/accounts/"+id[1], url.Values{"csrf": {csrf}, "role": {"admin"}}); status != http.StatusSeeOther {
+		t.Fatalf("change vera's role = %d, want 303", status)
+	}
+	if _, body := get(t, viewer, h.URL+"/ui/teams"); !strings.Contains(body, `id="new-team"`) {
+		t.Errorf("after the role change vera's open session still has no team form")
+	}
+	// Disabled, her open session ends at once.
+	if status, _ := post(t, owner, h.URL+"/ui/admins/accounts/"+id[1], url.Values{"csrf": {csrf}, "action": {"disable"}}); status != http.StatusSeeOther {
+		t.Fatalf("disable vera = %d, want 303", status)
+	}
+	if resp, _ := get(t, viewer, h.URL+"/ui/teams"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("a disabled account's open session: GET /ui/teams = %s, want 303 to the sign-in page", resp.Status)
+	}
+	if status, _ := post(t, viewer, h.URL+"/ui/teams", url.Values{"csrf": {vcsrf}, "name": {"after-disable"}}); status != http.StatusUnauthorized {
+		t.Errorf("a disabled account's open session could still post: %d", status)
+	}
+
 	_, body = get(t, owner, h.URL+"/ui/audit?action=teams.")
 	if strings.Contains(body, `data-action="accounts.create"`) || !strings.Contains(body, `data-action="teams.create"`) {
 		t.Errorf("the action filter does not narrow the log")

@@ -403,11 +403,11 @@ func (c *Console) editAccount(w http.ResponseWriter, r *http.Request, s *session
 		req["disabled"] = false
 	default:
 		req["role"] = r.PostFormValue("role")
-		teams := r.PostForm["teams"]
-		if teams == nil {
-			teams = []string{}
+		// The row's form changes the role only; a team admin's teams are
+		// kept unless the form sends them.
+		if teams, ok := r.PostForm["teams"]; ok {
+			req["teams"] = teams
 		}
-		req["teams"] = teams
 	}
 	return c.mutate(w, r, s, "PATCH", "/admin/accounts/"+url.PathEscape(r.PathValue("id")), req, "/ui/admins", "saved", c.adminsView)
 }
