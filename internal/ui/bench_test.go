@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,8 +22,12 @@ import (
 	"github.com/tollgate-gw/tollgate/internal/usage"
 )
 
-// benchRows is the size of the usage table the pages are measured on.
-const benchRows = 1_000_000
+// benchRows is the size of the usage table the pages are measured on, and
+// benchAudit the length of the audit log.
+const (
+	benchRows  = 1_000_000
+	benchAudit = 100_000
+)
 
 // BenchmarkPages renders every console page on a SQLite store holding one
 // million usage rows (100 users in 10 teams, a key each, 4 models, 20
@@ -62,6 +68,8 @@ func BenchmarkPages(b *testing.B) {
 		"/ui/usage?by=tag&tag=repo&range=30d", "/ui/usage?by=key&range=90d", "/ui/usage?by=session&range=24h",
 		"/ui/usage?by=user&range=7d&granularity=hour", "/ui/usage?by=key&range=90d&granularity=day",
 		"/ui/usage.csv?by=user&range=30d&granularity=day",
+		"/ui/models", "/ui/admins", "/ui/audit", "/ui/audit?cursor=" + strconv.Itoa(benchAudit/2), "/ui/audit?action=keys.",
+		"/ui/audit?actor=user-042", "/ui/audit?target=key-007", "/ui/audit?since=2d&until=1d",
 	}
 	for _, p := range pages {
 		b.Run(strings.TrimPrefix(p, "/ui/"), func(b *testing.B) {
@@ -165,9 +173,48 @@ func seed(b *testing.B, st *store.Store, now time.Time) (keyID, requestID string
 		}
 		b.Logf("seeded in %s", time.Since(start).Round(time.Second))
 	}
+	seedAudit(b, st, keys, now)
 	calls, err := st.RecentCalls(ctx, store.CallFilter{}, 1)
 	if err != nil || len(calls) == 0 {
 		b.Fatalf("no calls: %v", err)
 	}
 	return keys[0].ID, calls[0].RequestID
+}
+
+// seedAudit fills the audit log with benchAudit events over the last 60
+// days, unless it already holds them: key changes by a hundred actors, one
+// in ten through the console, each with a before and an after.
+func seedAudit(b *testing.B, st *store.Store, keys []store.Key, now time.Time) {
+	ctx := context.Background()
+	last, err := st.ListAudit(ctx, store.AuditFilter{Limit: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	have := 0
+	if len(last) > 0 {
+		have = int(last[0].Seq)
+	}
+	if have >= benchAudit {
+		return
+	}
+	b.Logf("seeding %d audit events", benchAudit-have)
+	start := time.Now()
+	span := 60 * 24 * time.Hour
+	actions := []string{"keys.create", "keys.update", "budgets.update", "limits.update", "models.update"}
+	for i := have; i < benchAudit; i++ {
+		k := keys[i%len(keys)]
+		via := "api"
+		if i%10 == 0 {
+			via = "console"
+		}
+		before := fmt.Sprintf(`{"key":{"id":%q,"alias":%q,"models":[],"disabled":false}}`, k.ID, k.Alias)
+		after := fmt.Sprintf(`{"key":{"id":%q,"alias":%q,"models":["claude-sonnet-4-5"],"disabled":%t}}`, k.ID, k.Alias, i%3 == 0)
+		if _, err := st.AppendAudit(ctx, store.AuditEvent{At: now.Add(-span + time.Duration(i)*(span/benchAudit)),
+			ActorKind: "account", ActorID: fmt.Sprintf("adm_%03d", i%100), ActorName: fmt.Sprintf("user-%03d", i%100), ActorRole: "admin",
+			Via: via, RemoteAddr: "127.0.0.1", Action: actions[i%len(actions)], TargetType: "key", TargetID: k.ID, TargetName: k.Alias,
+			Before: json.RawMessage(before), After: json.RawMessage(after), RequestID: fmt.Sprintf("req_audit_%06d", i)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("seeded the audit log in %s", time.Since(start).Round(time.Second))
 }

@@ -3,6 +3,7 @@ package ui_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -190,6 +191,122 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	dave := h.NewPrincipal(t, "dave", testutil.PrincipalSpec{})
+	t.Run("add a model and call it from the SDK without restart", func(t *testing.T) {
+		run(t, ctx, "add model",
+			chromedp.Navigate(h.URL+"/ui/models"),
+			chromedp.WaitVisible(css(`#new-model`)),
+			chromedp.SendKeys(css(`#new-model input[name=name]`), "console-sonnet"),
+			chromedp.SetValue(css(`#new-model textarea[name=targets]`), "bedrock us.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+			chromedp.SendKeys(css(`#new-model input[name=price_input]`), "3"),
+			chromedp.SendKeys(css(`#new-model input[name=price_output]`), "15"),
+			chromedp.Submit(css(`#new-model`)),
+			chromedp.WaitVisible(css(`.flash.ok`)),
+		)
+		src := value(t, ctx, "source", chromedp.Evaluate[string](`document.querySelector('tr[data-model="console-sonnet"]').dataset.source`))
+		if src != "database" {
+			t.Errorf("the new model's source = %q, want database", src)
+		}
+		c := anthropic.NewClient(option.WithBaseURL(h.URL), option.WithAPIKey(dave.Secret), option.WithMaxRetries(0),
+			option.WithRequestTimeout(20*time.Second))
+		msg, err := c.Messages.New(context.Background(), anthropic.MessageNewParams{
+			Model: "console-sonnet", MaxTokens: 50,
+			Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hello [[sim:text from the console model]]"))},
+		})
+		if err != nil {
+			t.Fatalf("SDK call to the model added in the console: %v", err)
+		}
+		if len(msg.Content) == 0 || msg.Content[0].Text != "from the console model" {
+			t.Errorf("SDK answer = %+v", msg.Content)
+		}
+		run(t, ctx, "test the model", chromedp.Click(css(`form[action="/ui/models/console-sonnet/test"] button`)), chromedp.WaitVisible(css(`#test-result`)))
+		if txt := value(t, ctx, "test result", chromedp.Text(css(`#test-result`))); !strings.Contains(txt, "answered") {
+			t.Errorf("test result = %q, want an answered call", txt)
+		}
+	})
+
+	t.Run("the audit log shows each change", func(t *testing.T) {
+		run(t, ctx, "audit page", chromedp.Navigate(h.URL+"/ui/audit"), chromedp.WaitVisible(css(`ol.audit`)))
+		for _, action := range []string{"keys.create", "budgets.update", "models.create"} {
+			who := value(t, ctx, action, chromedp.Evaluate[[]string](fmt.Sprintf(`[...document.querySelectorAll('li.event[data-action=%q]')].map(e =>
+				e.querySelector('.actor').textContent + '|' + e.querySelector('.via').textContent)`, action)))
+			if len(who) == 0 {
+				t.Errorf("the audit page shows no %s", action)
+				continue
+			}
+			if who[0] != "admin key|console" {
+				t.Errorf("%s by %q, want admin key|console", action, who[0])
+			}
+		}
+		// The lowered budget shows as a change of its limit.
+		diff := value(t, ctx, "budget diff", chromedp.Evaluate[string](`[...document.querySelectorAll('li.event[data-action="budgets.update"] table.diff tr.changed')].map(r => r.textContent).join(';')`))
+		if !strings.Contains(diff, "limit_usd") {
+			t.Errorf("budgets.update diff = %q, want the limit's change", diff)
+		}
+	})
+
+	t.Run("accounts: a viewer cannot write, a team admin sees its team's keys", func(t *testing.T) {
+		for _, a := range [][3]string{{"vera", "viewer", ""}, {"tara", "team_admin", carol.TeamID}} {
+			steps := []chromedp.Action[chromedp.Void]{
+				chromedp.Navigate(h.URL + "/ui/admins"),
+				chromedp.WaitVisible(css(`#new-account`)),
+				chromedp.SendKeys(css(`#new-account input[name=name]`), a[0]),
+				chromedp.SendKeys(css(`#new-account input[name=password]`), a[0]+"-password-1234"),
+				chromedp.SetValue(css(`#new-account select[name=role]`), a[1]),
+			}
+			if a[2] != "" {
+				steps = append(steps, chromedp.SetValue(css(`#new-account select[name=teams]`), a[2]))
+			}
+			steps = append(steps, chromedp.Submit(css(`#new-account`)), chromedp.WaitVisible(css(`#secret`)))
+			run(t, ctx, "create "+a[0], steps...)
+		}
+		signInAs := func(name string) {
+			run(t, ctx, "sign in as "+name,
+				chromedp.Navigate(h.URL+"/ui/keys"), chromedp.Submit(css(`form[action="/ui/signout"]`)),
+				chromedp.WaitVisible(css(`input[name=password]`)),
+				chromedp.SendKeys(css(`input[name=name]`), name),
+				chromedp.SendKeys(css(`input[name=password]`), name+"-password-1234"),
+				chromedp.Submit(css(`input[name=password]`)),
+				chromedp.WaitVisible(css(`nav.nav`)))
+		}
+		signInAs("vera")
+		for _, pg := range []string{"/ui/", "/ui/keys", "/ui/users", "/ui/teams", "/ui/budgets", "/ui/limits", "/ui/models", "/ui/audit"} {
+			run(t, ctx, pg, chromedp.Navigate(h.URL+pg), chromedp.WaitVisible(css(`main`)))
+			writes := value(t, ctx, "forms", chromedp.Evaluate[int](`document.querySelectorAll('form[method=post]:not([action="/ui/signout"])').length`))
+			if writes != 0 {
+				t.Errorf("the viewer sees %d write forms on %s", writes, pg)
+			}
+			if admins := value(t, ctx, "nav", chromedp.Evaluate[int](`document.querySelectorAll('nav a[href="/ui/admins"]').length`)); admins != 0 {
+				t.Errorf("the viewer's navigation on %s links the admins page", pg)
+			}
+		}
+		// A forged write with the viewer's own valid CSRF token: the
+		// console passes it on, and the admin API's 403 is shown.
+		run(t, ctx, "forged post", chromedp.Navigate(h.URL+"/ui/teams"), chromedp.WaitVisible(css(`main`)),
+			chromedp.Evaluate[chromedp.Void](`(() => { const f = document.createElement('form'); f.method = 'post'; f.action = '/ui/teams';
+				for (const [k, v] of [['csrf', document.querySelector('input[name=csrf]').value], ['name', 'forged']]) {
+					const i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = v; f.appendChild(i); }
+				document.body.appendChild(f); f.submit(); })()`),
+			chromedp.WaitVisible(css(`.flash.error`)))
+		msg := value(t, ctx, "403 message", chromedp.Text(css(`.flash.error`)))
+		if !strings.Contains(msg, "role viewer may not do this") || !strings.Contains(msg, "teams:write") {
+			t.Errorf("forged POST shows %q, want the admin API's 403", msg)
+		}
+
+		signInAs("tara")
+		run(t, ctx, "team admin's keys", chromedp.Navigate(h.URL+"/ui/keys"), chromedp.WaitVisible(css(`main table`)))
+		keys := value(t, ctx, "keys", chromedp.Text(css(`main table tbody`)))
+		// sdk-from-console belongs to carol but no team: not the team admin's.
+		if !strings.Contains(keys, "carol-key") || strings.Contains(keys, "sdk-from-console") || strings.Contains(keys, "dave-key") {
+			t.Errorf("the team admin of carol's team sees keys:\n%s\nwant carol's only", keys)
+		}
+		if n := value(t, ctx, "users nav", chromedp.Evaluate[int](`document.querySelectorAll('nav a[href="/ui/users"], nav a[href="/ui/admins"]').length`)); n != 0 {
+			t.Errorf("the team admin's navigation links users or admins")
+		}
+		run(t, ctx, "back to the owner", chromedp.Submit(css(`form[action="/ui/signout"]`)), chromedp.WaitVisible(css(`#signin-key`)))
+		browserSignIn(t, ctx, h)
+	})
+
 	t.Run("CSRF and CSP in the browser", func(t *testing.T) {
 		run(t, ctx, "users page", chromedp.Navigate(h.URL+"/ui/users"), chromedp.WaitVisible(css(`main`)))
 		status := value(t, ctx, "post without token", chromedp.Evaluate[int](
@@ -230,6 +347,35 @@ func consolePages(h *testutil.Harness, p testutil.Principal, requestID string) [
 		{"overview", "/ui/"}, {"requests", "/ui/requests"}, {"request", "/ui/requests/" + requestID}, {"keys", "/ui/keys"},
 		{"key", "/ui/keys/" + p.KeyID}, {"users", "/ui/users"}, {"teams", "/ui/teams"}, {"budgets", "/ui/budgets"},
 		{"limits", "/ui/limits"}, {"usage", "/ui/usage?by=model&range=7d&granularity=hour"},
+		{"models", "/ui/models"}, {"model", "/ui/models/" + consoleModel}, {"audit", "/ui/audit"}, {"admins", "/ui/admins"},
+	}
+}
+
+// consoleModel is the database model seedAdmin adds, whose page the
+// overflow test and the screenshots visit.
+const consoleModel = "チーム-sonnet-長い名前のモデル"
+
+// seedAdmin makes, through the admin API, what the models, audit and
+// admins pages show: a database model with its own price, admin accounts
+// of each role, a scoped token, and changes to audit.
+func seedAdmin(t *testing.T, h *testutil.Harness, p testutil.Principal) {
+	t.Helper()
+	auth := map[string]string{"Authorization": "Bearer " + adminKey}
+	for _, c := range []struct{ method, path, body string }{
+		{"POST", "/admin/models", `{"name":"` + consoleModel + `","display_name":"Sonnet（チーム専用）","strategy":"weighted","targets":[` +
+			`{"provider":"bedrock","model":"us.anthropic.claude-sonnet-4-5-20250929-v1:0","weight":3},` +
+			`{"provider":"bedrock","model":"global.anthropic.claude-sonnet-4-5-20250929-v1:0","weight":1}],` +
+			`"price":{"input":3,"output":15,"cache_write_5m":3.75,"cache_write_1h":6,"cache_read":0.3}}`},
+		{"PATCH", "/admin/models/" + url.PathEscape(consoleModel), `{"price":{"input":2.5,"output":12,"cache_write_5m":3.1,"cache_write_1h":5,"cache_read":0.25}}`},
+		{"POST", "/admin/accounts", `{"name":"佐藤花子","password":"hanako-password-1234","role":"admin"}`},
+		{"POST", "/admin/accounts", `{"name":"team-lead","password":"lead-password-1234","role":"team_admin","teams":["` + p.TeamID + `"]}`},
+		{"POST", "/admin/accounts", `{"name":"finance","password":"finance-password-1234","role":"viewer"}`},
+		{"POST", "/admin/tokens", `{"name":"ci-automation","role":"admin","expires_in":"90d"}`},
+		{"PATCH", "/admin/keys/" + p.KeyID, `{"alias":"山田の作業用キー"}`},
+	} {
+		if status, _, body := h.Do(t, c.method, c.path, c.body, auth); status >= 300 {
+			t.Fatalf("%s %s = %d: %s", c.method, c.path, status, body)
+		}
 	}
 }
 
@@ -266,6 +412,7 @@ func TestBrowserJapanese(t *testing.T) {
 	if err := h.Gateway.Store.InsertUsage(context.Background(), past); err != nil {
 		t.Fatal(err)
 	}
+	seedAdmin(t, h, p)
 	calls, err := h.Gateway.Store.RecentCalls(context.Background(), store.CallFilter{}, 1)
 	if err != nil || len(calls) == 0 {
 		t.Fatalf("recent calls: %v", err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/tollgate-gw/tollgate/internal/admin"
 	"html/template"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -46,9 +47,28 @@ var funcs = template.FuncMap{
 	// section (its message key nav.<name>) and its address. Sections added
 	// later (models, audit) go here.
 	"navItems": func() [][2]string { return nav },
+	// path escapes a name for one segment of a console address (a model
+	// name may hold a slash).
+	"path": url.PathEscape,
+	"i2": func(p *int) int {
+		if p == nil {
+			return 0
+		}
+		return *p
+	},
 }
 
 var nav = [][2]string{
 	{"overview", "/ui/"}, {"requests", "/ui/requests"}, {"keys", "/ui/keys"}, {"users", "/ui/users"},
 	{"teams", "/ui/teams"}, {"budgets", "/ui/budgets"}, {"limits", "/ui/limits"}, {"usage", "/ui/usage"},
+	{"models", "/ui/models"}, {"audit", "/ui/audit"}, {"admins", "/ui/admins"},
 }
+
+// navResource is the resource a section needs to be shown in the
+// navigation: the admins section is for those who may change admins (the
+// owner), and a section the role cannot read (users, for a team admin) is
+// left out.
+var navResource = map[string]struct {
+	res   string
+	write bool
+}{"users": {"users", false}, "models": {"models", false}, "audit": {"audit", false}, "admins": {"admins", true}}

@@ -548,11 +548,15 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request, s *session) erro
 func (c *Console) mutate(w http.ResponseWriter, r *http.Request, s *session, method, path string, req any, back, ok string,
 	view func(w http.ResponseWriter, r *http.Request, s *session, status int, msg string) error) error {
 	if err := c.admin(r.Context(), s, method, path, nil, req, nil); err != nil {
+		status := http.StatusBadRequest
+		if forbidden(err) {
+			status = http.StatusForbidden // the role's refusal, as the API said it
+		}
 		msg, err := failed(err)
 		if err != nil {
 			return err
 		}
-		return view(w, r, s, http.StatusBadRequest, msg)
+		return view(w, r, s, status, msg)
 	}
 	return seeOther(w, r, back, ok)
 }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate-gw/tollgate/internal/admin"
 	"github.com/tollgate-gw/tollgate/internal/authz"
 	"github.com/tollgate-gw/tollgate/internal/store"
 )
@@ -27,6 +29,12 @@ const (
 	cookieLang   = "tollgate_lang"
 )
 
+// principalRefresher reads a session's principal as it is now
+// (*admin.API.CurrentPrincipal); Options.Accounts may implement it.
+type principalRefresher interface {
+	CurrentPrincipal(ctx context.Context, p authz.Principal) (authz.Principal, error)
+}
+
 // session is a signed-in browser.
 type session struct {
 	idHash    string
@@ -34,10 +42,18 @@ type session struct {
 	CSRF      string
 }
 
-// CanWrite reports whether the principal may change anything, so pages
-// can hide forms a viewer could not submit anyway (the admin API refuses
-// them regardless).
-func (s *session) CanWrite() bool { return s != nil && s.Principal.Role != authz.Viewer }
+// Can reports whether the principal's role may change resource (a name of
+// authz.Resource), so pages hide the forms it could not submit. It is
+// cosmetic: the admin API checks the same rule on every call.
+func (s *session) Can(resource string) bool {
+	return s != nil && s.Principal.Role.Can(authz.Write(authz.Resource(resource)))
+}
+
+// CanRead reports whether the principal's role may read resource, for the
+// navigation.
+func (s *session) CanRead(resource string) bool {
+	return s != nil && s.Principal.Role.Can(authz.Read(authz.Resource(resource)))
+}
 
 // secureRequest reports whether the browser reached the gateway over
 // HTTPS: directly, or through a TLS-terminating proxy that says so. A
@@ -103,6 +119,20 @@ func (c *Console) session(r *http.Request) (*session, error) {
 	var p authz.Principal
 	if err := json.Unmarshal([]byte(cs.Principal), &p); err != nil || !p.Role.Valid() {
 		return nil, errNoSession
+	}
+	// An account's role, teams and standing are read afresh on every
+	// request: a demotion, a disable or a delete applies to sessions
+	// already open, not at their next sign-in.
+	if ref, ok := c.opts.Accounts.(principalRefresher); ok {
+		cur, err := ref.CurrentPrincipal(r.Context(), p)
+		if errors.Is(err, admin.ErrPrincipalGone) {
+			_ = c.opts.Store.DeleteConsoleSession(r.Context(), id)
+			return nil, errNoSession
+		}
+		if err != nil {
+			return nil, err
+		}
+		p = cur
 	}
 	// Record use at most once a minute: a page's fragment polls should not
 	// turn every read into a database write.

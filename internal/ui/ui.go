@@ -171,6 +171,22 @@ func (c *Console) routes() {
 	c.page("POST /ui/limits/{id}", c.editLimit)
 	c.page("POST /ui/limits/{id}/delete", c.deleteLimit)
 
+	c.page("GET /ui/models", c.models)
+	c.page("POST /ui/models", c.createModel)
+	c.page("GET /ui/models/{name}", c.model)
+	c.page("POST /ui/models/{name}", c.editModel)
+	c.page("POST /ui/models/{name}/delete", c.deleteModel)
+	c.page("POST /ui/models/{name}/test", c.testModel)
+
+	c.page("GET /ui/audit", c.audit)
+
+	c.page("GET /ui/admins", c.admins)
+	c.page("POST /ui/admins/accounts", c.createAccount)
+	c.page("POST /ui/admins/accounts/{id}", c.editAccount)
+	c.page("POST /ui/admins/accounts/{id}/delete", c.deleteAccount)
+	c.page("POST /ui/admins/tokens", c.createToken)
+	c.page("POST /ui/admins/tokens/{id}/revoke", c.revokeToken)
+
 	c.page("GET /ui/usage", c.explorer)
 	c.page("GET /ui/usage.csv", c.explorerCSV)
 
@@ -254,6 +270,19 @@ type view struct {
 	Path    string
 	Data    any
 	Request *http.Request
+}
+
+// ShowNav reports whether the navigation shows section name to the
+// signed-in principal.
+func (v *view) ShowNav(name string) bool {
+	r, ok := navResource[name]
+	switch {
+	case !ok:
+		return true
+	case r.write:
+		return v.S.Can(r.res)
+	}
+	return v.S.CanRead(r.res)
 }
 
 // T translates a message key in the page's language.
