@@ -501,7 +501,14 @@ func (s *Shared) grow(ctx context.Context, a *leaseAccount, floor, worst Amount)
 	s.lastErr.Store(nil)
 	a.totals = g.Totals
 	if !g.OK {
-		return a.refusal(worst)
+		e := a.refusal(worst)
+		if others := g.Totals.Leased.sub(g.Totals.Mine).nonNegative(); others != (Amount{}) &&
+			fits(need, a.b.ceiling().sub(g.Totals.Spent).sub(g.Totals.Mine), a.limit()) {
+			// Not spent: leased to other replicas, which give back
+			// what they hold unused at their next flushes (flushAccount).
+			e.Elsewhere, e.RetryAfter = others, 2*s.o.FlushInterval
+		}
+		return e
 	}
 	a.lease = g.Totals.Mine.sub(a.pending)
 	a.until = now.Add(s.o.TTL - s.o.TTL/10)
@@ -673,6 +680,8 @@ func (s *Shared) flushAccount(ctx context.Context, a *leaseAccount, all bool) er
 	var ret Amount
 	if all || !a.used || a.single {
 		ret = a.lease.sub(a.reserved).nonNegative()
+	} else {
+		ret = a.excess()
 	}
 	renew := a.lease.sub(ret).nonNegative() != (Amount{}) && a.until.Sub(now) < s.o.TTL/2
 	if charge == (Amount{}) && ret == (Amount{}) && !renew {
@@ -714,6 +723,28 @@ func (s *Shared) flushAccount(ctx context.Context, a *leaseAccount, all bool) er
 		a.until = now.Add(s.o.TTL - s.o.TTL/10)
 	}
 	return nil
+}
+
+// excess is what the account gives back of a lease it is using, so that
+// other replicas are not refused while it sits on budget: when it holds
+// more unused (lease not reserved by calls in flight) than the budget has
+// left unleased, as of the last exchange with the database, it returns half
+// the difference, which leaves it and the pool with the same amount. With
+// large shares (SharePercent 50) the first replicas to lease would
+// otherwise hold nearly everything while the last one is refused; with the
+// default share the pool is far larger than any lease and nothing moves.
+// a.mu is held.
+func (a *leaseAccount) excess() Amount {
+	unused := a.lease.sub(a.reserved).nonNegative()
+	pool := a.b.ceiling().sub(a.totals.Spent).sub(a.totals.Leased).nonNegative()
+	var ret Amount
+	if a.b.LimitMicros > 0 && unused.Micros > pool.Micros {
+		ret.Micros = (unused.Micros - pool.Micros) / 2
+	}
+	if a.b.LimitTokens > 0 && unused.Tokens > pool.Tokens {
+		ret.Tokens = (unused.Tokens - pool.Tokens) / 2
+	}
+	return ret
 }
 
 // Failures returns how many database calls failed since the start, and the

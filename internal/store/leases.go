@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/tollgate-gw/tollgate/internal/limits"
 )
@@ -19,7 +20,9 @@ import (
 //
 // holds after every commit: a grant only adds what fits, and a charge moves
 // an amount from a lease into spent (or gives it back), never adding to the
-// sum. Leases are timed by the replicas' clocks (LeaseRequest.Now).
+// sum. Leases are timed by the replicas' clocks (LeaseRequest.Now); an
+// expired lease is not returned to the pool but moved into spent
+// (forfeitExpired), which keeps the sum.
 
 // lockSpend makes sure the period's row exists (starting from initial) and
 // locks it until the transaction ends; it returns the settled spend.
@@ -72,10 +75,8 @@ func (s *Store) Lease(ctx context.Context, req limits.LeaseRequest) (limits.Leas
 				}
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM budget_leases
-			WHERE budget_id = $1 AND period_start_ms = $2 AND expires_ms <= $3`,
-			req.Key.BudgetID, ms(req.Key.PeriodStart), req.Now.UnixMilli()); err != nil {
-			return fmt.Errorf("store: reclaim leases of budget %s: %w", req.Key.BudgetID, err)
+		if spent, err = forfeitExpired(ctx, tx, req.Key, req.Now); err != nil {
+			return err
 		}
 		all, mine, err := leaseTotals(ctx, tx, req.Key, req.Replica)
 		if err != nil {
@@ -100,6 +101,39 @@ func (s *Store) Lease(ctx context.Context, req limits.LeaseRequest) (limits.Leas
 		return nil
 	})
 	return g, err
+}
+
+// forfeitExpired ends the leases of the period that expired before now and
+// counts them as spent, in full; it returns the spend after that. A lease
+// that was not renewed belongs to a replica that died or lost the database
+// for most of a TTL: what it settled but never flushed, and what its calls
+// in flight at the end cost, were taken from that lease, and no one can
+// tell how much that was (its usage rows may be lost with it). Returning
+// the lease to the pool would let the other replicas spend that money a
+// second time; treating it as spent keeps spent + leases, and with it
+// everything ever spent, within the ceiling, at the price of the unused part
+// of the lease, which stays lost until the period ends. A replica that was
+// only cut off and flushes later adds its charges again (counted twice,
+// never too little). The lock on the spend row is held.
+func forfeitExpired(ctx context.Context, tx *sql.Tx, k limits.LeaseKey, now time.Time) (limits.Amount, error) {
+	var gone, sp limits.Amount
+	if err := tx.QueryRowContext(ctx, `SELECT
+		CAST(COALESCE(SUM(leased_micros), 0) AS BIGINT), CAST(COALESCE(SUM(leased_tokens), 0) AS BIGINT)
+		FROM budget_leases WHERE budget_id = $1 AND period_start_ms = $2 AND expires_ms <= $3`,
+		k.BudgetID, ms(k.PeriodStart), now.UnixMilli()).Scan(&gone.Micros, &gone.Tokens); err != nil {
+		return sp, fmt.Errorf("store: sum expired leases of budget %s: %w", k.BudgetID, err)
+	}
+	if err := tx.QueryRowContext(ctx, `UPDATE budget_spend SET spent_micros = spent_micros + $3, spent_tokens = spent_tokens + $4
+		WHERE budget_id = $1 AND period_start_ms = $2 RETURNING spent_micros, spent_tokens`,
+		k.BudgetID, ms(k.PeriodStart), gone.Micros, gone.Tokens).Scan(&sp.Micros, &sp.Tokens); err != nil {
+		return sp, fmt.Errorf("store: forfeit expired leases of budget %s: %w", k.BudgetID, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM budget_leases
+		WHERE budget_id = $1 AND period_start_ms = $2 AND expires_ms <= $3`,
+		k.BudgetID, ms(k.PeriodStart), now.UnixMilli()); err != nil {
+		return sp, fmt.Errorf("store: end expired leases of budget %s: %w", k.BudgetID, err)
+	}
+	return sp, nil
 }
 
 // leaseGrant is the rule of Lease: in each limited unit, as much of Want as
