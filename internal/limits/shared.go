@@ -42,9 +42,15 @@ type LeaseRequest struct {
 	// as much of Want as fits under the limit, and nothing when Min does
 	// not fit.
 	Min, Want Amount
-	// Now is the replica's clock: leases that expired before it are
-	// reclaimed. Expires is when this replica's lease ends unless renewed.
+	// Now is the replica's clock: leases that expired before it end.
+	// Expires is when this replica's lease ends unless renewed.
 	Now, Expires time.Time
+	// Reclaim returns expired leases to the pool. Without it they are
+	// counted as spent (forfeited): what the replica that held one
+	// spent from it before it died cannot be known, and a budget must
+	// hold through a crash. Only a concurrency counter reclaims: its
+	// slots are held by calls, which died with the replica.
+	Reclaim bool
 }
 
 // LeaseGrant is the answer to a LeaseRequest.
@@ -476,7 +482,7 @@ func (s *Shared) grow(ctx context.Context, a *leaseAccount, floor, worst Amount)
 	}
 	epoch := a.epoch
 	req := LeaseRequest{Key: a.key(), Replica: s.o.Replica, Limit: a.b.ceiling(), Initial: a.initial,
-		Min: need, Want: s.size(a, full), Now: now, Expires: now.Add(s.o.TTL)}
+		Min: need, Want: s.size(a, full), Now: now, Expires: now.Add(s.o.TTL), Reclaim: a.b.Scope.Kind == counterConcurrent}
 	a.mu.Unlock()
 
 	cctx, cancel := context.WithTimeout(ctx, s.o.Timeout)

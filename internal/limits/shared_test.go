@@ -250,3 +250,39 @@ func TestSharedRefusalHeldElsewhere(t *testing.T) {
 		t.Errorf("refusal of a spent budget = %v, want a refusal that is not transient", err)
 	}
 }
+
+// TestSharedLimiterDeadReplicaSlots: concurrency slots are held by calls,
+// which die with their replica, so a dead replica's concurrency lease comes
+// back to the others when it expires (it is reclaimed, not counted as
+// spent as a budget's lease is).
+func TestSharedLimiterDeadReplicaSlots(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	ctx := context.Background()
+	var clock atomic.Int64
+	clock.Store(conformanceNow.UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	var reps [2]*limits.SharedLimiter
+	for i := range reps {
+		reps[i] = limits.NewSharedLimiter(st, limits.SharedOptions{Replica: fmt.Sprint("r", i), Now: now, TTL: time.Minute})
+		if err := reps[i].Load([]limits.RateLimit{{Scope: cKey, Concurrent: 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// r0 takes the only slot and dies with the call in flight.
+	if _, err := reps[0].Acquire(ctx, []limits.Scope{cKey}, 10); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		after time.Duration
+		admit bool
+	}{{59 * time.Second, false}, {61 * time.Second, true}} {
+		clock.Store(conformanceNow.Add(tt.after).UnixNano())
+		release, err := reps[1].Acquire(ctx, []limits.Scope{cKey}, 10)
+		if got := err == nil; got != tt.admit {
+			t.Errorf("r1 Acquire %v after r0 died = %v, want admitted %v", tt.after, err, tt.admit)
+		}
+		if err == nil {
+			release(10)
+		}
+	}
+}

@@ -22,7 +22,8 @@ import (
 // an amount from a lease into spent (or gives it back), never adding to the
 // sum. Leases are timed by the replicas' clocks (LeaseRequest.Now); an
 // expired lease is not returned to the pool but moved into spent
-// (forfeitExpired), which keeps the sum.
+// (forfeitExpired), which keeps the sum, except for concurrency counters
+// (LeaseRequest.Reclaim).
 
 // lockSpend makes sure the period's row exists (starting from initial) and
 // locks it until the transaction ends; it returns the settled spend.
@@ -57,7 +58,8 @@ func leaseTotals(ctx context.Context, tx *sql.Tx, k limits.LeaseKey, replica str
 
 // Lease grants replica as much of req.Want as fits under req.Limit, or
 // nothing when req.Min does not fit, in one transaction: leases that expired
-// before req.Now are reclaimed first. It implements limits.LeaseStore.
+// before req.Now are first counted as spent, or reclaimed with
+// req.Reclaim. It implements limits.LeaseStore.
 func (s *Store) Lease(ctx context.Context, req limits.LeaseRequest) (limits.LeaseGrant, error) {
 	var g limits.LeaseGrant
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -75,7 +77,13 @@ func (s *Store) Lease(ctx context.Context, req limits.LeaseRequest) (limits.Leas
 				}
 			}
 		}
-		if spent, err = forfeitExpired(ctx, tx, req.Key, req.Now); err != nil {
+		if req.Reclaim {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM budget_leases
+				WHERE budget_id = $1 AND period_start_ms = $2 AND expires_ms <= $3`,
+				req.Key.BudgetID, ms(req.Key.PeriodStart), req.Now.UnixMilli()); err != nil {
+				return fmt.Errorf("store: reclaim leases of budget %s: %w", req.Key.BudgetID, err)
+			}
+		} else if spent, err = forfeitExpired(ctx, tx, req.Key, req.Now); err != nil {
 			return err
 		}
 		all, mine, err := leaseTotals(ctx, tx, req.Key, req.Replica)
