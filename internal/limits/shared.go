@@ -38,6 +38,10 @@ type LeaseRequest struct {
 	// Initial is the spend a period starts from when the database holds
 	// no row for it yet (read from the usage rollups).
 	Initial Amount
+	// Charge is settled spend of this replica not yet written, moved from
+	// its lease into the spend before anything else, as LeaseCharge does:
+	// a grant flushes, so charges never wait behind it.
+	Charge Amount
 	// Min is what the caller needs; Want what it would like. The grant is
 	// as much of Want as fits under the limit, and nothing when Min does
 	// not fit.
@@ -481,8 +485,12 @@ func (s *Shared) grow(ctx context.Context, a *leaseAccount, floor, worst Amount)
 		a.lease = Amount{}.sub(a.pending)
 	}
 	epoch := a.epoch
-	req := LeaseRequest{Key: a.key(), Replica: s.o.Replica, Limit: a.b.ceiling(), Initial: a.initial,
+	req := LeaseRequest{Key: a.key(), Replica: s.o.Replica, Limit: a.b.ceiling(), Initial: a.initial, Charge: a.pending,
 		Min: need, Want: s.size(a, full), Now: now, Expires: now.Add(s.o.TTL), Reclaim: a.b.Scope.Kind == counterConcurrent}
+	// The pending charges go with the grant (the flusher waits for it):
+	// the database counts them before it decides, and they are written
+	// however long the grant takes.
+	a.pending = Amount{}
 	a.mu.Unlock()
 
 	cctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
@@ -492,9 +500,15 @@ func (s *Shared) grow(ctx context.Context, a *leaseAccount, floor, worst Amount)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.epoch != epoch {
+		if err != nil && req.Charge != (Amount{}) {
+			s.leftMu.Lock()
+			s.leftovers = append(s.leftovers, LeaseCharge{Key: req.Key, Initial: req.Initial, Charge: req.Charge})
+			s.leftMu.Unlock()
+		}
 		return nil // a new period began meanwhile; the caller tries again
 	}
 	if err != nil {
+		a.pending = a.pending.add(req.Charge)
 		s.failed(err)
 		if al := s.o.OutageAllowance; al != (Amount{}) && fits(a.outage.add(need), al, a.limit()) {
 			a.outage = a.outage.add(need)

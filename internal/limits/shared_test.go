@@ -286,3 +286,38 @@ func TestSharedLimiterDeadReplicaSlots(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedGrantFlushes: the charges a replica settled go to the database
+// with its next lease grant, without waiting for the flusher, which waits
+// behind a grant in progress.
+func TestSharedGrantFlushes(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	ctx := context.Background()
+	now := func() time.Time { return conformanceNow }
+	s := limits.NewShared(st, limits.SharedOptions{Replica: "r", Now: now, SharePercent: 10})
+	if err := s.Load([]limits.Budget{{ID: "b", Scope: cKey, LimitMicros: 10_000, Strict: true}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The first lease is 1,000: ten calls of 100, then the eleventh needs
+	// a new one.
+	for range 11 {
+		r, err := s.Reserve(ctx, []limits.Scope{cKey}, limits.Amount{Micros: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Settle(limits.Amount{Micros: 100})
+	}
+	got, err := st.BudgetSpend(ctx, limits.LeaseKey{BudgetID: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Micros != 1000 {
+		t.Errorf("budget_spend after the second grant, before any flush = %d, want the 1000 settled before it", got.Micros)
+	}
+	if err := s.Flush(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := st.BudgetSpend(ctx, limits.LeaseKey{BudgetID: "b"}); got.Micros != 1100 {
+		t.Errorf("budget_spend after the flush = %d, want 1100", got.Micros)
+	}
+}

@@ -77,6 +77,13 @@ func (s *Store) Lease(ctx context.Context, req limits.LeaseRequest) (limits.Leas
 				}
 			}
 		}
+		if req.Charge != (limits.Amount{}) {
+			// This replica's own charges first: taken off its lease
+			// before an expired lease is ended, they are counted once.
+			if spent, err = applyCharge(ctx, tx, req.Key, req.Replica, req.Charge, limits.Amount{}, time.Time{}); err != nil {
+				return err
+			}
+		}
 		if req.Reclaim {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM budget_leases
 				WHERE budget_id = $1 AND period_start_ms = $2 AND expires_ms <= $3`,
@@ -174,35 +181,47 @@ func (s *Store) Charge(ctx context.Context, replica string, c limits.LeaseCharge
 		if _, err := lockSpend(ctx, tx, c.Key, c.Initial); err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, `UPDATE budget_spend SET
-			spent_micros = spent_micros + $3, spent_tokens = spent_tokens + $4
-			WHERE budget_id = $1 AND period_start_ms = $2 RETURNING spent_micros, spent_tokens`,
-			c.Key.BudgetID, ms(c.Key.PeriodStart), c.Charge.Micros, c.Charge.Tokens).Scan(&tot.Spent.Micros, &tot.Spent.Tokens); err != nil {
-			return fmt.Errorf("store: charge budget %s: %w", c.Key.BudgetID, err)
-		}
-		off := limits.Amount{Micros: c.Charge.Micros + c.Return.Micros, Tokens: c.Charge.Tokens + c.Return.Tokens}
-		expires := c.Expires.UnixMilli()
-		if c.Expires.IsZero() {
-			expires = 0 // a leftover: keep the lease's own expiry
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE budget_leases SET
-			leased_micros = CASE WHEN leased_micros > $4 THEN leased_micros - $4 ELSE 0 END,
-			leased_tokens = CASE WHEN leased_tokens > $5 THEN leased_tokens - $5 ELSE 0 END,
-			expires_ms = CASE WHEN $6 > expires_ms THEN $6 ELSE expires_ms END
-			WHERE budget_id = $1 AND period_start_ms = $2 AND replica_id = $3`,
-			c.Key.BudgetID, ms(c.Key.PeriodStart), replica, off.Micros, off.Tokens, expires); err != nil {
-			return fmt.Errorf("store: take charge off the lease of budget %s: %w", c.Key.BudgetID, err)
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM budget_leases WHERE budget_id = $1 AND period_start_ms = $2
-			AND replica_id = $3 AND leased_micros = 0 AND leased_tokens = 0`,
-			c.Key.BudgetID, ms(c.Key.PeriodStart), replica); err != nil {
-			return fmt.Errorf("store: drop empty lease of budget %s: %w", c.Key.BudgetID, err)
-		}
 		var err error
+		if tot.Spent, err = applyCharge(ctx, tx, c.Key, replica, c.Charge, c.Return, c.Expires); err != nil {
+			return err
+		}
 		tot.Leased, tot.Mine, err = leaseTotals(ctx, tx, c.Key, replica)
 		return err
 	})
 	return tot, err
+}
+
+// applyCharge adds charge to the period's spend and takes charge + ret off
+// replica's lease (never below zero, dropping it once empty), renewing it
+// to expires unless that is zero; it returns the spend after that. The lock
+// on the spend row is held.
+func applyCharge(ctx context.Context, tx *sql.Tx, k limits.LeaseKey, replica string, charge, ret limits.Amount, expires time.Time) (limits.Amount, error) {
+	var sp limits.Amount
+	if err := tx.QueryRowContext(ctx, `UPDATE budget_spend SET
+		spent_micros = spent_micros + $3, spent_tokens = spent_tokens + $4
+		WHERE budget_id = $1 AND period_start_ms = $2 RETURNING spent_micros, spent_tokens`,
+		k.BudgetID, ms(k.PeriodStart), charge.Micros, charge.Tokens).Scan(&sp.Micros, &sp.Tokens); err != nil {
+		return sp, fmt.Errorf("store: charge budget %s: %w", k.BudgetID, err)
+	}
+	off := limits.Amount{Micros: charge.Micros + ret.Micros, Tokens: charge.Tokens + ret.Tokens}
+	exp := expires.UnixMilli()
+	if expires.IsZero() {
+		exp = 0 // a leftover: keep the lease's own expiry
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE budget_leases SET
+		leased_micros = CASE WHEN leased_micros > $4 THEN leased_micros - $4 ELSE 0 END,
+		leased_tokens = CASE WHEN leased_tokens > $5 THEN leased_tokens - $5 ELSE 0 END,
+		expires_ms = CASE WHEN $6 > expires_ms THEN $6 ELSE expires_ms END
+		WHERE budget_id = $1 AND period_start_ms = $2 AND replica_id = $3`,
+		k.BudgetID, ms(k.PeriodStart), replica, off.Micros, off.Tokens, exp); err != nil {
+		return sp, fmt.Errorf("store: take charge off the lease of budget %s: %w", k.BudgetID, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM budget_leases WHERE budget_id = $1 AND period_start_ms = $2
+		AND replica_id = $3 AND leased_micros = 0 AND leased_tokens = 0`,
+		k.BudgetID, ms(k.PeriodStart), replica); err != nil {
+		return sp, fmt.Errorf("store: drop empty lease of budget %s: %w", k.BudgetID, err)
+	}
+	return sp, nil
 }
 
 // BudgetSpend returns a budget period's settled spend as the lease tables
