@@ -101,7 +101,9 @@ type SharedOptions struct {
 	// MaxLease caps a lease in each unit; zero means no cap.
 	MaxLease Amount
 	// TTL is how long a lease lives unless renewed (default 30 s): the
-	// share of a replica that died comes back after it.
+	// lease of a replica that died is counted as spent after it (a
+	// concurrency counter's comes back), and a replica cut off from the
+	// database for longer loses its own the same way.
 	TTL time.Duration
 	// FlushInterval is how often settled spend is written to the database
 	// and idle leases given back (default 200 ms).
