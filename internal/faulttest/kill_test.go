@@ -278,7 +278,7 @@ replicas:
 	victimSpentMax := int64(victimAnswered+victimCut) * cost
 	everything := survivorsCost + victimSpentMax
 	t.Logf("%d calls answered (%d by the killed replica, %d of its calls cut off); %d rows, %d missing, the oldest answered %v before the kill "+
-		"(usage.flush_interval %v); recorded %d of %d µUSD; budget_spend %d (%d before the survivors' last calls and stop: the killed replica's lease of %d counted as spent), live leases %d; "+
+		"(usage.flush_interval %v); recorded %d of %d µUSD; budget_spend %d (%d once the killed replica's lease of %d expired, was counted as spent and replica 0 was refused), live leases %d; "+
 		"spent by all replicas at most %d µUSD, %.1f %% of the limit (ceiling %d)",
 		answered, victimAnswered, victimCut, len(rows), missing, oldestLoss.Round(time.Millisecond), killUsageFlush, total, limit, spent,
 		forfeited, deadLeased, leased, everything, 100*float64(everything)/float64(limit), ceiling)
