@@ -215,8 +215,10 @@ type Replicas struct {
 	// smaller ones less held back from the other replicas. Default 10.
 	LeaseSharePercent int `yaml:"lease_share_percent"`
 	// LeaseTTL is how long a lease lives unless its replica renews it (it
-	// does while it runs): the share of a replica that died comes back
-	// after it. Replica clocks must agree to well within it. Default 30s.
+	// does while it runs): the lease of a replica that died is counted as
+	// spent after it, so that what it spent but never wrote cannot be
+	// spent again (its concurrency slots come back). Replica clocks must
+	// agree to well within it. Default 30s.
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
 	// FlushInterval is how often a replica writes settled spend to the
 	// database and gives back leases it did not use. Default 200ms.

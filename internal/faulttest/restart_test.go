@@ -100,14 +100,15 @@ replicas:
 	time.Sleep(2 * time.Second)
 	servedDown, refusedDown := ok.Load()-down, refused.Load()
 	pg.Start(t)
+	refusedStarting := refused.Load() // while the cluster started
 	waitOK("after the restart", 300)
 	cancel()
 	wg.Wait()
 	if t.Failed() {
 		return
 	}
-	t.Logf("database down 2s: %d calls served from leases in hand, %d refused with 503; %d answered 200 in all",
-		servedDown, refusedDown, ok.Load())
+	t.Logf("database down 2s: %d calls served from leases in hand, %d refused with 503 (%d more while it started, %d once it accepted connections again); %d answered 200 in all",
+		servedDown, refusedDown, refusedStarting-refusedDown, refused.Load()-refusedStarting, ok.Load())
 
 	for i, p := range d.replicas {
 		if err := p.Stop(); err != nil {

@@ -122,7 +122,8 @@
 // expiry). Leases are of worst cases, against the budget's ceiling (limit
 // plus overdraft; the limit in strict mode), the quantity (W) bounds. A
 // lease is granted in one transaction that locks the period's spend row,
-// reclaims expired leases and grants as much as fits:
+// first writes the asking replica's unflushed charges, then ends expired
+// leases by counting them as spent (below), and grants as much as fits:
 //
 //	grant = min(want, ceiling - spent - sum(live leases)), refused if < need
 //
@@ -145,23 +146,88 @@
 // transaction (spent + leases does not grow), renews the lease, and gives
 // back what an idle lease (no reservation for a whole interval) or a
 // single-call lease did not use; a settled single-call lease wakes the
-// flusher at once. Close (a cancelled Run) gives everything back.
+// flusher at once. A grant carries the charges too: the flusher waits for
+// a grant in progress on the same budget, and a slow grant on a loaded
+// database must not hold charges back. Close (a cancelled Run) gives
+// everything back.
+//
+// # A replica that dies: its lease is spent
+//
+// What a replica spends from its lease reaches the database only when it
+// flushes: at any instant its lease in the database holds its calls in
+// flight, its charges settled since the last flush, and what it has not
+// used, and nothing outside the replica knows how these split. When it
+// dies (SIGKILL, a lost host), the database still holds the lease, and the
+// replica's usage rows cannot settle the question either: the rows it had
+// queued die with it. So an expired lease is never returned to the pool:
+// the grant that finds it expired moves it, in full, into spent. Then
+// everything the dead replica spent is within what the database counts for
+// it (its flushed charges plus its lease), and the invariant above bounds
+// the sum of every replica's spend, the dead one's included, by the
+// ceiling, however long its last flush was in flight and however many rows
+// it lost. (Returning the lease, as Tollgate first did, let the survivors
+// spend the dead replica's unflushed charges a second time: up to 9 % over
+// the limit in TestReplicaKilledMidLoad, which now asserts the bound.) The
+// price is the unused part of the dead lease, lost for the rest of the
+// period; for a Total budget, for good, until an operator raises the limit.
+// It is at most one lease: SharePercent of what the budget had left when
+// it was granted, capped by MaxLease; set MaxLease where a share of a large
+// budget is more than a crash may cost. Other choices, weighed: reconciling
+// the lease from the usage rows that landed undercounts by the rows lost
+// with the replica (one usage flush interval plus a write in flight), so it
+// breaks the guarantee by exactly the amount at stake; tying the TTL to
+// the flush interval bounds how stale budget_spend is, not what a crash
+// leaves unflushed (a flush in flight on a loaded database took 0.8 s).
+//
+// A replica that is alive but could not renew its lease for a whole TTL
+// (the database unreachable for longer than about half of it) finds its
+// lease counted as spent too, and the charges it flushes afterwards are
+// added again: spend is counted twice, never too little. Concurrency
+// counters of SharedLimiter are the exception: a slot is held by a call,
+// which died with its replica, so their expired leases are reclaimed
+// (LeaseRequest.Reclaim).
+//
+// # Refusals while other replicas hold the budget
+//
+// A replica can be refused a lease that the budget has, because other
+// replicas hold it (with SharePercent 50 the first two leases take three
+// quarters of what is left). That refusal is transient and says so: its
+// *OverBudgetError has Elsewhere (what the other replicas hold) and a
+// RetryAfter of two flush intervals, its message reads "… of which $x is
+// held by other replicas' leases; retry shortly", and the gateway answers
+// a 429 rate_limit_error with retry-after that clients retry, not the
+// spend cap. The other replicas give back what they hold unused: an idle
+// lease at the next flush, a single-call lease at once, and a lease in use
+// that holds more unused than the budget has left unleased gives back half
+// the difference at each flush (excess), until the replica and the pool
+// hold the same. A dead replica's lease is also "held elsewhere" until it
+// expires (TTL); after that the refusal is final.
 //
 // Guarantees and tolerances:
 //
 //   - Recorded spend never passes a budget's ceiling (limit + overdraft;
 //     strict: the limit), across all replicas, except by what calls used
 //     beyond their worst case (as in process).
-//   - Unused: while calls hold reservations, up to one call's worst case per
-//     replica can be unusable (lease fragments); an idle replica holds its
+//   - Unused, while every replica is alive: once calls settle and leases
+//     are given back, at most one call's worst case per replica is left
+//     unusable (lease fragments near the end, when leases are single
+//     calls). While calls run, other replicas' leases can refuse a call for
+//     a few flush intervals: the refusal says so and asks for a retry, and
+//     a busy replica holds at most as much unused as the budget has left
+//     unleased after its next flush (half the excess goes back each flush),
+//     so larger shares cost waiting, not budget. An idle replica holds its
 //     lease for at most two flush intervals. With 500 concurrent calls over
 //     3 replicas, 99.5 % of a budget was used in the tests.
-//   - A replica that dies leaves its lease for TTL (default 30 s), then it
-//     comes back; the charges it settled but had not flushed (at most one
-//     flush interval) are missing from budget_spend, though its usage rows
-//     (written by its own writer) have them. Lease expiry compares replica
-//     clocks: they must agree to well within TTL. A replica never serves
-//     from a lease past 90 % of its TTL without renewing it.
+//   - A replica that dies: its lease is held for TTL (default 30 s), then
+//     counted as spent, so the budget holds through the crash, with what it
+//     had settled but not flushed and its calls in flight covered. What it
+//     had not used of its lease is lost until the period ends (at most one
+//     lease). Its usage rows queued but not written are lost with it (at
+//     most the usage flush interval plus a write in flight): the usage
+//     tables then show less than was spent, budget_spend does not. Lease
+//     expiry compares replica clocks: they must agree to well within TTL. A
+//     replica never serves from a lease past 90 % of its TTL without
+//     renewing it.
 //   - Status, Remaining and Covering report the database's totals as of
 //     this replica's last exchange with it, plus its own unflushed charges;
 //     threshold alerts are raised by each replica as its view crosses them

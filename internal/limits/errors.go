@@ -38,7 +38,18 @@ type OverBudgetError struct {
 	// KeyName is the alias of the key that called, named in the message
 	// when set; the ledger does not know it, the gateway sets it.
 	KeyName string
+	// Elsewhere, when not zero, is what other replicas hold of the budget
+	// in leases (Shared only) at a refusal that is theirs: the call would
+	// fit in what is neither spent nor leased to them. Their unused leases
+	// come back within a few flush intervals, so the refusal is transient
+	// and RetryAfter says when to try again.
+	Elsewhere  Amount
+	RetryAfter time.Duration
 }
+
+// Transient reports whether the refusal is only because other replicas
+// hold the budget in leases for now: a retry after RetryAfter may pass.
+func (e *OverBudgetError) Transient() bool { return e.Elsewhere != (Amount{}) }
 
 // Error reads, for example: `over budget: budget "team-ml daily" of key
 // "alice-laptop" has $0.42 left of $5.00 this period (resets
@@ -47,7 +58,9 @@ type OverBudgetError struct {
 // alias (KeyName, set by the gateway, which knows who called), so that
 // the person refused can tell which budget it is without an id. What is
 // left is the limit less settled spend and what calls in progress are
-// expected to cost.
+// expected to cost. A transient refusal of a Shared ledger (other replicas
+// hold the budget in leases) says so instead: `… has $0.42 left of $5.00,
+// of which $0.40 is held by other replicas' leases; retry shortly; …`.
 func (e *OverBudgetError) Error() string {
 	name := e.Budget.ScopeName
 	if name == "" {
@@ -60,6 +73,25 @@ func (e *OverBudgetError) Error() string {
 	}
 	if e.KeyName != "" {
 		fmt.Fprintf(&b, " of key %q", e.KeyName)
+	}
+	if e.Transient() {
+		// What the budget has left is not spent; part of it is held
+		// by the other replicas, who give back what they do not use.
+		left := e.Limit.sub(e.Spent).nonNegative()
+		held := e.Elsewhere
+		if e.Unit == "tokens" {
+			fmt.Fprintf(&b, " has %d tokens left of %d, of which %d are held by other replicas' leases; retry shortly",
+				left.Tokens, e.Limit.Tokens, held.Tokens)
+		} else {
+			fmt.Fprintf(&b, " has %s left of %s, of which %s is held by other replicas' leases; retry shortly",
+				usd(left.Micros), usd(e.Limit.Micros), usd(held.Micros))
+		}
+		if e.Unit == "tokens" {
+			fmt.Fprintf(&b, "; this call could use up to %d tokens", e.Requested.Tokens)
+		} else {
+			fmt.Fprintf(&b, "; this call could cost up to %s", usd(e.Requested.Micros))
+		}
+		return b.String()
 	}
 	left := e.Limit.sub(e.Spent).sub(e.Reserved).nonNegative()
 	if e.Unit == "tokens" {

@@ -38,13 +38,23 @@ type LeaseRequest struct {
 	// Initial is the spend a period starts from when the database holds
 	// no row for it yet (read from the usage rollups).
 	Initial Amount
+	// Charge is settled spend of this replica not yet written, moved from
+	// its lease into the spend before anything else, as LeaseCharge does:
+	// a grant flushes, so charges never wait behind it.
+	Charge Amount
 	// Min is what the caller needs; Want what it would like. The grant is
 	// as much of Want as fits under the limit, and nothing when Min does
 	// not fit.
 	Min, Want Amount
-	// Now is the replica's clock: leases that expired before it are
-	// reclaimed. Expires is when this replica's lease ends unless renewed.
+	// Now is the replica's clock: leases that expired before it end.
+	// Expires is when this replica's lease ends unless renewed.
 	Now, Expires time.Time
+	// Reclaim returns expired leases to the pool. Without it they are
+	// counted as spent (forfeited): what the replica that held one
+	// spent from it before it died cannot be known, and a budget must
+	// hold through a crash. Only a concurrency counter reclaims: its
+	// slots are held by calls, which died with the replica.
+	Reclaim bool
 }
 
 // LeaseGrant is the answer to a LeaseRequest.
@@ -91,7 +101,9 @@ type SharedOptions struct {
 	// MaxLease caps a lease in each unit; zero means no cap.
 	MaxLease Amount
 	// TTL is how long a lease lives unless renewed (default 30 s): the
-	// share of a replica that died comes back after it.
+	// lease of a replica that died is counted as spent after it (a
+	// concurrency counter's comes back), and a replica cut off from the
+	// database for longer loses its own the same way.
 	TTL time.Duration
 	// FlushInterval is how often settled spend is written to the database
 	// and idle leases given back (default 200 ms).
@@ -475,8 +487,12 @@ func (s *Shared) grow(ctx context.Context, a *leaseAccount, floor, worst Amount)
 		a.lease = Amount{}.sub(a.pending)
 	}
 	epoch := a.epoch
-	req := LeaseRequest{Key: a.key(), Replica: s.o.Replica, Limit: a.b.ceiling(), Initial: a.initial,
-		Min: need, Want: s.size(a, full), Now: now, Expires: now.Add(s.o.TTL)}
+	req := LeaseRequest{Key: a.key(), Replica: s.o.Replica, Limit: a.b.ceiling(), Initial: a.initial, Charge: a.pending,
+		Min: need, Want: s.size(a, full), Now: now, Expires: now.Add(s.o.TTL), Reclaim: a.b.Scope.Kind == counterConcurrent}
+	// The pending charges go with the grant (the flusher waits for it):
+	// the database counts them before it decides, and they are written
+	// however long the grant takes.
+	a.pending = Amount{}
 	a.mu.Unlock()
 
 	cctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
@@ -486,9 +502,15 @@ func (s *Shared) grow(ctx context.Context, a *leaseAccount, floor, worst Amount)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.epoch != epoch {
+		if err != nil && req.Charge != (Amount{}) {
+			s.leftMu.Lock()
+			s.leftovers = append(s.leftovers, LeaseCharge{Key: req.Key, Initial: req.Initial, Charge: req.Charge})
+			s.leftMu.Unlock()
+		}
 		return nil // a new period began meanwhile; the caller tries again
 	}
 	if err != nil {
+		a.pending = a.pending.add(req.Charge)
 		s.failed(err)
 		if al := s.o.OutageAllowance; al != (Amount{}) && fits(a.outage.add(need), al, a.limit()) {
 			a.outage = a.outage.add(need)
@@ -501,7 +523,14 @@ func (s *Shared) grow(ctx context.Context, a *leaseAccount, floor, worst Amount)
 	s.lastErr.Store(nil)
 	a.totals = g.Totals
 	if !g.OK {
-		return a.refusal(worst)
+		e := a.refusal(worst)
+		if others := g.Totals.Leased.sub(g.Totals.Mine).nonNegative(); others != (Amount{}) &&
+			fits(need, a.b.ceiling().sub(g.Totals.Spent).sub(g.Totals.Mine), a.limit()) {
+			// Not spent: leased to other replicas, which give back
+			// what they hold unused at their next flushes (flushAccount).
+			e.Elsewhere, e.RetryAfter = others, 2*s.o.FlushInterval
+		}
+		return e
 	}
 	a.lease = g.Totals.Mine.sub(a.pending)
 	a.until = now.Add(s.o.TTL - s.o.TTL/10)
@@ -673,6 +702,8 @@ func (s *Shared) flushAccount(ctx context.Context, a *leaseAccount, all bool) er
 	var ret Amount
 	if all || !a.used || a.single {
 		ret = a.lease.sub(a.reserved).nonNegative()
+	} else {
+		ret = a.excess()
 	}
 	renew := a.lease.sub(ret).nonNegative() != (Amount{}) && a.until.Sub(now) < s.o.TTL/2
 	if charge == (Amount{}) && ret == (Amount{}) && !renew {
@@ -714,6 +745,28 @@ func (s *Shared) flushAccount(ctx context.Context, a *leaseAccount, all bool) er
 		a.until = now.Add(s.o.TTL - s.o.TTL/10)
 	}
 	return nil
+}
+
+// excess is what the account gives back of a lease it is using, so that
+// other replicas are not refused while it sits on budget: when it holds
+// more unused (lease not reserved by calls in flight) than the budget has
+// left unleased, as of the last exchange with the database, it returns half
+// the difference, which leaves it and the pool with the same amount. With
+// large shares (SharePercent 50) the first replicas to lease would
+// otherwise hold nearly everything while the last one is refused; with the
+// default share the pool is far larger than any lease and nothing moves.
+// a.mu is held.
+func (a *leaseAccount) excess() Amount {
+	unused := a.lease.sub(a.reserved).nonNegative()
+	pool := a.b.ceiling().sub(a.totals.Spent).sub(a.totals.Leased).nonNegative()
+	var ret Amount
+	if a.b.LimitMicros > 0 && unused.Micros > pool.Micros {
+		ret.Micros = (unused.Micros - pool.Micros) / 2
+	}
+	if a.b.LimitTokens > 0 && unused.Tokens > pool.Tokens {
+		ret.Tokens = (unused.Tokens - pool.Tokens) / 2
+	}
+	return ret
 }
 
 // Failures returns how many database calls failed since the start, and the

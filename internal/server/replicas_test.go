@@ -419,3 +419,50 @@ func TestReplicasShareRateLimits(t *testing.T) {
 		t.Errorf("%d of 30 calls admitted over 3 replicas, want %d (RPM 10 for the key)", ok, want)
 	}
 }
+
+// TestReplicasRefusalHeldElsewhere: a replica refused because another
+// replica holds the budget in its lease answers a 429 that says so and asks
+// for a retry (retry-after, x-should-retry: true), not the spend cap; once
+// the budget is spent, the refusal is final. Leases are the whole budget
+// (lease_share_percent 100) and never flushed during the test (an hour's
+// flush interval), so the first replica keeps what it leased.
+func TestReplicasRefusalHeldElsewhere(t *testing.T) {
+	hs := replicas(t, 2, testutil.WithConfig(func(c *config.Config) {
+		c.Replicas.LeaseSharePercent = 100
+		c.Replicas.FlushInterval = time.Hour
+	}))
+	body, _ := exactCall(t, 20)
+	p := hs[0].NewPrincipal(t, "held", testutil.PrincipalSpec{KeyUSD: 0.05, Mode: store.ModeStrict})
+	if err := hs[1].Gateway.Accounts.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	auth := map[string]string{"x-api-key": p.Secret}
+	if status, _, got := hs[0].Post(t, "/v1/messages", body, auth); status != http.StatusOK {
+		t.Fatalf("replica A = %d %.300s", status, got)
+	}
+	status, hdr, got := hs[1].Post(t, "/v1/messages", body, auth)
+	if status != http.StatusTooManyRequests || !strings.Contains(got, "held by other replicas' leases; retry shortly") ||
+		!strings.Contains(got, "rate_limit_error") {
+		t.Errorf("replica B while A holds the budget = %d %.400s, want a 429 rate_limit_error saying other replicas hold it", status, got)
+	}
+	if hdr.Get("retry-after") == "" || hdr.Get("x-should-retry") != "true" {
+		t.Errorf("replica B's refusal: retry-after %q, x-should-retry %q; want a retry-after and true",
+			hdr.Get("retry-after"), hdr.Get("x-should-retry"))
+	}
+	// Spend the rest on A: then B's refusal is the spend cap, final.
+	for range 1000 {
+		if status, _, _ := hs[0].Post(t, "/v1/messages", body, auth); status != http.StatusOK {
+			break
+		}
+	}
+	for _, h := range hs {
+		if err := h.Gateway.Accounts.Ledger.(*limits.Shared).Flush(context.Background(), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status, hdr, got = hs[1].Post(t, "/v1/messages", body, auth)
+	if status != http.StatusTooManyRequests || strings.Contains(got, "retry shortly") || hdr.Get("x-should-retry") == "true" {
+		t.Errorf("replica B once the budget is spent = %d (x-should-retry %q) %.400s, want a final 429",
+			status, hdr.Get("x-should-retry"), got)
+	}
+}

@@ -48,6 +48,17 @@ func (s *Server) overBudget(w http.ResponseWriter, c *call, err error) error {
 		return e
 	}
 	var ob *limits.OverBudgetError
+	if errors.As(err, &ob) && ob.Transient() {
+		// Replicas sharing PostgreSQL: the budget is not spent but
+		// leased to the other replicas for now, and they give back what
+		// they do not use within a few flush intervals. Transient: a 429
+		// to retry, not the spend cap.
+		e := apierror.Client(http.StatusTooManyRequests, apierror.TypeRateLimit, "%s", err.Error())
+		e.RetryAfter = max((ob.RetryAfter+time.Second-1)/time.Second, 1) * time.Second
+		retry := true
+		e.ShouldRetry = &retry
+		return e
+	}
 	if !c.door.tellsSpend() || !errors.As(err, &ob) {
 		return apierror.Client(http.StatusTooManyRequests, apierror.TypeRateLimit, "%s", err.Error()).NoRetry()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/tollgate-gw/tollgate/internal/limits"
 )
@@ -19,7 +20,10 @@ import (
 //
 // holds after every commit: a grant only adds what fits, and a charge moves
 // an amount from a lease into spent (or gives it back), never adding to the
-// sum. Leases are timed by the replicas' clocks (LeaseRequest.Now).
+// sum. Leases are timed by the replicas' clocks (LeaseRequest.Now); an
+// expired lease is not returned to the pool but moved into spent
+// (forfeitExpired), which keeps the sum, except for concurrency counters
+// (LeaseRequest.Reclaim).
 
 // lockSpend makes sure the period's row exists (starting from initial) and
 // locks it until the transaction ends; it returns the settled spend.
@@ -54,7 +58,8 @@ func leaseTotals(ctx context.Context, tx *sql.Tx, k limits.LeaseKey, replica str
 
 // Lease grants replica as much of req.Want as fits under req.Limit, or
 // nothing when req.Min does not fit, in one transaction: leases that expired
-// before req.Now are reclaimed first. It implements limits.LeaseStore.
+// before req.Now are first counted as spent, or reclaimed with
+// req.Reclaim. It implements limits.LeaseStore.
 func (s *Store) Lease(ctx context.Context, req limits.LeaseRequest) (limits.LeaseGrant, error) {
 	var g limits.LeaseGrant
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -72,10 +77,21 @@ func (s *Store) Lease(ctx context.Context, req limits.LeaseRequest) (limits.Leas
 				}
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM budget_leases
-			WHERE budget_id = $1 AND period_start_ms = $2 AND expires_ms <= $3`,
-			req.Key.BudgetID, ms(req.Key.PeriodStart), req.Now.UnixMilli()); err != nil {
-			return fmt.Errorf("store: reclaim leases of budget %s: %w", req.Key.BudgetID, err)
+		if req.Charge != (limits.Amount{}) {
+			// This replica's own charges first: taken off its lease
+			// before an expired lease is ended, they are counted once.
+			if spent, err = applyCharge(ctx, tx, req.Key, req.Replica, req.Charge, limits.Amount{}, time.Time{}); err != nil {
+				return err
+			}
+		}
+		if req.Reclaim {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM budget_leases
+				WHERE budget_id = $1 AND period_start_ms = $2 AND expires_ms <= $3`,
+				req.Key.BudgetID, ms(req.Key.PeriodStart), req.Now.UnixMilli()); err != nil {
+				return fmt.Errorf("store: reclaim leases of budget %s: %w", req.Key.BudgetID, err)
+			}
+		} else if spent, err = forfeitExpired(ctx, tx, req.Key, req.Now); err != nil {
+			return err
 		}
 		all, mine, err := leaseTotals(ctx, tx, req.Key, req.Replica)
 		if err != nil {
@@ -100,6 +116,39 @@ func (s *Store) Lease(ctx context.Context, req limits.LeaseRequest) (limits.Leas
 		return nil
 	})
 	return g, err
+}
+
+// forfeitExpired ends the leases of the period that expired before now and
+// counts them as spent, in full; it returns the spend after that. A lease
+// that was not renewed belongs to a replica that died or lost the database
+// for most of a TTL: what it settled but never flushed, and what its calls
+// in flight at the end cost, were taken from that lease, and no one can
+// tell how much that was (its usage rows may be lost with it). Returning
+// the lease to the pool would let the other replicas spend that money a
+// second time; treating it as spent keeps spent + leases, and with it
+// everything ever spent, within the ceiling, at the price of the unused part
+// of the lease, which stays lost until the period ends. A replica that was
+// only cut off and flushes later adds its charges again (counted twice,
+// never too little). The lock on the spend row is held.
+func forfeitExpired(ctx context.Context, tx *sql.Tx, k limits.LeaseKey, now time.Time) (limits.Amount, error) {
+	var gone, sp limits.Amount
+	if err := tx.QueryRowContext(ctx, `SELECT
+		CAST(COALESCE(SUM(leased_micros), 0) AS BIGINT), CAST(COALESCE(SUM(leased_tokens), 0) AS BIGINT)
+		FROM budget_leases WHERE budget_id = $1 AND period_start_ms = $2 AND expires_ms <= $3`,
+		k.BudgetID, ms(k.PeriodStart), now.UnixMilli()).Scan(&gone.Micros, &gone.Tokens); err != nil {
+		return sp, fmt.Errorf("store: sum expired leases of budget %s: %w", k.BudgetID, err)
+	}
+	if err := tx.QueryRowContext(ctx, `UPDATE budget_spend SET spent_micros = spent_micros + $3, spent_tokens = spent_tokens + $4
+		WHERE budget_id = $1 AND period_start_ms = $2 RETURNING spent_micros, spent_tokens`,
+		k.BudgetID, ms(k.PeriodStart), gone.Micros, gone.Tokens).Scan(&sp.Micros, &sp.Tokens); err != nil {
+		return sp, fmt.Errorf("store: forfeit expired leases of budget %s: %w", k.BudgetID, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM budget_leases
+		WHERE budget_id = $1 AND period_start_ms = $2 AND expires_ms <= $3`,
+		k.BudgetID, ms(k.PeriodStart), now.UnixMilli()); err != nil {
+		return sp, fmt.Errorf("store: end expired leases of budget %s: %w", k.BudgetID, err)
+	}
+	return sp, nil
 }
 
 // leaseGrant is the rule of Lease: in each limited unit, as much of Want as
@@ -132,35 +181,47 @@ func (s *Store) Charge(ctx context.Context, replica string, c limits.LeaseCharge
 		if _, err := lockSpend(ctx, tx, c.Key, c.Initial); err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, `UPDATE budget_spend SET
-			spent_micros = spent_micros + $3, spent_tokens = spent_tokens + $4
-			WHERE budget_id = $1 AND period_start_ms = $2 RETURNING spent_micros, spent_tokens`,
-			c.Key.BudgetID, ms(c.Key.PeriodStart), c.Charge.Micros, c.Charge.Tokens).Scan(&tot.Spent.Micros, &tot.Spent.Tokens); err != nil {
-			return fmt.Errorf("store: charge budget %s: %w", c.Key.BudgetID, err)
-		}
-		off := limits.Amount{Micros: c.Charge.Micros + c.Return.Micros, Tokens: c.Charge.Tokens + c.Return.Tokens}
-		expires := c.Expires.UnixMilli()
-		if c.Expires.IsZero() {
-			expires = 0 // a leftover: keep the lease's own expiry
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE budget_leases SET
-			leased_micros = CASE WHEN leased_micros > $4 THEN leased_micros - $4 ELSE 0 END,
-			leased_tokens = CASE WHEN leased_tokens > $5 THEN leased_tokens - $5 ELSE 0 END,
-			expires_ms = CASE WHEN $6 > expires_ms THEN $6 ELSE expires_ms END
-			WHERE budget_id = $1 AND period_start_ms = $2 AND replica_id = $3`,
-			c.Key.BudgetID, ms(c.Key.PeriodStart), replica, off.Micros, off.Tokens, expires); err != nil {
-			return fmt.Errorf("store: take charge off the lease of budget %s: %w", c.Key.BudgetID, err)
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM budget_leases WHERE budget_id = $1 AND period_start_ms = $2
-			AND replica_id = $3 AND leased_micros = 0 AND leased_tokens = 0`,
-			c.Key.BudgetID, ms(c.Key.PeriodStart), replica); err != nil {
-			return fmt.Errorf("store: drop empty lease of budget %s: %w", c.Key.BudgetID, err)
-		}
 		var err error
+		if tot.Spent, err = applyCharge(ctx, tx, c.Key, replica, c.Charge, c.Return, c.Expires); err != nil {
+			return err
+		}
 		tot.Leased, tot.Mine, err = leaseTotals(ctx, tx, c.Key, replica)
 		return err
 	})
 	return tot, err
+}
+
+// applyCharge adds charge to the period's spend and takes charge + ret off
+// replica's lease (never below zero, dropping it once empty), renewing it
+// to expires unless that is zero; it returns the spend after that. The lock
+// on the spend row is held.
+func applyCharge(ctx context.Context, tx *sql.Tx, k limits.LeaseKey, replica string, charge, ret limits.Amount, expires time.Time) (limits.Amount, error) {
+	var sp limits.Amount
+	if err := tx.QueryRowContext(ctx, `UPDATE budget_spend SET
+		spent_micros = spent_micros + $3, spent_tokens = spent_tokens + $4
+		WHERE budget_id = $1 AND period_start_ms = $2 RETURNING spent_micros, spent_tokens`,
+		k.BudgetID, ms(k.PeriodStart), charge.Micros, charge.Tokens).Scan(&sp.Micros, &sp.Tokens); err != nil {
+		return sp, fmt.Errorf("store: charge budget %s: %w", k.BudgetID, err)
+	}
+	off := limits.Amount{Micros: charge.Micros + ret.Micros, Tokens: charge.Tokens + ret.Tokens}
+	exp := expires.UnixMilli()
+	if expires.IsZero() {
+		exp = 0 // a leftover: keep the lease's own expiry
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE budget_leases SET
+		leased_micros = CASE WHEN leased_micros > $4 THEN leased_micros - $4 ELSE 0 END,
+		leased_tokens = CASE WHEN leased_tokens > $5 THEN leased_tokens - $5 ELSE 0 END,
+		expires_ms = CASE WHEN $6 > expires_ms THEN $6 ELSE expires_ms END
+		WHERE budget_id = $1 AND period_start_ms = $2 AND replica_id = $3`,
+		k.BudgetID, ms(k.PeriodStart), replica, off.Micros, off.Tokens, exp); err != nil {
+		return sp, fmt.Errorf("store: take charge off the lease of budget %s: %w", k.BudgetID, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM budget_leases WHERE budget_id = $1 AND period_start_ms = $2
+		AND replica_id = $3 AND leased_micros = 0 AND leased_tokens = 0`,
+		k.BudgetID, ms(k.PeriodStart), replica); err != nil {
+		return sp, fmt.Errorf("store: drop empty lease of budget %s: %w", k.BudgetID, err)
+	}
+	return sp, nil
 }
 
 // BudgetSpend returns a budget period's settled spend as the lease tables
